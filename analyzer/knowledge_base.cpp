@@ -1,0 +1,171 @@
+#include "analyzer/knowledge_base.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "analyzer/glob.h"
+#include "common/error.h"
+
+namespace agenttrace::analyzer {
+
+extern const char kDefaultKnowledgeBase[];  // generated from kb/default.yaml
+
+namespace {
+
+std::vector<std::string> string_list(const YAML::Node& node, const std::string& what,
+                                     const std::string& source) {
+  std::vector<std::string> out;
+  if (!node) return out;
+  if (!node.IsSequence())
+    throw Error(source + ": line " + std::to_string(node.Mark().line + 1) + ": " + what +
+                " must be a list");
+  for (const auto& item : node) {
+    if (!item.IsScalar() || item.Scalar().empty())
+      throw Error(source + ": line " + std::to_string(item.Mark().line + 1) + ": " + what +
+                  " entries must be non-empty strings");
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_home(const std::string& pattern) {
+  if (pattern.rfind("~/", 0) != 0) return {pattern};
+  std::string rest = pattern.substr(1);
+  return {"/root" + rest, "/home/*" + rest};
+}
+
+KnowledgeBase KnowledgeBase::builtin() { return parse(kDefaultKnowledgeBase, "built-in knowledge base"); }
+
+KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (!root.IsMap()) throw Error(source + " is not a knowledge-base file (expected a mapping with `categories`)");
+  if (root["version"] && (!root["version"].IsScalar() || root["version"].Scalar() != "1"))
+    throw Error(source + ": knowledge-base version must be 1");
+  const YAML::Node cats = root["categories"];
+  if (!cats || !cats.IsSequence())
+    throw Error(source + ": `categories` must be a list");
+  KnowledgeBase kb;
+  for (const auto& node : cats) {
+    std::string line = std::to_string(node.Mark().line + 1);
+    if (!node.IsMap()) throw Error(source + ": line " + line + ": a category must be a mapping");
+    for (const auto& kv : node) {
+      std::string key = kv.first.as<std::string>("");
+      if (key != "id" && key != "title" && key != "fingerprint" && key != "env" && key != "paths" &&
+          key != "syscalls")
+        throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) +
+                    ": unknown key `" + key + "` (expected id, title, fingerprint, env, paths, syscalls)");
+    }
+    Category c;
+    if (!node["id"] || !node["id"].IsScalar() || node["id"].Scalar().empty())
+      throw Error(source + ": line " + line + ": a category needs an `id`");
+    c.id = node["id"].Scalar();
+    c.title = node["title"] && node["title"].IsScalar() ? node["title"].Scalar() : c.id;
+    if (node["fingerprint"]) {
+      const std::string& v = node["fingerprint"].Scalar();
+      if (v != "true" && v != "false")
+        throw Error(source + ": line " + line + ": `fingerprint` must be true or false");
+      c.fingerprint = v == "true";
+    }
+    c.env = string_list(node["env"], "env", source);
+    for (const auto& p : string_list(node["paths"], "paths", source)) {
+      if (p[0] != '/' && p.rfind("~/", 0) != 0 && p.rfind("**", 0) != 0)
+        throw Error(source + ": line " + line + ": path pattern `" + p +
+                    "` must start with /, ~/ or **");
+      for (auto& e : expand_home(p)) c.paths.push_back(std::move(e));
+    }
+    c.syscalls = string_list(node["syscalls"], "syscalls", source);
+    if (kb.index_of(c.id) >= 0) throw Error(source + ": line " + line + ": category `" + c.id + "` appears twice");
+    if (kb.categories_.size() == kMaxCategories)
+      throw Error(source + ": more than " + std::to_string(kMaxCategories) + " categories");
+    kb.categories_.push_back(std::move(c));
+  }
+  return kb;
+}
+
+void KnowledgeBase::extend(const KnowledgeBase& other) {
+  for (const auto& c : other.categories_) {
+    int i = index_of(c.id);
+    if (i < 0) {
+      if (categories_.size() == kMaxCategories)
+        throw Error("knowledge base: more than " + std::to_string(kMaxCategories) + " categories");
+      categories_.push_back(c);
+      continue;
+    }
+    Category& mine = categories_[static_cast<size_t>(i)];
+    mine.env.insert(mine.env.end(), c.env.begin(), c.env.end());
+    mine.paths.insert(mine.paths.end(), c.paths.begin(), c.paths.end());
+    mine.syscalls.insert(mine.syscalls.end(), c.syscalls.begin(), c.syscalls.end());
+    if (c.fingerprint) mine.fingerprint = true;
+    if (c.title != c.id) mine.title = c.title;
+  }
+  env_cache_.clear();
+  path_cache_.clear();
+}
+
+void KnowledgeBase::extend_from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read knowledge-base file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  extend(parse(ss.str(), path));
+}
+
+int KnowledgeBase::index_of(std::string_view id) const {
+  for (size_t i = 0; i < categories_.size(); ++i)
+    if (categories_[i].id == id) return static_cast<int>(i);
+  return -1;
+}
+
+CategorySet KnowledgeBase::classify_env(std::string_view name) const {
+  auto it = env_cache_.find(std::string(name));
+  if (it != env_cache_.end()) return it->second;
+  CategorySet set = 0;
+  for (size_t i = 0; i < categories_.size(); ++i)
+    for (const auto& g : categories_[i].env)
+      if (glob_match(g, name)) {
+        set |= CategorySet{1} << i;
+        break;
+      }
+  env_cache_.emplace(std::string(name), set);
+  return set;
+}
+
+CategorySet KnowledgeBase::classify_path(std::string_view path) const {
+  auto it = path_cache_.find(std::string(path));
+  if (it != path_cache_.end()) return it->second;
+  CategorySet set = 0;
+  for (size_t i = 0; i < categories_.size(); ++i)
+    for (const auto& g : categories_[i].paths)
+      if (glob_match(g, path)) {
+        set |= CategorySet{1} << i;
+        break;
+      }
+  path_cache_.emplace(std::string(path), set);
+  return set;
+}
+
+CategorySet KnowledgeBase::classify_syscall(std::string_view kind) const {
+  CategorySet set = 0;
+  for (size_t i = 0; i < categories_.size(); ++i)
+    for (const auto& s : categories_[i].syscalls)
+      if (s == kind) set |= CategorySet{1} << i;
+  return set;
+}
+
+std::vector<std::string> KnowledgeBase::category_ids(CategorySet set) const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < categories_.size(); ++i)
+    if (set & (CategorySet{1} << i)) out.push_back(categories_[i].id);
+  return out;
+}
+
+}  // namespace agenttrace::analyzer

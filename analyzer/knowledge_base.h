@@ -1,0 +1,58 @@
+// The knowledge base: which environment names, paths and calls belong to
+// which category of host or user facts. Data, not code: the default ships in
+// analyzer/kb/default.yaml (compiled into the binary) and --kb adds a file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace agenttrace::analyzer {
+
+struct Category {
+  std::string id;     // "timezone"
+  std::string title;  // "time zone"
+  bool fingerprint = false;
+  std::vector<std::string> env;       // name globs
+  std::vector<std::string> paths;     // path globs, ~/ expanded
+  std::vector<std::string> syscalls;  // event kinds, e.g. "uname"
+};
+
+// Categories an item belongs to, as a bit set over KnowledgeBase::categories().
+using CategorySet = uint64_t;
+
+class KnowledgeBase {
+ public:
+  // The built-in knowledge base.
+  static KnowledgeBase builtin();
+  // Parses YAML text; throws agenttrace::Error naming `source` and the line.
+  static KnowledgeBase parse(std::string_view yaml, const std::string& source);
+  // Adds a file's categories: a known id gets the new patterns added, a new
+  // id becomes a new category. Throws agenttrace::Error.
+  void extend_from_file(const std::string& path);
+  void extend(const KnowledgeBase& other);
+
+  const std::vector<Category>& categories() const { return categories_; }
+  int index_of(std::string_view id) const;  // -1 when unknown
+
+  // Classification, memoized per distinct name and path.
+  CategorySet classify_env(std::string_view name) const;
+  CategorySet classify_path(std::string_view path) const;
+  CategorySet classify_syscall(std::string_view kind) const;
+
+  std::vector<std::string> category_ids(CategorySet set) const;
+
+  static constexpr size_t kMaxCategories = 64;
+
+ private:
+  std::vector<Category> categories_;
+  mutable std::unordered_map<std::string, CategorySet> env_cache_;
+  mutable std::unordered_map<std::string, CategorySet> path_cache_;
+};
+
+// "~/.ssh/**" -> {"/root/.ssh/**", "/home/*/.ssh/**"}; other patterns as is.
+std::vector<std::string> expand_home(const std::string& pattern);
+
+}  // namespace agenttrace::analyzer

@@ -1,0 +1,167 @@
+#include "analyzer/summary.h"
+
+#include <fcntl.h>
+
+#include "common/strings.h"
+
+namespace agenttrace::analyzer {
+
+namespace {
+
+constexpr size_t kListed = 12;
+
+bool is_shared_library(const std::string& path) {
+  return path.find(".so") != std::string::npos &&
+         (path.ends_with(".so") || path.find(".so.") != std::string::npos);
+}
+
+}  // namespace
+
+void SummaryBuilder::on_header(const trace::Header& h) {
+  header_ = h;
+  if (h.root_pid()) processes_.insert(h.root_pid());
+}
+
+void SummaryBuilder::add_tz_fact(const std::string& fact) {
+  if (tz_seen_.insert(fact).second) tz_facts_.push_back(fact);
+}
+
+void SummaryBuilder::on_event(const trace::Event& e) {
+  kinds_[std::string(trace::event_kind(e))]++;
+  last_mono_ns_ = e.mono_ns();
+  const int tz = kb_.index_of("timezone");
+  auto in_tz = [&](CategorySet s) { return tz >= 0 && (s & (CategorySet{1} << tz)); };
+  switch (e.body_case()) {
+    case trace::Event::kExec:
+      processes_.insert(e.pid());
+      break;
+    case trace::Event::kFork:
+      if (!e.fork().thread()) processes_.insert(e.fork().child_pid());
+      break;
+    case trace::Event::kOpen: {
+      const auto& o = e.open();
+      if (o.result() < 0) {
+        if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("tried " + o.path() + " (" + errno_name(static_cast<int>(-o.result())) + ")");
+        break;
+      }
+      if ((o.flags() & O_ACCMODE) != O_WRONLY && !(o.flags() & O_PATH) &&
+          files_seen_.insert(o.path()).second) {
+        if (is_shared_library(o.path()) || o.path() == "/etc/ld.so.cache")
+          ++libraries_read_;
+        else
+          files_read_.push_back(o.path());
+      }
+      if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("read " + o.path());
+      break;
+    }
+    case trace::Event::kReadlink:
+      if (in_tz(kb_.classify_path(e.readlink().path())))
+        add_tz_fact("readlink " + e.readlink().path() +
+                    (e.readlink().result() >= 0 ? " -> " + e.readlink().target() : " failed"));
+      break;
+    case trace::Event::kStat:
+      if (in_tz(kb_.classify_path(e.stat().path())))
+        add_tz_fact("stat " + e.stat().path() + (e.stat().result() >= 0 ? "" : " (absent)"));
+      break;
+    case trace::Event::kAccess:
+      if (in_tz(kb_.classify_path(e.access().path())))
+        add_tz_fact("access " + e.access().path() + (e.access().result() >= 0 ? "" : " (absent)"));
+      break;
+    case trace::Event::kGetenv: {
+      const auto& g = e.getenv();
+      auto [it, fresh] = env_.emplace(g.name(), g.found());
+      if (!fresh && g.found()) it->second = true;
+      if (in_tz(kb_.classify_env(g.name())))
+        add_tz_fact("getenv " + g.name() + (g.found() ? (g.value_captured() ? " = " + g.value() : " (set)") : " (unset)"));
+      break;
+    }
+    case trace::Event::kCoverage: {
+      const auto& c = e.coverage();
+      if (c.state() != "observed") {
+        std::string line = e.comm() + " (" + std::to_string(e.pid()) + "): " + c.signal() + " " + c.state() + ": " + c.detail();
+        if (gaps_seen_.insert(c.signal() + c.state() + c.object() + e.comm()).second) gaps_.push_back(line);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void SummaryBuilder::on_trailer(const trace::Trailer& t) {
+  trailer_ = t;
+  has_trailer_ = true;
+}
+
+uint64_t SummaryBuilder::dropped() const {
+  uint64_t n = 0;
+  for (const auto& k : trailer_.kinds()) n += k.dropped();
+  return n;
+}
+
+std::string SummaryBuilder::render(const std::string& trace_path) const {
+  std::string out;
+  uint64_t events = 0;
+  for (const auto& [kind, n] : kinds_) events += n;
+  double secs = header_.start_mono_ns() && last_mono_ns_ > header_.start_mono_ns()
+                    ? (last_mono_ns_ - header_.start_mono_ns()) / 1e9
+                    : 0.0;
+  if (has_trailer_ && trailer_.end_wall_ns() > header_.start_wall_ns())
+    secs = (trailer_.end_wall_ns() - header_.start_wall_ns()) / 1e9;
+  std::vector<std::string> cmd;
+  for (const auto& a : header_.command()) cmd.push_back(shell_quote(a));
+  char head[256];
+  snprintf(head, sizeof(head), "%zu process%s, %llu events in %.2f s", processes_.size(),
+           processes_.size() == 1 ? "" : "es", static_cast<unsigned long long>(events), secs);
+  out += "agenttrace summary: " + join(cmd, " ") + "\n";
+  out += "  " + std::string(head) + "\n";
+
+  std::vector<std::string> per_kind;
+  for (const auto& [kind, n] : kinds_) per_kind.push_back(kind + " " + std::to_string(n));
+  out += "  events: " + (per_kind.empty() ? std::string("none") : join(per_kind, ", ")) + "\n";
+
+  out += "  files read (" + std::to_string(files_read_.size()) + ")";
+  if (libraries_read_) out += " and " + std::to_string(libraries_read_) + " shared libraries";
+  out += files_read_.empty() ? "\n" : ":\n";
+  for (size_t i = 0; i < files_read_.size() && i < kListed; ++i) out += "    " + files_read_[i] + "\n";
+  if (files_read_.size() > kListed)
+    out += "    ... and " + std::to_string(files_read_.size() - kListed) + " more\n";
+
+  out += "  environment looked up (" + std::to_string(env_.size()) + ")";
+  if (env_.empty()) {
+    out += "\n";
+  } else {
+    std::vector<std::string> names;
+    for (const auto& [name, found] : env_) names.push_back(name + (found ? "" : " (unset)"));
+    std::vector<std::string> shown(names.begin(), names.begin() + std::min(names.size(), size_t{40}));
+    out += ": " + join(shown, ", ") + (names.size() > shown.size() ? ", ..." : "") + "\n";
+  }
+
+  out += "  time zone facts (" + std::to_string(tz_facts_.size()) + ")";
+  out += tz_facts_.empty() ? ": none\n" : ":\n";
+  for (const auto& f : tz_facts_) out += "    " + f + "\n";
+
+  if (!gaps_.empty()) {
+    out += "  coverage gaps (" + std::to_string(gaps_.size()) + "):\n";
+    for (size_t i = 0; i < gaps_.size() && i < kListed; ++i) out += "    " + gaps_[i] + "\n";
+  }
+
+  if (!has_trailer_) {
+    out += "  the trace has no closing record: it was cut short, counters are unknown\n";
+  } else {
+    std::vector<std::string> losses;
+    for (const auto& k : trailer_.kinds()) {
+      if (k.dropped()) losses.push_back(k.kind() + " " + std::to_string(k.dropped()) + " dropped");
+      if (k.truncated()) losses.push_back(k.kind() + " " + std::to_string(k.truncated()) + " truncated");
+      if (k.read_failed()) losses.push_back(k.kind() + " " + std::to_string(k.read_failed()) + " with unreadable fields");
+    }
+    if (trailer_.stash_full()) losses.push_back(std::to_string(trailer_.stash_full()) + " syscalls unrecorded (pairing map full)");
+    if (trailer_.filter_full()) losses.push_back(std::to_string(trailer_.filter_full()) + " processes unfollowed (filter map full)");
+    if (trailer_.decode_errors()) losses.push_back(std::to_string(trailer_.decode_errors()) + " undecodable records");
+    out += "  drops: " + (losses.empty() ? std::string("none") : join(losses, ", ")) + "\n";
+  }
+  if (!trace_path.empty()) out += "  trace: " + trace_path + "\n";
+  return out;
+}
+
+}  // namespace agenttrace::analyzer

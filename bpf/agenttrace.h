@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The one contract between the BPF programs and the collector: the layout of
+ * every record that crosses the ring buffer, and of the counters map.
+ *
+ * Rules (after falcosecurity/libs): fixed-width types only; a record is a fixed
+ * part followed by variable-length bytes whose lengths the fixed part gives, in
+ * the order the fixed part lists them; new fields go at the end of a fixed part
+ * (never in the middle) or into a new kind. tests/unit/record_layout_test.cpp
+ * pins sizes and offsets with static_assert.
+ */
+#ifndef AGENTTRACE_BPF_AGENTTRACE_H
+#define AGENTTRACE_BPF_AGENTTRACE_H
+
+#ifdef __BPF__
+/* vmlinux.h provides __u8 .. __u64 */
+#else
+#include <linux/types.h>
+#endif
+
+#define AT_COMM_LEN 16
+#define AT_PATH_MAX 4096          /* longest path copied from user memory */
+#define AT_DIR_MAX 4096           /* bytes of resolved directory components */
+#define AT_DIR_DEPTH 40           /* directory levels walked for a relative path */
+#define AT_ARGS_MAX 8192          /* bytes of argv copied at exec */
+#define AT_ENV_NAME_MAX 256       /* bytes of an environment variable name */
+#define AT_ENV_VALUE_MAX 1024     /* bytes of a value, only with --show-values */
+#define AT_UTS_LEN 65
+#define AT_SCRATCH_SIZE 32768     /* per-CPU buffer a record is built in */
+
+enum at_kind {
+	AT_KIND_NONE = 0,
+	AT_KIND_EXEC = 1,
+	AT_KIND_FORK = 2,
+	AT_KIND_EXIT = 3,
+	AT_KIND_OPEN = 4,
+	AT_KIND_READLINK = 5,
+	AT_KIND_STAT = 6,
+	AT_KIND_ACCESS = 7,
+	AT_KIND_GETENV = 8,
+	AT_KIND_UNAME = 9,
+	AT_KIND_MAX = 32, /* room for later kinds; counters are sized by this */
+};
+
+/* The syscall (or library function) that produced a record. */
+enum at_source {
+	AT_SRC_NONE = 0,
+	AT_SRC_OPEN = 1,
+	AT_SRC_OPENAT = 2,
+	AT_SRC_OPENAT2 = 3,
+	AT_SRC_CREAT = 4,
+	AT_SRC_READLINK = 5,
+	AT_SRC_READLINKAT = 6,
+	AT_SRC_STAT = 7,
+	AT_SRC_LSTAT = 8,
+	AT_SRC_NEWFSTATAT = 9,
+	AT_SRC_STATX = 10,
+	AT_SRC_ACCESS = 11,
+	AT_SRC_FACCESSAT = 12,
+	AT_SRC_FACCESSAT2 = 13,
+	AT_SRC_GETENV = 14,
+	AT_SRC_SECURE_GETENV = 15,
+	AT_SRC_UNAME = 16,
+	AT_SRC_MAX = 64,
+};
+
+/* at_header.flags */
+#define AT_F_PATH_TRUNCATED (1u << 0)   /* a path was longer than AT_PATH_MAX */
+#define AT_F_DIR_TRUNCATED (1u << 1)    /* directory walk hit AT_DIR_DEPTH/AT_DIR_MAX */
+#define AT_F_ARGS_TRUNCATED (1u << 2)   /* argv longer than AT_ARGS_MAX */
+#define AT_F_READ_FAILED (1u << 3)      /* a user-memory read failed */
+#define AT_F_VALUE_TRUNCATED (1u << 4)  /* env value longer than AT_ENV_VALUE_MAX */
+#define AT_F_DIR_UNKNOWN (1u << 5)      /* relative path whose base directory could not be read */
+#define AT_F_VALUE_CAPTURED (1u << 6)   /* getenv: the value follows the name */
+
+struct at_header {
+	__u16 kind;   /* enum at_kind */
+	__u16 flags;  /* AT_F_* */
+	__u32 size;   /* bytes of the whole record, fixed and variable parts */
+	__u64 mono_ns; /* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
+	__u32 pid;    /* thread group id */
+	__u32 tid;
+	__u32 ppid;   /* real parent's thread group id */
+	__u32 reserved;
+	char comm[AT_COMM_LEN];
+};
+
+/* AT_KIND_EXEC; followed by filename as passed to execve (filename_len bytes,
+ * no NUL), the executable's path components innermost first (exe_len), the
+ * working directory's components innermost first (cwd_len), then the argv
+ * area as the kernel holds it: NUL-terminated strings (args_len bytes). */
+struct at_exec {
+	struct at_header h;
+	__u32 filename_len;
+	__u32 args_len;
+	__u32 args_total; /* size of the whole argv area; > args_len when truncated */
+	__u32 old_tid;    /* thread that called execve, when it was not the leader */
+	__u16 exe_len;
+	__u16 cwd_len;
+	__u32 reserved;
+};
+
+/* AT_KIND_FORK: h.pid/h.tid created child_pid/child_tid. */
+struct at_fork {
+	struct at_header h;
+	__u32 child_pid;
+	__u32 child_tid;
+	__u32 is_thread;
+	__u32 reserved;
+};
+
+/* AT_KIND_EXIT: the last thread of h.pid left; status as wait(2) encodes it. */
+struct at_exit {
+	struct at_header h;
+	__s32 status;
+	__u32 reserved;
+};
+
+/* AT_KIND_OPEN, AT_KIND_READLINK, AT_KIND_STAT, AT_KIND_ACCESS. Followed by
+ * the path (path_len bytes, no NUL), then, for a relative path, the components
+ * of its base directory from the innermost outwards, each NUL-terminated
+ * (dir_len bytes), then for readlink the target (target_len bytes). */
+struct at_path_event {
+	struct at_header h;
+	__s64 result;  /* fd, 0, byte count, or -errno */
+	__s32 dirfd;   /* AT_FDCWD (-100) when relative to the working directory */
+	__u32 flags;   /* open flags, AT_* flags, or access mode */
+	__u32 mode;    /* creation mode for open; statx mask */
+	__u16 source;  /* enum at_source */
+	__u16 path_len;
+	__u16 dir_len;
+	__u16 target_len;
+	__u16 dir_depth;
+	__u16 reserved;
+};
+
+/* AT_KIND_GETENV; followed by the name (name_len) and, only when values are
+ * captured and the variable was set, the value (value_len). */
+struct at_getenv {
+	struct at_header h;
+	__u16 source; /* AT_SRC_GETENV or AT_SRC_SECURE_GETENV */
+	__u16 found;
+	__u16 name_len;
+	__u16 value_len;
+};
+
+/* AT_KIND_UNAME; followed by nodename (nodename_len) and release (release_len). */
+struct at_uname {
+	struct at_header h;
+	__s64 result;
+	__u16 nodename_len;
+	__u16 release_len;
+	__u32 reserved;
+};
+
+/* Per-kind counters, summed over CPUs by the collector. */
+struct at_kind_counters {
+	__u64 emitted;     /* records written to the ring buffer */
+	__u64 dropped;     /* ring buffer full: record lost */
+	__u64 read_failed; /* a user-memory read failed (record still sent, flagged) */
+	__u64 truncated;   /* record sent with a truncated field */
+};
+
+struct at_counters {
+	struct at_kind_counters kinds[AT_KIND_MAX];
+	__u64 stash_full;       /* enter/exit pairing map was full: syscall not recorded */
+	__u64 filter_full;      /* traced-process map was full: a new process not followed */
+};
+
+/* Values of the traced-process map. */
+#define AT_TRACED_ROOT 1u     /* put there by the collector */
+#define AT_TRACED_CHILD 2u    /* inherited through fork */
+
+#endif /* AGENTTRACE_BPF_AGENTTRACE_H */

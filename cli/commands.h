@@ -1,0 +1,14 @@
+// One function per subcommand; main() only picks which one runs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace agenttrace::cli {
+
+// argv without the program name; `args[0]` is the first argument. Each
+// returns the process exit status and throws agenttrace::Error for failures.
+int run_command(const std::vector<std::string>& args);
+int dump_command(const std::vector<std::string>& args);
+
+}  // namespace agenttrace::cli

@@ -1,0 +1,36 @@
+// agenttrace: shows what an AI coding agent (or any program) does on the
+// machine it runs on. main() only picks the subcommand; see cli/commands.h.
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "common/error.h"
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_logger_st("agenttrace");
+  logger->set_pattern("agenttrace: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::warn);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (const auto& a : args) {
+    if (a == "--") break;
+    if (a == "--debug") spdlog::set_level(spdlog::level::debug);
+  }
+  try {
+    if (!args.empty() && args[0] == "dump") {
+      return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
+    }
+    return agenttrace::cli::run_command(args);
+  } catch (const agenttrace::Error& e) {
+    fprintf(stderr, "agenttrace: %s\n", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    fprintf(stderr, "agenttrace: internal error: %s\n", e.what());
+    return agenttrace::kExitToolError;
+  }
+}

@@ -1,0 +1,262 @@
+#include "collector/decoder.h"
+
+#include <sys/wait.h>
+
+#include <cstring>
+#include <string_view>
+
+#include "agenttrace.h"
+#include "collector/paths.h"
+
+namespace agenttrace::collector {
+
+namespace {
+
+using trace::Event;
+
+// Walks the variable part of a record field by field, refusing overruns.
+class Tail {
+ public:
+  Tail(const uint8_t* data, size_t size, size_t fixed) : data_(data), size_(size), pos_(fixed) {}
+  bool take(size_t n, std::string_view* out) {
+    if (n > size_ - pos_) return false;
+    *out = std::string_view(reinterpret_cast<const char*>(data_ + pos_), n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_;
+};
+
+std::string comm_text(const char (&comm)[AT_COMM_LEN]) {
+  return std::string(comm, strnlen(comm, AT_COMM_LEN));
+}
+
+trace::Syscall syscall_of(uint16_t source) {
+  // enum at_source and trace::Syscall share their numbering on purpose.
+  if (source > AT_SRC_NONE && source <= AT_SRC_UNAME) return static_cast<trace::Syscall>(source);
+  return trace::SYSCALL_UNSPECIFIED;
+}
+
+template <typename T>
+bool fixed_part(const uint8_t* data, size_t size, T* out, std::string* error) {
+  if (size < sizeof(T)) {
+    *error = "record of kind " + std::to_string(reinterpret_cast<const at_header*>(data)->kind) +
+             " has " + std::to_string(size) + " bytes, fewer than its fixed part";
+    return false;
+  }
+  memcpy(out, data, sizeof(T));
+  return true;
+}
+
+bool overrun(std::string* error, const char* what) {
+  *error = std::string("record lengths overrun its size (") + what + ")";
+  return false;
+}
+
+// Fills path and requested from what the program passed and, for a relative
+// path, the components of its base directory.
+template <typename Msg>
+void set_paths(Msg* msg, std::string_view requested, std::string_view dir_components,
+               const at_path_event& raw) {
+  if (requested.empty()) {
+    msg->set_path("");
+    return;
+  }
+  std::string path;
+  if (requested[0] == '/') {
+    path = normalize_path(requested);
+  } else if (raw.h.flags & AT_F_DIR_UNKNOWN) {
+    path = std::string(requested);  // base directory unknown: keep it relative
+  } else {
+    path = resolve_path(path_from_components(dir_components), requested);
+  }
+  if (path != requested) msg->set_requested(std::string(requested));
+  msg->set_path(std::move(path));
+  if (raw.h.flags & AT_F_PATH_TRUNCATED) msg->set_path_truncated(true);
+}
+
+bool decode_path_event(const uint8_t* data, size_t size, Event* out, std::string* error) {
+  at_path_event raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  Tail tail(data, size, sizeof(raw));
+  std::string_view path, dir, target;
+  if (!tail.take(raw.path_len, &path) || !tail.take(raw.dir_len, &dir) ||
+      !tail.take(raw.target_len, &target))
+    return overrun(error, "path");
+  trace::Syscall sc = syscall_of(raw.source);
+  switch (raw.h.kind) {
+    case AT_KIND_OPEN: {
+      auto* m = out->mutable_open();
+      m->set_syscall(sc);
+      set_paths(m, path, dir, raw);
+      m->set_flags(static_cast<int32_t>(raw.flags));
+      m->set_mode(raw.mode);
+      m->set_result(raw.result);
+      if (raw.dirfd >= 0) m->set_dirfd(raw.dirfd);
+      if (raw.h.flags & AT_F_DIR_UNKNOWN) m->set_dir_unknown(true);
+      break;
+    }
+    case AT_KIND_READLINK: {
+      auto* m = out->mutable_readlink();
+      m->set_syscall(sc);
+      set_paths(m, path, dir, raw);
+      m->set_target(std::string(target));
+      m->set_result(raw.result);
+      break;
+    }
+    case AT_KIND_STAT: {
+      auto* m = out->mutable_stat();
+      m->set_syscall(sc);
+      set_paths(m, path, dir, raw);
+      m->set_flags(static_cast<int32_t>(raw.flags));
+      m->set_result(raw.result);
+      break;
+    }
+    case AT_KIND_ACCESS: {
+      auto* m = out->mutable_access();
+      m->set_syscall(sc);
+      set_paths(m, path, dir, raw);
+      m->set_mode(static_cast<int32_t>(raw.mode));
+      m->set_flags(static_cast<int32_t>(raw.flags));
+      m->set_result(raw.result);
+      break;
+    }
+    default:
+      break;
+  }
+  return true;
+}
+
+bool decode_exec(const uint8_t* data, size_t size, Event* out, std::string* error) {
+  at_exec raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  Tail tail(data, size, sizeof(raw));
+  std::string_view filename, exe, cwd, args;
+  if (!tail.take(raw.filename_len, &filename) || !tail.take(raw.exe_len, &exe) ||
+      !tail.take(raw.cwd_len, &cwd) || !tail.take(raw.args_len, &args))
+    return overrun(error, "exec");
+  auto* m = out->mutable_exec();
+  std::string cwd_path = raw.cwd_len ? path_from_components(cwd) : std::string();
+  if (!filename.empty() && filename[0] != '/' && !cwd_path.empty())
+    m->set_path(resolve_path(cwd_path, filename));
+  else
+    m->set_path(std::string(filename));
+  if (raw.exe_len) m->set_exe(path_from_components(exe));
+  m->set_cwd(cwd_path);
+  bool truncated = raw.h.flags & AT_F_ARGS_TRUNCATED;
+  // The argv area is NUL-terminated strings; a cut one ends without its NUL.
+  size_t start = 0;
+  while (start < args.size()) {
+    if (static_cast<size_t>(m->argv_size()) == Decoder::kMaxArgs) {
+      truncated = true;
+      break;
+    }
+    size_t end = args.find('\0', start);
+    if (end == std::string_view::npos) end = args.size();
+    m->add_argv(std::string(args.substr(start, end - start)));
+    start = end + 1;
+  }
+  m->set_argv_truncated(truncated);
+  m->set_argv_bytes(raw.args_total);
+  if (raw.h.flags & AT_F_PATH_TRUNCATED) m->set_path_truncated(true);
+  return true;
+}
+
+}  // namespace
+
+bool Decoder::decode(const void* data_ptr, size_t size, Event* out, std::string* error) const {
+  const uint8_t* data = static_cast<const uint8_t*>(data_ptr);
+  out->Clear();
+  if (size < sizeof(at_header)) {
+    *error = "record of " + std::to_string(size) + " bytes is shorter than a record header";
+    return false;
+  }
+  at_header h;
+  memcpy(&h, data, sizeof(h));
+  // The ring buffer may hand over more than the record (a fixed-size
+  // reservation); the header says how much is meaningful.
+  if (h.size < sizeof(at_header) || h.size > size) {
+    *error = "record header claims " + std::to_string(h.size) + " bytes of " +
+             std::to_string(size);
+    return false;
+  }
+  size = h.size;
+  out->set_mono_ns(h.mono_ns);
+  out->set_wall_ns(static_cast<int64_t>(h.mono_ns) + wall_minus_mono_);
+  out->set_pid(h.pid);
+  out->set_tid(h.tid);
+  out->set_ppid(h.ppid);
+  out->set_comm(comm_text(h.comm));
+
+  switch (h.kind) {
+    case AT_KIND_EXEC:
+      return decode_exec(data, size, out, error);
+    case AT_KIND_FORK: {
+      at_fork raw;
+      if (!fixed_part(data, size, &raw, error)) return false;
+      auto* m = out->mutable_fork();
+      m->set_child_pid(raw.child_pid);
+      m->set_child_tid(raw.child_tid);
+      m->set_thread(raw.is_thread != 0);
+      return true;
+    }
+    case AT_KIND_EXIT: {
+      at_exit raw;
+      if (!fixed_part(data, size, &raw, error)) return false;
+      auto* m = out->mutable_exit();
+      m->set_status(raw.status);
+      if (WIFSIGNALED(raw.status)) {
+        m->set_signal(WTERMSIG(raw.status));
+        m->set_core_dumped(WCOREDUMP(raw.status));
+      } else {
+        m->set_code(WEXITSTATUS(raw.status));
+      }
+      return true;
+    }
+    case AT_KIND_OPEN:
+    case AT_KIND_READLINK:
+    case AT_KIND_STAT:
+    case AT_KIND_ACCESS:
+      return decode_path_event(data, size, out, error);
+    case AT_KIND_GETENV: {
+      at_getenv raw;
+      if (!fixed_part(data, size, &raw, error)) return false;
+      Tail tail(data, size, sizeof(raw));
+      std::string_view name, value;
+      if (!tail.take(raw.name_len, &name) || !tail.take(raw.value_len, &value))
+        return overrun(error, "getenv");
+      auto* m = out->mutable_getenv();
+      m->set_function(syscall_of(raw.source));
+      m->set_name(std::string(name));
+      m->set_found(raw.found != 0);
+      if (h.flags & AT_F_VALUE_CAPTURED) {
+        m->set_value(std::string(value));
+        m->set_value_captured(true);
+        m->set_value_truncated(h.flags & AT_F_VALUE_TRUNCATED);
+      }
+      return true;
+    }
+    case AT_KIND_UNAME: {
+      at_uname raw;
+      if (!fixed_part(data, size, &raw, error)) return false;
+      Tail tail(data, size, sizeof(raw));
+      std::string_view nodename, release;
+      if (!tail.take(raw.nodename_len, &nodename) || !tail.take(raw.release_len, &release))
+        return overrun(error, "uname");
+      auto* m = out->mutable_uname();
+      m->set_result(raw.result);
+      m->set_nodename(std::string(nodename));
+      m->set_release(std::string(release));
+      return true;
+    }
+    default:
+      *error = "record of unknown kind " + std::to_string(h.kind);
+      return false;
+  }
+}
+
+}  // namespace agenttrace::collector

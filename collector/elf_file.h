@@ -1,0 +1,70 @@
+// Reading ELF files with libelf: symbols and their file offsets (where a
+// uprobe goes), the program interpreter, sections that identify runtimes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+typedef struct Elf Elf;
+
+namespace agenttrace::collector {
+
+struct ElfSymbol {
+  std::string name;
+  uint64_t address = 0;      // st_value: virtual address
+  uint64_t size = 0;
+  uint64_t file_offset = 0;  // where its first byte is in the file
+  bool is_function = false;  // STT_FUNC or STT_GNU_IFUNC
+  bool is_ifunc = false;
+};
+
+class ElfFile {
+ public:
+  // Opens path; returns nullopt with *error set when it is not a readable ELF.
+  static std::optional<ElfFile> open(const std::string& path, std::string* error);
+  ElfFile(ElfFile&& other) noexcept;
+  ElfFile& operator=(ElfFile&&) = delete;
+  ~ElfFile();
+
+  const std::string& path() const { return path_; }
+  bool is_64bit_x86() const { return machine_x86_64_; }
+  // PT_INTERP, empty for a statically linked file.
+  const std::string& interpreter() const { return interpreter_; }
+  bool is_static() const { return interpreter_.empty() && !has_dynamic_; }
+  bool is_shared_object() const { return is_dyn_type_; }
+
+  // A defined symbol from .symtab, else .dynsym, named exactly `name`.
+  std::optional<ElfSymbol> find_symbol(std::string_view name) const;
+  bool has_section(std::string_view name) const;
+  // Bytes at a file offset (fewer at end of file).
+  std::vector<uint8_t> read(uint64_t file_offset, size_t size) const;
+  // Whether `address` lies in an executable PT_LOAD segment.
+  bool is_executable_address(uint64_t address) const;
+
+ private:
+  ElfFile() = default;
+  bool load(std::string* error);
+  std::optional<uint64_t> address_to_offset(uint64_t address) const;
+
+  struct Segment {
+    uint64_t vaddr, memsz, offset, filesz;
+    bool exec;
+  };
+
+  std::string path_;
+  UniqueFd fd_;
+  Elf* elf_ = nullptr;
+  std::string interpreter_;
+  bool has_dynamic_ = false;
+  bool is_dyn_type_ = false;
+  bool machine_x86_64_ = false;
+  std::vector<Segment> segments_;
+  std::vector<std::string> section_names_;
+};
+
+}  // namespace agenttrace::collector

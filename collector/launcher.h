@@ -1,0 +1,52 @@
+// Starts the traced command so nothing is missed from its first instruction:
+// the child is forked, waits on a pipe until the collector has put its PID in
+// the kernel's filter map, and only then execs. It keeps agenttrace's
+// terminal, process group, stdio, working directory and environment.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/unique_fd.h"
+
+namespace agenttrace::collector {
+
+class Launcher {
+ public:
+  // Forks the gated child. `restore_mask` is the signal mask the command
+  // should start with (agenttrace blocks signals for its own signalfd).
+  // Throws agenttrace::Error when fork fails.
+  Launcher(std::vector<std::string> argv, const sigset_t& restore_mask);
+  ~Launcher();
+
+  pid_t pid() const { return pid_; }
+  // A pidfd that becomes readable when the child exits.
+  int pidfd() const { return pidfd_.get(); }
+
+  // Lets the child exec. Returns 0 when the exec succeeded, else its errno
+  // (the child has then exited and is reaped here).
+  int release();
+
+  // Reaps the child if it exited; returns true and sets *status then.
+  bool try_reap(int* status);
+  // Blocks until the child exits.
+  int wait();
+
+  const std::vector<std::string>& argv() const { return argv_; }
+
+ private:
+  std::vector<std::string> argv_;
+  pid_t pid_ = -1;
+  UniqueFd gate_write_;
+  UniqueFd error_read_;
+  UniqueFd pidfd_;
+  bool reaped_ = false;
+};
+
+// One sentence for a failed exec of `command`, and the exit status that
+// env(1) uses for it (126 cannot execute, 127 not found).
+std::string exec_failure_message(const std::string& command, int err, int* exit_status);
+
+}  // namespace agenttrace::collector

@@ -1,0 +1,181 @@
+#include "collector/probes.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "agenttrace_bpf.skel.h"
+#include "common/error.h"
+
+namespace agenttrace::collector {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool g_libbpf_debug = false;
+
+int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
+  // Without --debug, libbpf's warnings become our own sentences at the
+  // boundary where the error is known.
+  if (!g_libbpf_debug) return 0;
+  (void)level;
+  char buf[4096];
+  vsnprintf(buf, sizeof(buf), format, args);
+  size_t n = strlen(buf);
+  if (n && buf[n - 1] == '\n') buf[n - 1] = '\0';
+  spdlog::debug("libbpf: {}", buf);
+  return 0;
+}
+
+const char* tracefs_root() {
+  if (fs::exists("/sys/kernel/tracing/events")) return "/sys/kernel/tracing";
+  if (fs::exists("/sys/kernel/debug/tracing/events")) return "/sys/kernel/debug/tracing";
+  return nullptr;
+}
+
+std::string permission_hint() {
+  return "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE";
+}
+
+}  // namespace
+
+void check_kernel_support() {
+  if (!fs::exists("/sys/kernel/btf/vmlinux"))
+    throw Error(
+        "this kernel has no BTF (/sys/kernel/btf/vmlinux is missing); agenttrace needs a kernel "
+        "built with CONFIG_DEBUG_INFO_BTF=y");
+  if (!tracefs_root()) {
+    // Minimal images often leave tracefs unmounted; libbpf needs it to attach.
+    if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0 || !tracefs_root())
+      throw Error(std::string("tracefs is not mounted and cannot be mounted (") +
+                  errno_text(errno) + "); mount it with: mount -t tracefs nodev /sys/kernel/tracing");
+    spdlog::debug("mounted tracefs on /sys/kernel/tracing");
+  }
+}
+
+Probes::Probes(const ProbeConfig& config) {
+  g_libbpf_debug = config.debug;
+  libbpf_set_print(libbpf_print);
+  check_kernel_support();
+
+  skel_ = agenttrace_bpf__open();
+  if (!skel_) throw Error("cannot open the BPF programs: " + errno_text(errno));
+
+  skel_->rodata->capture_values = config.capture_values;
+  skel_->rodata->trace_all = config.trace_all;
+  skel_->rodata->self_pid = static_cast<uint32_t>(getpid());
+  // Wake the collector when a quarter of the ring is full; it also polls on a
+  // short timer, so quiet periods cost no wake-ups at all.
+  skel_->rodata->wakeup_bytes = config.ringbuf_bytes / 4;
+
+  if (int err = bpf_map__set_max_entries(skel_->maps.events, config.ringbuf_bytes))
+    throw Error("cannot size the ring buffer to " + std::to_string(config.ringbuf_bytes) +
+                " bytes: " + errno_text(-err));
+
+  // Tracepoints this kernel lacks are skipped, and said, instead of failing.
+  const char* tracefs = tracefs_root();
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    std::string sec = bpf_program__section_name(prog);
+    if (sec.rfind("tp/", 0) != 0) continue;
+    std::string tp = sec.substr(3);
+    if (!fs::exists(std::string(tracefs) + "/events/" + tp)) {
+      bpf_program__set_autoload(prog, false);
+      missing_.push_back(tp);
+    }
+  }
+
+  if (int err = agenttrace_bpf__load(skel_)) {
+    err = -err;
+    if (err == EPERM || err == EACCES)
+      throw Error("cannot load BPF programs: " + errno_text(err) + " (" + permission_hint() + ")");
+    throw Error("cannot load BPF programs: " + errno_text(err) +
+                " (run with --debug to see the kernel verifier's log)");
+  }
+
+  bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    std::string sec = bpf_program__section_name(prog);
+    if (sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0) continue;
+    bpf_link* link = bpf_program__attach(prog);
+    if (!link) {
+      int err = errno;
+      throw Error("cannot attach " + sec + ": " + errno_text(err) +
+                  (err == EPERM || err == EACCES ? " (" + permission_hint() + ")" : ""));
+    }
+    links_.push_back(link);
+  }
+}
+
+Probes::~Probes() {
+  for (auto* link : links_) bpf_link__destroy(link);
+  if (skel_) agenttrace_bpf__destroy(skel_);
+}
+
+void Probes::trace_pid(uint32_t tgid) {
+  uint32_t value = AT_TRACED_ROOT;
+  if (bpf_map__update_elem(skel_->maps.traced, &tgid, sizeof(tgid), &value, sizeof(value),
+                           BPF_ANY) != 0)
+    throw Error("cannot add process " + std::to_string(tgid) + " to the kernel filter: " +
+                errno_text(errno));
+}
+
+int Probes::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events); }
+
+at_counters Probes::read_counters() const {
+  at_counters total{};
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return total;
+  std::vector<at_counters> per_cpu(static_cast<size_t>(ncpu));
+  uint32_t zero = 0;
+  if (bpf_map__lookup_elem(skel_->maps.counters, &zero, sizeof(zero), per_cpu.data(),
+                           per_cpu.size() * sizeof(at_counters), 0) != 0) {
+    spdlog::warn("cannot read the kernel's event counters: {}", errno_text(errno));
+    return total;
+  }
+  for (const auto& c : per_cpu) {
+    for (int k = 0; k < AT_KIND_MAX; ++k) {
+      total.kinds[k].emitted += c.kinds[k].emitted;
+      total.kinds[k].dropped += c.kinds[k].dropped;
+      total.kinds[k].read_failed += c.kinds[k].read_failed;
+      total.kinds[k].truncated += c.kinds[k].truncated;
+    }
+    total.stash_full += c.stash_full;
+    total.filter_full += c.filter_full;
+  }
+  return total;
+}
+
+std::string Probes::attach_uprobe(const char* prog_name, bool retprobe, const std::string& path,
+                                  uint64_t offset) {
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name);
+  if (!prog) return std::string("BPF program ") + prog_name + " is missing";
+  bpf_link* link = bpf_program__attach_uprobe(prog, retprobe, -1, path.c_str(), offset);
+  if (!link)
+    return std::string("cannot attach ") + (retprobe ? "a return probe" : "a probe") + " to " +
+           path + " at offset " + std::to_string(offset) + ": " + errno_text(errno);
+  links_.push_back(link);
+  return {};
+}
+
+std::string Probes::attach_getenv(const std::string& path, uint64_t getenv_offset,
+                                  std::optional<uint64_t> secure_getenv_offset) {
+  std::string err = attach_uprobe("handle_getenv", false, path, getenv_offset);
+  if (err.empty()) err = attach_uprobe("handle_getenv_return", true, path, getenv_offset);
+  if (!err.empty() || !secure_getenv_offset) return err;
+  err = attach_uprobe("handle_secure_getenv", false, path, *secure_getenv_offset);
+  if (err.empty())
+    err = attach_uprobe("handle_getenv_return", true, path, *secure_getenv_offset);
+  return err;
+}
+
+}  // namespace agenttrace::collector

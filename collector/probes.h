@@ -1,0 +1,65 @@
+// Loads and attaches the BPF programs: open, configure, load and attach as
+// separate steps, each failing with one sentence that says what to do.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agenttrace.h"
+
+struct agenttrace_bpf;
+struct bpf_link;
+
+namespace agenttrace::collector {
+
+struct ProbeConfig {
+  bool capture_values = false;  // --show-values
+  bool trace_all = false;       // record every process on the host
+  uint32_t ringbuf_bytes = 16u << 20;
+  bool debug = false;           // show libbpf's own messages
+};
+
+// Checks what the kernel must offer before anything is loaded: BTF, tracefs.
+// Throws agenttrace::Error naming the missing piece.
+void check_kernel_support();
+
+class Probes {
+ public:
+  // Opens, configures, loads and attaches every tracepoint program. Uprobes
+  // are attached later, per library (attach_getenv).
+  explicit Probes(const ProbeConfig& config);
+  ~Probes();
+  Probes(const Probes&) = delete;
+  Probes& operator=(const Probes&) = delete;
+
+  // Adds a thread group to the in-kernel filter.
+  void trace_pid(uint32_t tgid);
+
+  int ringbuf_fd() const;
+
+  // Counters summed over CPUs.
+  at_counters read_counters() const;
+
+  // Attaches the getenv (and, when present, secure_getenv) entry and return
+  // probes to `path` at the given file offsets. Returns an error sentence, or
+  // empty on success.
+  std::string attach_getenv(const std::string& path, uint64_t getenv_offset,
+                            std::optional<uint64_t> secure_getenv_offset);
+
+  // Tracepoints this kernel lacks, as "category/name"; their programs were
+  // not loaded and what they would record is missing from the trace.
+  const std::vector<std::string>& missing_tracepoints() const { return missing_; }
+
+ private:
+  std::string attach_uprobe(const char* prog_name, bool retprobe, const std::string& path,
+                            uint64_t offset);
+
+  agenttrace_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  std::vector<std::string> missing_;
+};
+
+}  // namespace agenttrace::collector

@@ -1,0 +1,131 @@
+#include "collector/recorder.h"
+
+#include <bpf/libbpf.h>
+#include <time.h>
+
+#include <spdlog/spdlog.h>
+
+#include "agenttrace.h"
+#include "collector/host_info.h"
+#include "collector/probes.h"
+#include "common/error.h"
+
+namespace agenttrace::collector {
+
+const char* kernel_kind_name(int kind) {
+  switch (kind) {
+    case AT_KIND_EXEC: return "exec";
+    case AT_KIND_FORK: return "fork";
+    case AT_KIND_EXIT: return "exit";
+    case AT_KIND_OPEN: return "open";
+    case AT_KIND_READLINK: return "readlink";
+    case AT_KIND_STAT: return "stat";
+    case AT_KIND_ACCESS: return "access";
+    case AT_KIND_GETENV: return "getenv";
+    case AT_KIND_UNAME: return "uname";
+    default: return "";
+  }
+}
+
+Recorder::Recorder(Probes* probes, EnvProbes* env, int64_t wall_minus_mono)
+    : probes_(probes), env_(env), decoder_(wall_minus_mono) {
+  if (probes_) {
+    rb_ = ring_buffer__new(probes_->ringbuf_fd(), &Recorder::on_ringbuf_record, this, nullptr);
+    if (!rb_) throw Error("cannot set up the ring buffer reader: " + errno_text(errno));
+  }
+}
+
+Recorder::~Recorder() {
+  if (rb_) ring_buffer__free(rb_);
+}
+
+int Recorder::poll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1; }
+
+void Recorder::start(const trace::Header& header) {
+  for (auto* s : sinks_) s->on_header(header);
+}
+
+int Recorder::on_ringbuf_record(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<Recorder*>(ctx);
+  try {
+    self->handle_record(data, size);
+  } catch (...) {
+    // libbpf calls us from C: stop consuming and rethrow in drain().
+    self->failure_ = std::current_exception();
+    return -1;
+  }
+  return 0;
+}
+
+void Recorder::handle_record(const void* data, size_t size) {
+  std::string error;
+  if (!decoder_.decode(data, size, &event_, &error)) {
+    if (decode_errors_++ == 0) first_decode_error_ = error;
+    spdlog::debug("undecodable record: {}", error);
+    return;
+  }
+  dispatch(&event_);
+  if (env_) {
+    extra_.clear();
+    env_->observe(event_, &extra_);
+    for (auto& e : extra_) dispatch(&e);
+  }
+}
+
+void Recorder::emit(trace::Event event) { dispatch(&event); }
+
+void Recorder::dispatch(trace::Event* event) {
+  event->set_id(next_id_++);
+  recorded_[std::string(trace::event_kind(*event))]++;
+  for (auto* s : sinks_) s->on_event(*event);
+}
+
+void Recorder::drain() {
+  if (!rb_) return;
+  int n = ring_buffer__consume(rb_);
+  if (failure_) {
+    auto f = failure_;
+    failure_ = nullptr;
+    std::rethrow_exception(f);
+  }
+  if (n < 0 && n != -EINTR) spdlog::warn("reading the ring buffer failed: {}", errno_text(-n));
+}
+
+void Recorder::flush() {
+  for (auto* s : sinks_) s->flush();
+}
+
+trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
+  trace::Trailer t;
+  t.set_events(events());
+  t.set_end_wall_ns(read_clocks().wall_ns);
+  t.set_decode_errors(decode_errors_);
+  t.set_exit_status(exit_status);
+  t.set_target_exited(target_exited);
+  at_counters c{};
+  if (probes_) c = probes_->read_counters();
+  t.set_stash_full(c.stash_full);
+  t.set_filter_full(c.filter_full);
+  for (int k = 1; k < AT_KIND_MAX; ++k) {
+    const char* name = kernel_kind_name(k);
+    if (!*name) continue;
+    auto* kc = t.add_kinds();
+    kc->set_kind(name);
+    kc->set_emitted(c.kinds[k].emitted);
+    kc->set_dropped(c.kinds[k].dropped);
+    kc->set_read_failed(c.kinds[k].read_failed);
+    kc->set_truncated(c.kinds[k].truncated);
+    auto it = recorded_.find(name);
+    kc->set_recorded(it == recorded_.end() ? 0 : it->second);
+  }
+  if (auto it = recorded_.find("coverage"); it != recorded_.end()) {
+    auto* kc = t.add_kinds();
+    kc->set_kind("coverage");
+    kc->set_recorded(it->second);
+  }
+  if (decode_errors_) spdlog::warn("{} records could not be decoded (first: {})", decode_errors_, first_decode_error_);
+  for (auto* s : sinks_) s->on_trailer(t);
+  return t;
+}
+
+}  // namespace agenttrace::collector

@@ -1,0 +1,71 @@
+// The collector's pipeline from ring buffer to sinks: decode each raw
+// record, give it an id and wall-clock time, let the environment-probe
+// manager look at it, and hand it to every sink. Also keeps the per-kind
+// counts that go into the trace's closing record.
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collector/decoder.h"
+#include "collector/env_probes.h"
+#include "trace/sink.h"
+
+struct ring_buffer;
+
+namespace agenttrace::collector {
+
+class Probes;
+
+class Recorder {
+ public:
+  Recorder(Probes* probes, EnvProbes* env, int64_t wall_minus_mono);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  void add_sink(trace::EventSink* sink) { sinks_.push_back(sink); }
+
+  void start(const trace::Header& header);
+  // An event the collector itself produced (e.g. a coverage note).
+  void emit(trace::Event event);
+  // Drains whatever the ring buffer holds now. Rethrows a sink failure.
+  void drain();
+  // The fd to poll for ring-buffer data.
+  int poll_fd() const;
+  void flush();
+  // Reads the kernel counters and writes the closing record to every sink.
+  trace::Trailer finish(int exit_status, bool target_exited);
+
+  uint64_t events() const { return next_id_ - 1; }
+  uint64_t decode_errors() const { return decode_errors_; }
+
+  // Entry point for one raw record (the ring-buffer callback; tests call it).
+  void handle_record(const void* data, size_t size);
+
+ private:
+  static int on_ringbuf_record(void* ctx, void* data, size_t size);
+  void dispatch(trace::Event* event);
+
+  Probes* probes_;
+  EnvProbes* env_;
+  Decoder decoder_;
+  ring_buffer* rb_ = nullptr;
+  std::vector<trace::EventSink*> sinks_;
+  trace::Event event_;
+  std::vector<trace::Event> extra_;
+  uint64_t next_id_ = 1;
+  uint64_t decode_errors_ = 0;
+  std::string first_decode_error_;
+  std::map<std::string, uint64_t> recorded_;
+  std::exception_ptr failure_;
+};
+
+// at_kind value -> the trace's kind name ("open"), "" when unused.
+const char* kernel_kind_name(int kind);
+
+}  // namespace agenttrace::collector

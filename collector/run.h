@@ -1,0 +1,32 @@
+// `agenttrace [OPTIONS] -- CMD [ARGS...]`: start CMD traced, record until it
+// exits, print the summary, exit with CMD's status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace agenttrace::collector {
+
+struct RunOptions {
+  std::vector<std::string> command;
+  std::string output_path;      // trace file; empty: a name from the command and time
+  bool no_trace_file = false;
+  std::string json_path;        // "-" for standard output; empty for none
+  bool verbose = false;         // one line per event on stderr
+  bool show_values = false;     // record environment values
+  bool quiet = false;           // no summary
+  bool debug = false;
+  uint32_t ringbuf_bytes = 16u << 20;
+  std::vector<std::string> agenttrace_argv;  // for the trace header
+};
+
+// Returns the exit status agenttrace should exit with: CMD's status, 128+N
+// when CMD was killed by signal N. Throws agenttrace::Error before CMD starts.
+int run_traced(const RunOptions& options);
+
+// "agenttrace-bash-20261123-210712.atrace" in the working directory, with
+// "-2", "-3", ... added when such a file exists.
+std::string default_trace_name(const std::string& command, int64_t wall_ns);
+
+}  // namespace agenttrace::collector

@@ -1,0 +1,28 @@
+// Every uprobe agenttrace places is checked first: the address must be the
+// start of a function, in executable code, and decode as an instruction.
+// A uprobe in the middle of an instruction would corrupt the traced program.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collector/elf_file.h"
+
+namespace agenttrace::collector {
+
+struct DecodedInstruction {
+  uint64_t address = 0;
+  std::string text;  // "endbr64", "push rbp", ...
+  size_t size = 0;
+};
+
+// Decodes up to `count` x86-64 instructions from `code` placed at `address`.
+std::vector<DecodedInstruction> decode_x86_64(const std::vector<uint8_t>& code, uint64_t address,
+                                              size_t count);
+
+// Returns an empty string when `symbol` of `elf` is a safe uprobe target,
+// otherwise one sentence saying why not.
+std::string check_uprobe_target(const ElfFile& elf, const ElfSymbol& symbol);
+
+}  // namespace agenttrace::collector

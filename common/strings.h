@@ -1,0 +1,33 @@
+// Small string helpers shared by the collector, analyzer and command line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace agenttrace {
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// "16M", "512K", "1G", "4096" -> bytes; nullopt when malformed or overflowing.
+std::optional<uint64_t> parse_size(std::string_view text);
+
+// 1536 -> "1.5 KiB".
+std::string human_bytes(uint64_t bytes);
+
+// Quotes a word for a shell when it needs quoting, so a command line can be
+// shown the way a user would type it.
+std::string shell_quote(std::string_view word);
+
+// RFC 3339 UTC time with nanoseconds: 2026-11-23T21:07:12.123456789Z.
+std::string format_time_ns(int64_t wall_ns);
+
+// Replaces bytes that are not printable ASCII by '.', for one-line previews.
+std::string printable_preview(std::string_view bytes, size_t max_len);
+
+// errno value -> symbolic name ("ENOENT"); "E<number>" for unknown values.
+std::string errno_name(int err);
+
+}  // namespace agenttrace

@@ -1,0 +1,27 @@
+// The trace file format: framing constants and event kind names.
+// The schema itself is trace/agenttrace.proto.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "agenttrace.pb.h"
+
+namespace agenttrace::trace {
+
+// "ATRACE\r\n": the CR/LF pair catches files mangled by text-mode transfers.
+inline constexpr char kMagic[8] = {'A', 'T', 'R', 'A', 'C', 'E', '\r', '\n'};
+inline constexpr uint32_t kFormatVersion = 1;
+// Frame: u32 length, u32 CRC-32 (zlib), payload.
+inline constexpr size_t kFrameHeaderSize = 8;
+// No record is near this large; a length beyond it means a corrupt frame.
+inline constexpr uint32_t kMaxRecordSize = 64u << 20;
+
+// "exec", "fork", "exit", "open", "readlink", "stat", "access", "getenv",
+// "uname", "coverage"; "unknown" for an event with no body.
+std::string_view event_kind(const Event& event);
+
+// Names for the Syscall enum: "openat", "newfstatat", ...
+std::string_view syscall_name(Syscall syscall);
+
+}  // namespace agenttrace::trace

@@ -1,0 +1,229 @@
+#include "trace/json.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "common/strings.h"
+
+namespace agenttrace::trace {
+
+namespace {
+
+void put_result(Json& j, int64_t result) {
+  j["result"] = result;
+  if (result < 0) j["error"] = errno_name(static_cast<int>(-result));
+}
+
+void put_path(Json& j, const std::string& path, const std::string& requested, bool truncated) {
+  j["path"] = path;
+  if (!requested.empty()) j["requested"] = requested;
+  if (truncated) j["path_truncated"] = true;
+}
+
+}  // namespace
+
+std::string open_flags_text(int flags) {
+  std::string out;
+  switch (flags & O_ACCMODE) {
+    case O_RDONLY: out = "O_RDONLY"; break;
+    case O_WRONLY: out = "O_WRONLY"; break;
+    case O_RDWR: out = "O_RDWR"; break;
+    default: out = "O_ACCMODE"; break;
+  }
+  // O_TMPFILE includes O_DIRECTORY's bit and O_SYNC includes O_DSYNC's: the
+  // compound ones come first.
+  static const struct {
+    int bit;
+    const char* name;
+  } bits[] = {
+      {O_TMPFILE, "O_TMPFILE"},     {O_SYNC, "O_SYNC"},         {O_CREAT, "O_CREAT"},
+      {O_EXCL, "O_EXCL"},           {O_NOCTTY, "O_NOCTTY"},     {O_TRUNC, "O_TRUNC"},
+      {O_APPEND, "O_APPEND"},       {O_NONBLOCK, "O_NONBLOCK"}, {O_DSYNC, "O_DSYNC"},
+      {O_DIRECT, "O_DIRECT"},       {O_LARGEFILE, "O_LARGEFILE"}, {O_DIRECTORY, "O_DIRECTORY"},
+      {O_NOFOLLOW, "O_NOFOLLOW"},   {O_NOATIME, "O_NOATIME"},   {O_CLOEXEC, "O_CLOEXEC"},
+      {O_PATH, "O_PATH"},
+  };
+  int rest = flags & ~O_ACCMODE;
+  for (const auto& b : bits) {
+    if ((rest & b.bit) == b.bit) {
+      out += "|";
+      out += b.name;
+      rest &= ~b.bit;
+    }
+  }
+  if (rest) {
+    char buf[32];
+    snprintf(buf, sizeof(buf), "|0x%x", rest);
+    out += buf;
+  }
+  return out;
+}
+
+std::string access_mode_text(int mode) {
+  if (mode == F_OK) return "F_OK";
+  std::string out;
+  if (mode & R_OK) out += "R_OK";
+  if (mode & W_OK) out += out.empty() ? "W_OK" : "|W_OK";
+  if (mode & X_OK) out += out.empty() ? "X_OK" : "|X_OK";
+  int rest = mode & ~(R_OK | W_OK | X_OK);
+  if (rest) out += (out.empty() ? "" : "|") + std::to_string(rest);
+  return out;
+}
+
+Json event_json(const Event& e) {
+  Json j;
+  j["id"] = e.id();
+  j["kind"] = std::string(event_kind(e));
+  j["ts"] = format_time_ns(e.wall_ns());
+  j["mono_ns"] = e.mono_ns();
+  j["pid"] = e.pid();
+  j["tid"] = e.tid();
+  j["ppid"] = e.ppid();
+  j["comm"] = e.comm();
+  switch (e.body_case()) {
+    case Event::kExec: {
+      const Exec& x = e.exec();
+      j["path"] = x.path();
+      if (x.path_truncated()) j["path_truncated"] = true;
+      if (!x.exe().empty()) j["exe"] = x.exe();
+      if (!x.cwd().empty()) j["cwd"] = x.cwd();
+      j["argv"] = x.argv();
+      j["argv_truncated"] = x.argv_truncated();
+      break;
+    }
+    case Event::kFork: {
+      const Fork& x = e.fork();
+      j["child_pid"] = x.child_pid();
+      j["child_tid"] = x.child_tid();
+      j["thread"] = x.thread();
+      break;
+    }
+    case Event::kExit: {
+      const Exit& x = e.exit();
+      if (x.signal()) {
+        j["signal"] = x.signal();
+        const char* abbrev = sigabbrev_np(x.signal());
+        j["signal_name"] = abbrev ? "SIG" + std::string(abbrev) : std::to_string(x.signal());
+        j["core_dumped"] = x.core_dumped();
+      } else {
+        j["code"] = x.code();
+      }
+      break;
+    }
+    case Event::kOpen: {
+      const Open& x = e.open();
+      j["syscall"] = std::string(syscall_name(x.syscall()));
+      put_path(j, x.path(), x.requested(), x.path_truncated());
+      if (x.dir_unknown()) j["dir_unknown"] = true;
+      j["flags"] = open_flags_text(x.flags());
+      if ((x.flags() & O_CREAT) || (x.flags() & O_TMPFILE) == O_TMPFILE) j["mode"] = x.mode();
+      put_result(j, x.result());
+      break;
+    }
+    case Event::kReadlink: {
+      const Readlink& x = e.readlink();
+      j["syscall"] = std::string(syscall_name(x.syscall()));
+      put_path(j, x.path(), x.requested(), x.path_truncated());
+      j["target"] = x.target();
+      put_result(j, x.result());
+      break;
+    }
+    case Event::kStat: {
+      const Stat& x = e.stat();
+      j["syscall"] = std::string(syscall_name(x.syscall()));
+      put_path(j, x.path(), x.requested(), x.path_truncated());
+      j["flags"] = x.flags();
+      put_result(j, x.result());
+      break;
+    }
+    case Event::kAccess: {
+      const Access& x = e.access();
+      j["syscall"] = std::string(syscall_name(x.syscall()));
+      put_path(j, x.path(), x.requested(), x.path_truncated());
+      j["mode"] = access_mode_text(x.mode());
+      if (x.flags()) j["flags"] = x.flags();
+      put_result(j, x.result());
+      break;
+    }
+    case Event::kGetenv: {
+      const Getenv& x = e.getenv();
+      j["function"] = std::string(syscall_name(x.function()));
+      j["name"] = x.name();
+      j["found"] = x.found();
+      if (x.value_captured()) {
+        j["value"] = x.value();
+        if (x.value_truncated()) j["value_truncated"] = true;
+      }
+      break;
+    }
+    case Event::kUname: {
+      const Uname& x = e.uname();
+      j["nodename"] = x.nodename();
+      j["release"] = x.release();
+      put_result(j, x.result());
+      break;
+    }
+    case Event::kCoverage: {
+      const Coverage& x = e.coverage();
+      j["signal"] = x.signal();
+      j["state"] = x.state();
+      j["detail"] = x.detail();
+      if (!x.object().empty()) j["object"] = x.object();
+      break;
+    }
+    case Event::BODY_NOT_SET:
+      break;
+  }
+  return j;
+}
+
+Json header_json(const Header& h) {
+  Json j;
+  j["kind"] = "header";
+  j["format_version"] = h.format_version();
+  j["agenttrace_version"] = h.agenttrace_version();
+  j["mode"] = h.mode();
+  j["hostname"] = h.hostname();
+  j["kernel"] = h.kernel_release();
+  j["machine"] = h.machine();
+  j["boot_id"] = h.boot_id();
+  j["start"] = format_time_ns(h.start_wall_ns());
+  j["command"] = h.command();
+  j["options"] = h.options();
+  j["root_pid"] = h.root_pid();
+  j["values_captured"] = h.values_captured();
+  j["ringbuf_bytes"] = h.ringbuf_bytes();
+  return j;
+}
+
+Json trailer_json(const Trailer& t) {
+  Json j;
+  j["kind"] = "trailer";
+  j["end"] = format_time_ns(t.end_wall_ns());
+  j["events"] = t.events();
+  Json kinds = Json::object();
+  uint64_t dropped = 0;
+  for (const auto& k : t.kinds()) {
+    Json c;
+    c["recorded"] = k.recorded();
+    c["emitted"] = k.emitted();
+    c["dropped"] = k.dropped();
+    c["read_failed"] = k.read_failed();
+    c["truncated"] = k.truncated();
+    kinds[k.kind()] = c;
+    dropped += k.dropped();
+  }
+  j["dropped"] = dropped;
+  j["kinds"] = kinds;
+  j["stash_full"] = t.stash_full();
+  j["filter_full"] = t.filter_full();
+  j["decode_errors"] = t.decode_errors();
+  if (t.target_exited()) j["exit_status"] = t.exit_status();
+  return j;
+}
+
+std::string json_line(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace agenttrace::trace

@@ -1,0 +1,27 @@
+// The JSON form of trace records: one object per line, as `--json` streams
+// them and `agenttrace dump` prints them. docs/events.md describes every field.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "trace/format.h"
+
+namespace agenttrace::trace {
+
+using Json = nlohmann::ordered_json;
+
+Json event_json(const Event& event);
+Json header_json(const Header& header);
+Json trailer_json(const Trailer& trailer);
+
+// One line, no trailing newline; invalid UTF-8 in paths or names is replaced
+// rather than rejected.
+std::string json_line(const Json& json);
+
+// open(2) flags as "O_WRONLY|O_CREAT|O_CLOEXEC".
+std::string open_flags_text(int flags);
+// access(2) mode as "F_OK" or "R_OK|X_OK".
+std::string access_mode_text(int mode);
+
+}  // namespace agenttrace::trace

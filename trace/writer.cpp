@@ -1,0 +1,117 @@
+#include "trace/writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace agenttrace::trace {
+
+namespace {
+
+constexpr size_t kFlushThreshold = 1 << 20;
+
+void put_u32(uint8_t* p, uint32_t v) {
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+  p[2] = (v >> 16) & 0xff;
+  p[3] = (v >> 24) & 0xff;
+}
+
+size_t put_varint(uint8_t* p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = static_cast<uint8_t>(v) | 0x80;
+    v >>= 7;
+  }
+  p[n++] = static_cast<uint8_t>(v);
+  return n;
+}
+
+}  // namespace
+
+TraceWriter::TraceWriter(const std::string& path) : path_(path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw Error("cannot create trace file " + path + ": " + errno_text(errno));
+  fd_.reset(fd);
+  // An existing file keeps its mode through O_TRUNC; traces hold secrets.
+  if (fchmod(fd, 0600) != 0)
+    throw Error("cannot restrict trace file " + path + " to its owner: " + errno_text(errno));
+  buffer_.reserve(kFlushThreshold * 2);
+  buffer_.insert(buffer_.end(), kMagic, kMagic + sizeof(kMagic));
+}
+
+TraceWriter::~TraceWriter() {
+  if (fd_.valid()) {
+    try {
+      flush();
+    } catch (const Error&) {
+      // Destruction during unwinding: the first error was already reported.
+    }
+  }
+}
+
+void TraceWriter::write_message(uint32_t record_field,
+                                const google::protobuf::MessageLite& message) {
+  // The payload is a Record whose only field is `message`: encode that
+  // wrapper by hand so the message is serialized once, straight into place.
+  size_t body = message.ByteSizeLong();
+  size_t frame_start = buffer_.size();
+  uint8_t prefix[16];
+  size_t prefix_len = put_varint(prefix, (record_field << 3) | 2);
+  prefix_len += put_varint(prefix + prefix_len, body);
+  buffer_.resize(frame_start + kFrameHeaderSize + prefix_len + body);
+  uint8_t* payload = buffer_.data() + frame_start + kFrameHeaderSize;
+  memcpy(payload, prefix, prefix_len);
+  message.SerializeWithCachedSizesToArray(payload + prefix_len);
+  frame(frame_start);
+}
+
+void TraceWriter::frame(size_t frame_start) {
+  uint8_t* header = buffer_.data() + frame_start;
+  size_t payload_len = buffer_.size() - frame_start - kFrameHeaderSize;
+  uint8_t* payload = header + kFrameHeaderSize;
+  put_u32(header, static_cast<uint32_t>(payload_len));
+  put_u32(header + 4, static_cast<uint32_t>(crc32(0, payload, payload_len)));
+  ++records_;
+  if (buffer_.size() >= kFlushThreshold) flush();
+}
+
+void TraceWriter::write_header(const Header& header) { write_message(1, header); }
+void TraceWriter::write_event(const Event& event) { write_message(2, event); }
+void TraceWriter::write_trailer(const Trailer& trailer) { write_message(3, trailer); }
+
+void TraceWriter::flush() {
+  if (!fd_.valid()) {
+    if (!buffer_.empty()) throw Error("trace file " + path_ + " was already closed");
+    return;
+  }
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = ::write(fd_.get(), buffer_.data() + done, buffer_.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      buffer_.clear();
+      throw Error("cannot write trace file " + path_ + ": " + errno_text(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  bytes_written_ += buffer_.size();
+  buffer_.clear();
+}
+
+void TraceWriter::close() {
+  if (!fd_.valid()) return;
+  flush();
+  if (::close(fd_.release()) != 0)
+    throw Error("cannot close trace file " + path_ + ": " + errno_text(errno));
+}
+
+}  // namespace agenttrace::trace
