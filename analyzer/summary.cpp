@@ -157,6 +157,8 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
     }
     if (trailer_.stash_full()) losses.push_back(std::to_string(trailer_.stash_full()) + " syscalls unrecorded (pairing map full)");
     if (trailer_.filter_full()) losses.push_back(std::to_string(trailer_.filter_full()) + " processes unfollowed (filter map full)");
+    if (trailer_.compat_syscalls())
+      losses.push_back(std::to_string(trailer_.compat_syscalls()) + " 32-bit syscalls not decoded");
     if (trailer_.decode_errors()) losses.push_back(std::to_string(trailer_.decode_errors()) + " undecodable records");
     out += "  drops: " + (losses.empty() ? std::string("none") : join(losses, ", ")) + "\n";
   }

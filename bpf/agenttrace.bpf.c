@@ -407,6 +407,9 @@ int handle_sched_process_exit(void *ctx)
 
 	if (!is_traced(tgid))
 		return 0;
+	/* A thread that dies inside a syscall leaves no exit to consume it. */
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bpf_map_delete_elem(&stash, &tid);
 	/* signal->live reaches 0 for the last thread of the group, before this
 	 * tracepoint fires (do_exit()). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
@@ -429,16 +432,14 @@ int handle_sched_process_exit(void *ctx)
 static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a1, __u64 a2,
 				     __u64 a3)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash s = {
 		.args = { a0, a1, a2, a3 },
 		.source = source,
 		.kind = kind,
 	};
 
-	if (!is_traced(id >> 32))
-		return 0;
+	/* callers have checked the filter */
 	if (bpf_map_update_elem(&stash, &tid, &s, BPF_ANY)) {
 		struct at_counters *c = get_counters();
 
@@ -520,133 +521,222 @@ out:
 	return 0;
 }
 
-#define SYS_ENTER(name) SEC("tp/syscalls/sys_enter_" #name) int handle_sys_enter_##name
-#define SYS_EXIT_PATH(name)                                                        \
-	SEC("tp/syscalls/sys_exit_" #name)                                         \
-	int handle_sys_exit_##name(struct trace_event_raw_sys_exit *ctx)           \
-	{                                                                          \
-		return emit_path_event(ctx->ret);                                  \
+/*
+ * Syscalls reach their handlers through two raw tracepoints, sys_enter and
+ * sys_exit, and a tail call keyed by syscall number: one attachment each
+ * instead of one per syscall. Detaching a syscall tracepoint waits for an RCU
+ * grace period (tens of milliseconds on Linux 6.14+), so dozens of them made
+ * agenttrace slow to exit; a syscall without a handler costs one failed tail
+ * call. The collector fills the two program arrays.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, AT_SYSCALL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sys_enter_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, AT_SYSCALL_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} sys_exit_calls SEC(".maps");
+
+#define TS_COMPAT 0x0002
+
+/* 32-bit (ia32) syscalls have their own numbers; they are counted, not
+ * decoded as if they were 64-bit ones. */
+static __always_inline bool compat_syscall(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+}
+
+SEC("raw_tp/sys_enter")
+int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long id = (long)ctx->args[1];
+
+	if (compat_syscall()) {
+		if (current_traced()) {
+			struct at_counters *c = get_counters();
+
+			if (c)
+				__sync_fetch_and_add(&c->compat_syscalls, 1);
+		}
+		return 0;
+	}
+	bpf_tail_call(ctx, &sys_enter_calls, (__u32)id);
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (compat_syscall())
+		return 0;
+	bpf_tail_call(ctx, &sys_exit_calls, (__u32)id);
+	return 0;
+}
+
+/* The syscall's first four arguments (x86-64 calling convention). */
+struct sys_args {
+	__u64 a[4];
+};
+
+static __always_inline struct sys_args get_args(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	struct sys_args r = {
+		.a = { BPF_CORE_READ(regs, di), BPF_CORE_READ(regs, si), BPF_CORE_READ(regs, dx),
+		       BPF_CORE_READ(regs, r10) },
+	};
+	return r;
+}
+
+#define SYS_ENTER(name) \
+	SEC("raw_tp") int handle_sys_enter_##name(struct bpf_raw_tracepoint_args *ctx)
+#define SYS_EXIT(name) \
+	SEC("raw_tp") int handle_sys_exit_##name(struct bpf_raw_tracepoint_args *ctx)
+#define SYS_EXIT_PATH(name)                                                           \
+	SEC("raw_tp") int handle_sys_exit_##name(struct bpf_raw_tracepoint_args *ctx) \
+	{                                                                             \
+		return emit_path_event((long)ctx->args[1]);                           \
 	}
 
+/* Handlers are reached only by tail call; they check the filter themselves. */
+#define ARGS_OR_OUT()               \
+	struct sys_args s;          \
+	if (!current_traced())      \
+		return 0;           \
+	s = get_args(ctx)
+
 /* open(path, flags, mode) */
-SYS_ENTER(open)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(open)
 {
-	return save_args(AT_KIND_OPEN, AT_SRC_OPEN, (__u64)AT_FDCWD, ctx->args[0], ctx->args[1],
-			 ctx->args[2]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_OPEN, AT_SRC_OPEN, (__u64)AT_FDCWD, s.a[0], s.a[1], s.a[2]);
 }
 SYS_EXIT_PATH(open)
 
 /* openat(dirfd, path, flags, mode) */
-SYS_ENTER(openat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(openat)
 {
-	return save_args(AT_KIND_OPEN, AT_SRC_OPENAT, ctx->args[0], ctx->args[1], ctx->args[2],
-			 ctx->args[3]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_OPEN, AT_SRC_OPENAT, s.a[0], s.a[1], s.a[2], s.a[3]);
 }
 SYS_EXIT_PATH(openat)
 
 /* openat2(dirfd, path, struct open_how *how, size) */
-SYS_ENTER(openat2)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(openat2)
 {
 	struct open_how how = {};
 
-	if (!current_traced())
-		return 0;
-	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
-	return save_args(AT_KIND_OPEN, AT_SRC_OPENAT2, ctx->args[0], ctx->args[1], how.flags,
-			 how.mode);
+	ARGS_OR_OUT();
+	bpf_probe_read_user(&how, sizeof(how), (void *)s.a[2]);
+	return save_args(AT_KIND_OPEN, AT_SRC_OPENAT2, s.a[0], s.a[1], how.flags, how.mode);
 }
 SYS_EXIT_PATH(openat2)
 
 /* creat(path, mode) is open(path, O_CREAT|O_WRONLY|O_TRUNC, mode) */
-SYS_ENTER(creat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(creat)
 {
-	return save_args(AT_KIND_OPEN, AT_SRC_CREAT, (__u64)AT_FDCWD, ctx->args[0],
-			 0100 | 01 | 01000, ctx->args[1]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_OPEN, AT_SRC_CREAT, (__u64)AT_FDCWD, s.a[0], 0100 | 01 | 01000,
+			 s.a[1]);
 }
 SYS_EXIT_PATH(creat)
 
 /* readlink(path, buf, size): buf travels in the flags slot */
-SYS_ENTER(readlink)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(readlink)
 {
-	return save_args(AT_KIND_READLINK, AT_SRC_READLINK, (__u64)AT_FDCWD, ctx->args[0],
-			 ctx->args[1], ctx->args[2]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_READLINK, AT_SRC_READLINK, (__u64)AT_FDCWD, s.a[0], s.a[1], s.a[2]);
 }
 SYS_EXIT_PATH(readlink)
 
 /* readlinkat(dirfd, path, buf, size) */
-SYS_ENTER(readlinkat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(readlinkat)
 {
-	return save_args(AT_KIND_READLINK, AT_SRC_READLINKAT, ctx->args[0], ctx->args[1],
-			 ctx->args[2], ctx->args[3]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_READLINK, AT_SRC_READLINKAT, s.a[0], s.a[1], s.a[2], s.a[3]);
 }
 SYS_EXIT_PATH(readlinkat)
 
 /* stat(path, statbuf) */
-SYS_ENTER(newstat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(newstat)
 {
-	return save_args(AT_KIND_STAT, AT_SRC_STAT, (__u64)AT_FDCWD, ctx->args[0], 0, 0);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_STAT, AT_SRC_STAT, (__u64)AT_FDCWD, s.a[0], 0, 0);
 }
 SYS_EXIT_PATH(newstat)
 
 /* lstat(path, statbuf) */
-SYS_ENTER(newlstat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(newlstat)
 {
-	return save_args(AT_KIND_STAT, AT_SRC_LSTAT, (__u64)AT_FDCWD, ctx->args[0],
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_STAT, AT_SRC_LSTAT, (__u64)AT_FDCWD, s.a[0],
 			 0x100 /* AT_SYMLINK_NOFOLLOW */, 0);
 }
 SYS_EXIT_PATH(newlstat)
 
 /* newfstatat(dirfd, path, statbuf, flags) */
-SYS_ENTER(newfstatat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(newfstatat)
 {
-	return save_args(AT_KIND_STAT, AT_SRC_NEWFSTATAT, ctx->args[0], ctx->args[1],
-			 ctx->args[3], 0);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_STAT, AT_SRC_NEWFSTATAT, s.a[0], s.a[1], s.a[3], 0);
 }
 SYS_EXIT_PATH(newfstatat)
 
 /* statx(dirfd, path, flags, mask, statxbuf) */
-SYS_ENTER(statx)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(statx)
 {
-	return save_args(AT_KIND_STAT, AT_SRC_STATX, ctx->args[0], ctx->args[1], ctx->args[2],
-			 ctx->args[3]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_STAT, AT_SRC_STATX, s.a[0], s.a[1], s.a[2], s.a[3]);
 }
 SYS_EXIT_PATH(statx)
 
 /* access(path, mode) */
-SYS_ENTER(access)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(access)
 {
-	return save_args(AT_KIND_ACCESS, AT_SRC_ACCESS, (__u64)AT_FDCWD, ctx->args[0], 0,
-			 ctx->args[1]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_ACCESS, AT_SRC_ACCESS, (__u64)AT_FDCWD, s.a[0], 0, s.a[1]);
 }
 SYS_EXIT_PATH(access)
 
 /* faccessat(dirfd, path, mode) */
-SYS_ENTER(faccessat)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(faccessat)
 {
-	return save_args(AT_KIND_ACCESS, AT_SRC_FACCESSAT, ctx->args[0], ctx->args[1], 0,
-			 ctx->args[2]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_ACCESS, AT_SRC_FACCESSAT, s.a[0], s.a[1], 0, s.a[2]);
 }
 SYS_EXIT_PATH(faccessat)
 
 /* faccessat2(dirfd, path, mode, flags) */
-SYS_ENTER(faccessat2)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(faccessat2)
 {
-	return save_args(AT_KIND_ACCESS, AT_SRC_FACCESSAT2, ctx->args[0], ctx->args[1],
-			 ctx->args[3], ctx->args[2]);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_ACCESS, AT_SRC_FACCESSAT2, s.a[0], s.a[1], s.a[3], s.a[2]);
 }
 SYS_EXIT_PATH(faccessat2)
 
 /* ------------------------------------------------------------------------ */
 /* uname                                                                    */
 
-SYS_ENTER(newuname)(struct trace_event_raw_sys_enter *ctx)
+SYS_ENTER(newuname)
 {
-	return save_args(AT_KIND_UNAME, AT_SRC_UNAME, ctx->args[0], 0, 0, 0);
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_UNAME, AT_SRC_UNAME, s.a[0], 0, 0, 0);
 }
 
-SEC("tp/syscalls/sys_exit_newuname")
-int handle_sys_exit_newuname(struct trace_event_raw_sys_exit *ctx)
+SYS_EXIT(newuname)
 {
+	long ret = (long)ctx->args[1];
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash *s = bpf_map_lookup_elem(&stash, &tid);
 	struct new_utsname *uts;
@@ -662,11 +752,11 @@ int handle_sys_exit_newuname(struct trace_event_raw_sys_exit *ctx)
 		goto out;
 	buf = (__u8 *)e;
 	fill_header(&e->h, AT_KIND_UNAME);
-	e->result = ctx->ret;
+	e->result = ret;
 	e->nodename_len = 0;
 	e->release_len = 0;
 	e->reserved = 0;
-	if (ctx->ret == 0) {
+	if (ret == 0) {
 		n = bpf_probe_read_user_str(buf + sizeof(*e), AT_UTS_LEN, uts->nodename);
 		if (n > 0)
 			e->nodename_len = n - 1;

@@ -27,6 +27,7 @@
 #define AT_ENV_VALUE_MAX 1024     /* bytes of a value, only with --show-values */
 #define AT_UTS_LEN 65
 #define AT_SCRATCH_SIZE 32768     /* per-CPU buffer a record is built in */
+#define AT_SYSCALL_SLOTS 512      /* syscall numbers the dispatch tables cover */
 
 enum at_kind {
 	AT_KIND_NONE = 0,
@@ -165,6 +166,7 @@ struct at_counters {
 	struct at_kind_counters kinds[AT_KIND_MAX];
 	__u64 stash_full;       /* enter/exit pairing map was full: syscall not recorded */
 	__u64 filter_full;      /* traced-process map was full: a new process not followed */
+	__u64 compat_syscalls;  /* 32-bit syscalls of traced processes: not decoded */
 };
 
 /* Values of the traced-process map. */

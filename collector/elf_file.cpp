@@ -103,7 +103,8 @@ bool ElfFile::is_executable_address(uint64_t address) const {
   return false;
 }
 
-std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
+template <typename Fn>
+std::optional<ElfSymbol> ElfFile::scan_symbols(Fn&& fn) const {
   // .symtab is the fuller table; .dynsym is all a stripped file keeps.
   for (uint32_t wanted : {static_cast<uint32_t>(SHT_SYMTAB), static_cast<uint32_t>(SHT_DYNSYM)}) {
     for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn; scn = elf_nextscn(elf_, scn)) {
@@ -117,22 +118,31 @@ std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
         if (!gelf_getsym(data, static_cast<int>(i), &sym)) continue;
         if (sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
         const char* sym_name = elf_strptr(elf_, sh.sh_link, sym.st_name);
-        if (!sym_name || name != sym_name) continue;
+        if (!sym_name) continue;
+        auto offset = address_to_offset(sym.st_value);  // none for .bss
         int type = GELF_ST_TYPE(sym.st_info);
-        auto offset = address_to_offset(sym.st_value);
-        if (!offset) continue;
         ElfSymbol out;
         out.name = sym_name;
         out.address = sym.st_value;
         out.size = sym.st_size;
-        out.file_offset = *offset;
+        out.file_offset = offset.value_or(0);
         out.is_function = type == STT_FUNC || type == STT_GNU_IFUNC;
         out.is_ifunc = type == STT_GNU_IFUNC;
-        return out;
+        if (fn(out)) return out;
       }
     }
   }
   return std::nullopt;
+}
+
+std::optional<ElfSymbol> ElfFile::find_symbol(std::string_view name) const {
+  return scan_symbols([&](const ElfSymbol& s) { return s.name == name; });
+}
+
+std::optional<ElfSymbol> ElfFile::function_containing(uint64_t address) const {
+  return scan_symbols([&](const ElfSymbol& s) {
+    return s.is_function && address >= s.address && address < s.address + std::max<uint64_t>(s.size, 1);
+  });
 }
 
 std::vector<uint8_t> ElfFile::read(uint64_t file_offset, size_t size) const {

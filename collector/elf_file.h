@@ -18,7 +18,7 @@ struct ElfSymbol {
   std::string name;
   uint64_t address = 0;      // st_value: virtual address
   uint64_t size = 0;
-  uint64_t file_offset = 0;  // where its first byte is in the file
+  uint64_t file_offset = 0;  // where its first byte is in the file (0: not in the file)
   bool is_function = false;  // STT_FUNC or STT_GNU_IFUNC
   bool is_ifunc = false;
 };
@@ -40,16 +40,23 @@ class ElfFile {
 
   // A defined symbol from .symtab, else .dynsym, named exactly `name`.
   std::optional<ElfSymbol> find_symbol(std::string_view name) const;
+  // The function symbol whose code contains `address`.
+  std::optional<ElfSymbol> function_containing(uint64_t address) const;
   bool has_section(std::string_view name) const;
   // Bytes at a file offset (fewer at end of file).
   std::vector<uint8_t> read(uint64_t file_offset, size_t size) const;
   // Whether `address` lies in an executable PT_LOAD segment.
   bool is_executable_address(uint64_t address) const;
+  std::optional<uint64_t> file_offset_of(uint64_t address) const { return address_to_offset(address); }
 
  private:
   ElfFile() = default;
   bool load(std::string* error);
   std::optional<uint64_t> address_to_offset(uint64_t address) const;
+  // Calls fn(symbol) for each defined symbol of .symtab then .dynsym until
+  // it returns true; returns that symbol.
+  template <typename Fn>
+  std::optional<ElfSymbol> scan_symbols(Fn&& fn) const;
 
   struct Segment {
     uint64_t vaddr, memsz, offset, filesz;

@@ -84,10 +84,10 @@ std::string EnvProbes::attach_library(const std::string& path) {
   if (!elf) return error;
   auto getenv_sym = elf->find_symbol("getenv");
   if (!getenv_sym) return path + " has no getenv symbol";
-  if (std::string why = check_uprobe_target(*elf, *getenv_sym); !why.empty()) return why;
+  if (std::string why = check_uprobe_target(*elf, getenv_sym->address); !why.empty()) return why;
   std::optional<uint64_t> secure_offset;
   if (auto secure = elf->find_symbol("secure_getenv")) {
-    if (std::string why = check_uprobe_target(*elf, *secure); why.empty())
+    if (std::string why = check_uprobe_target(*elf, secure->address); why.empty())
       secure_offset = secure->file_offset;
     else
       spdlog::warn("not probing secure_getenv: {}", why);
@@ -126,6 +126,21 @@ std::vector<std::string> EnvProbes::attach_system_libraries() {
     }
   }
   return attached;
+}
+
+void EnvProbes::prepare_executable(const std::string& path) {
+  std::string error;
+  auto elf = ElfFile::open(path, &error);
+  if (!elf) return;
+  ExecutableKind kind = classify_executable(*elf);
+  if (auto key = key_of(path)) executables_[*key] = kind;
+  if (kind.kind == ExecutableKind::kStaticWithGetenv) {
+    bool fresh = false;
+    ensure_library(path, &fresh);
+  } else if (kind.kind == ExecutableKind::kDynamicMusl) {
+    bool fresh = false;
+    ensure_library(kind.interpreter, &fresh);
+  }
 }
 
 EnvVisibility EnvProbes::visibility_for_exec(const trace::Event& exec) {

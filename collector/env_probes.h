@@ -53,6 +53,10 @@ class EnvProbes {
   // Attaches to one library file now; returns an error sentence or empty.
   std::string attach_library(const std::string& path);
 
+  // Before a command is started: when its executable carries its own getenv
+  // (a static binary), probe it now so not even its first lookup is missed.
+  void prepare_executable(const std::string& path);
+
   // Looks at each event as it passes: an exec gets a coverage event saying
   // whether that program's getenv calls are visible; an open of a C library
   // not yet probed gets probes. Coverage events are appended to *extra.

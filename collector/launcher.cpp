@@ -124,6 +124,21 @@ int Launcher::wait() {
   return status;
 }
 
+std::string find_in_path(const std::string& command, const char* path_env) {
+  if (command.find('/') != std::string::npos) return command;
+  std::string path = path_env ? path_env : "/usr/local/bin:/bin:/usr/bin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + command;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return {};
+}
+
 std::string exec_failure_message(const std::string& command, int err, int* exit_status) {
   *exit_status = err == ENOENT ? kExitNotFound : kExitCannotExec;
   if (err == ENOENT) return "cannot start " + command + ": command not found";

@@ -45,6 +45,9 @@ class Launcher {
   bool reaped_ = false;
 };
 
+// Where execvp(3) would find `command` with this PATH; empty when nowhere.
+std::string find_in_path(const std::string& command, const char* path_env);
+
 // One sentence for a failed exec of `command`, and the exit status that
 // env(1) uses for it (126 cannot execute, 127 not found).
 std::string exec_failure_message(const std::string& command, int err, int* exit_status);

@@ -3,12 +3,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -82,16 +84,19 @@ Probes::Probes(const ProbeConfig& config) {
                 " bytes: " + errno_text(-err));
 
   // Tracepoints this kernel lacks are skipped, and said, instead of failing.
+  // Syscall handlers ("raw_tp" without a name) are reached by tail call and
+  // need no tracepoint of their own.
   const char* tracefs = tracefs_root();
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
     std::string sec = bpf_program__section_name(prog);
-    if (sec.rfind("tp/", 0) != 0) continue;
-    std::string tp = sec.substr(3);
-    if (!fs::exists(std::string(tracefs) + "/events/" + tp)) {
-      bpf_program__set_autoload(prog, false);
-      missing_.push_back(tp);
-    }
+    std::string tp;
+    if (sec.rfind("tp/", 0) == 0) tp = sec.substr(3);
+    else if (sec == "raw_tp/sys_enter" || sec == "raw_tp/sys_exit") tp = "raw_syscalls/" + sec.substr(7);
+    else if (sec.rfind("raw_tp/sched_", 0) == 0) tp = "sched/" + sec.substr(7);
+    if (tp.empty() || fs::exists(std::string(tracefs) + "/events/" + tp)) continue;
+    bpf_program__set_autoload(prog, false);
+    missing_.push_back(tp);
   }
 
   if (int err = agenttrace_bpf__load(skel_)) {
@@ -102,10 +107,12 @@ Probes::Probes(const ProbeConfig& config) {
                 " (run with --debug to see the kernel verifier's log)");
   }
 
+  fill_syscall_tables();
+
   bpf_object__for_each_program(prog, skel_->obj) {
     if (!bpf_program__autoload(prog)) continue;
     std::string sec = bpf_program__section_name(prog);
-    if (sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0) continue;
+    if (sec == "raw_tp" || sec.rfind("uprobe", 0) == 0 || sec.rfind("uretprobe", 0) == 0) continue;
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int err = errno;
@@ -117,8 +124,49 @@ Probes::Probes(const ProbeConfig& config) {
 }
 
 Probes::~Probes() {
-  for (auto* link : links_) bpf_link__destroy(link);
+  // Detaching a syscall tracepoint waits for an RCU grace period (faultable
+  // syscall tracepoints, Linux 6.14+): some 50-80 ms each here. One after the
+  // other that is seconds before agenttrace can exit with the command's
+  // status; in parallel the waits overlap.
+  std::vector<std::thread> closers;
+  closers.reserve(links_.size());
+  for (auto* link : links_) closers.emplace_back([link] { bpf_link__destroy(link); });
+  for (auto& t : closers) t.join();
   if (skel_) agenttrace_bpf__destroy(skel_);
+}
+
+namespace {
+
+// Syscall number -> the programs that handle its entry and exit.
+struct SyscallHandler {
+  long nr;
+  const char* name;  // handle_sys_enter_<name>, handle_sys_exit_<name>
+};
+
+constexpr SyscallHandler kSyscallHandlers[] = {
+    {SYS_open, "open"},           {SYS_openat, "openat"},         {SYS_openat2, "openat2"},
+    {SYS_creat, "creat"},         {SYS_readlink, "readlink"},     {SYS_readlinkat, "readlinkat"},
+    {SYS_stat, "newstat"},        {SYS_lstat, "newlstat"},        {SYS_newfstatat, "newfstatat"},
+    {SYS_statx, "statx"},         {SYS_access, "access"},         {SYS_faccessat, "faccessat"},
+    {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"},
+};
+
+}  // namespace
+
+void Probes::fill_syscall_tables() {
+  for (const auto& h : kSyscallHandlers) {
+    if (h.nr < 0 || h.nr >= AT_SYSCALL_SLOTS) throw Error(std::string("syscall ") + h.name + " is outside the dispatch table");
+    uint32_t key = static_cast<uint32_t>(h.nr);
+    for (auto [table, prefix] : {std::pair{skel_->maps.sys_enter_calls, "handle_sys_enter_"},
+                                 std::pair{skel_->maps.sys_exit_calls, "handle_sys_exit_"}}) {
+      std::string prog_name = std::string(prefix) + h.name;
+      bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name.c_str());
+      if (!prog) throw Error("BPF program " + prog_name + " is missing");
+      int fd = bpf_program__fd(prog);
+      if (bpf_map__update_elem(table, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY) != 0)
+        throw Error("cannot install the handler for " + std::string(h.name) + ": " + errno_text(errno));
+    }
+  }
 }
 
 void Probes::trace_pid(uint32_t tgid) {
@@ -151,6 +199,7 @@ at_counters Probes::read_counters() const {
     }
     total.stash_full += c.stash_full;
     total.filter_full += c.filter_full;
+    total.compat_syscalls += c.compat_syscalls;
   }
   return total;
 }

@@ -54,6 +54,8 @@ class Probes {
   const std::vector<std::string>& missing_tracepoints() const { return missing_; }
 
  private:
+  // Puts each syscall handler into the tail-call tables at its number.
+  void fill_syscall_tables();
   std::string attach_uprobe(const char* prog_name, bool retprobe, const std::string& path,
                             uint64_t offset);
 

@@ -106,6 +106,7 @@ trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
   if (probes_) c = probes_->read_counters();
   t.set_stash_full(c.stash_full);
   t.set_filter_full(c.filter_full);
+  t.set_compat_syscalls(c.compat_syscalls);
   for (int k = 1; k < AT_KIND_MAX; ++k) {
     const char* name = kernel_kind_name(k);
     if (!*name) continue;

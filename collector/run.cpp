@@ -148,6 +148,9 @@ int run_traced(const RunOptions& opt) {
   UniqueFd sigfd(signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd.valid()) throw Error("cannot set up signal handling: " + errno_text(errno));
 
+  if (std::string exe = find_in_path(opt.command[0], getenv("PATH")); !exe.empty())
+    env.prepare_executable(exe);
+
   Launcher child(opt.command, original);
   probes.trace_pid(static_cast<uint32_t>(child.pid()));
 

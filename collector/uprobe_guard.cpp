@@ -27,18 +27,26 @@ std::vector<DecodedInstruction> decode_x86_64(const std::vector<uint8_t>& code, 
   return out;
 }
 
-std::string check_uprobe_target(const ElfFile& elf, const ElfSymbol& symbol) {
-  std::string where = symbol.name + " in " + elf.path();
+std::string check_uprobe_target(const ElfFile& elf, uint64_t address) {
+  char hex[32];
+  snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(address));
+  std::string where = std::string(hex) + " in " + elf.path();
   if (!elf.is_64bit_x86()) return where + " is not x86-64 code";
-  if (!symbol.is_function) return where + " is not a function symbol";
-  if (symbol.is_ifunc)
-    return where + " is an IFUNC resolver, not the function programs call";
-  if (!elf.is_executable_address(symbol.address))
-    return where + " is not in an executable segment";
-  auto code = elf.read(symbol.file_offset, 16);
-  auto insns = decode_x86_64(code, symbol.address, 1);
-  if (insns.empty() || insns[0].address != symbol.address)
-    return where + " does not start with a valid instruction";
+  if (!elf.is_executable_address(address)) return where + " is not in an executable segment";
+  auto function = elf.function_containing(address);
+  if (!function) return where + " is not inside any known function";
+  if (function->is_ifunc)
+    return where + " is the IFUNC resolver " + function->name + ", not the function programs call";
+  if (function->address != address) {
+    char off[32];
+    snprintf(off, sizeof(off), "+0x%llx", static_cast<unsigned long long>(address - function->address));
+    return where + " is inside " + function->name + off + ", not at its start";
+  }
+  auto offset = elf.file_offset_of(address);
+  if (!offset) return where + " has no bytes in the file";
+  auto insns = decode_x86_64(elf.read(*offset, 16), address, 1);
+  if (insns.empty() || insns[0].address != address)
+    return where + " (" + function->name + ") does not start with a valid instruction";
   return {};
 }
 

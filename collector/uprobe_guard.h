@@ -21,8 +21,10 @@ struct DecodedInstruction {
 std::vector<DecodedInstruction> decode_x86_64(const std::vector<uint8_t>& code, uint64_t address,
                                               size_t count);
 
-// Returns an empty string when `symbol` of `elf` is a safe uprobe target,
-// otherwise one sentence saying why not.
-std::string check_uprobe_target(const ElfFile& elf, const ElfSymbol& symbol);
+// Returns an empty string when `address` in `elf` is a safe uprobe target:
+// in executable code, exactly the first byte of a function symbol (so an
+// instruction boundary), and decodable as an x86-64 instruction. Otherwise
+// one sentence saying why not.
+std::string check_uprobe_target(const ElfFile& elf, uint64_t address);
 
 }  // namespace agenttrace::collector

@@ -12,8 +12,11 @@ namespace agenttrace::trace {
 // "ATRACE\r\n": the CR/LF pair catches files mangled by text-mode transfers.
 inline constexpr char kMagic[8] = {'A', 'T', 'R', 'A', 'C', 'E', '\r', '\n'};
 inline constexpr uint32_t kFormatVersion = 1;
-// Frame: u32 length, u32 CRC-32 (zlib), payload.
-inline constexpr size_t kFrameHeaderSize = 8;
+// Frame: u32 length, u32 CRC-32 of those 4 length bytes, u32 CRC-32 of the
+// payload, then the payload; all little-endian, CRC-32 as zlib computes it.
+// The length has its own check so a damaged length is reported as damage,
+// not mistaken for a file that merely ends early.
+inline constexpr size_t kFrameHeaderSize = 12;
 // No record is near this large; a length beyond it means a corrupt frame.
 inline constexpr uint32_t kMaxRecordSize = 64u << 20;
 

@@ -30,8 +30,10 @@ std::string open_flags_text(int flags) {
     case O_RDWR: out = "O_RDWR"; break;
     default: out = "O_ACCMODE"; break;
   }
-  // O_TMPFILE includes O_DIRECTORY's bit and O_SYNC includes O_DSYNC's: the
-  // compound ones come first.
+  // Kernel values: user-space headers define O_LARGEFILE as 0 on 64-bit,
+  // but the kernel reports the bit it sets. O_TMPFILE includes O_DIRECTORY's
+  // bit and O_SYNC includes O_DSYNC's: the compound ones come first.
+  constexpr int kLargeFile = 0100000;
   static const struct {
     int bit;
     const char* name;
@@ -39,7 +41,7 @@ std::string open_flags_text(int flags) {
       {O_TMPFILE, "O_TMPFILE"},     {O_SYNC, "O_SYNC"},         {O_CREAT, "O_CREAT"},
       {O_EXCL, "O_EXCL"},           {O_NOCTTY, "O_NOCTTY"},     {O_TRUNC, "O_TRUNC"},
       {O_APPEND, "O_APPEND"},       {O_NONBLOCK, "O_NONBLOCK"}, {O_DSYNC, "O_DSYNC"},
-      {O_DIRECT, "O_DIRECT"},       {O_LARGEFILE, "O_LARGEFILE"}, {O_DIRECTORY, "O_DIRECTORY"},
+      {O_DIRECT, "O_DIRECT"},       {kLargeFile, "O_LARGEFILE"}, {O_DIRECTORY, "O_DIRECTORY"},
       {O_NOFOLLOW, "O_NOFOLLOW"},   {O_NOATIME, "O_NOATIME"},   {O_CLOEXEC, "O_CLOEXEC"},
       {O_PATH, "O_PATH"},
   };
@@ -114,6 +116,7 @@ Json event_json(const Event& e) {
       const Open& x = e.open();
       j["syscall"] = std::string(syscall_name(x.syscall()));
       put_path(j, x.path(), x.requested(), x.path_truncated());
+      if (x.has_dirfd()) j["dirfd"] = x.dirfd();
       if (x.dir_unknown()) j["dir_unknown"] = true;
       j["flags"] = open_flags_text(x.flags());
       if ((x.flags() & O_CREAT) || (x.flags() & O_TMPFILE) == O_TMPFILE) j["mode"] = x.mode();
@@ -218,6 +221,7 @@ Json trailer_json(const Trailer& t) {
   j["stash_full"] = t.stash_full();
   j["filter_full"] = t.filter_full();
   j["decode_errors"] = t.decode_errors();
+  j["compat_syscalls"] = t.compat_syscalls();
   if (t.target_exited()) j["exit_status"] = t.exit_status();
   return j;
 }

@@ -79,7 +79,12 @@ TraceReader::Status TraceReader::read_record(Record* out) {
   if (got == 0) return Status::kEnd;
   if (got < sizeof(frame)) return Status::kTruncated;
   uint32_t len = get_u32(frame);
-  uint32_t crc = get_u32(frame + 4);
+  uint32_t len_crc = get_u32(frame + 4);
+  uint32_t crc = get_u32(frame + 8);
+  if (static_cast<uint32_t>(crc32(0, frame, 4)) != len_crc) {
+    error_ = "the frame of the record at byte " + std::to_string(offset_) + " is damaged";
+    return Status::kCorrupt;
+  }
   if (len > kMaxRecordSize) {
     error_ = "record at byte " + std::to_string(offset_) + " claims " + std::to_string(len) +
              " bytes";
@@ -102,6 +107,7 @@ TraceReader::Status TraceReader::read_record(Record* out) {
 
 TraceReader::Status TraceReader::next(Event* out) {
   if (finished_) return Status::kEnd;
+  uint64_t record_offset = offset_;
   Status st = read_record(&record_);
   if (st != Status::kRecord) {
     finished_ = true;
@@ -125,7 +131,7 @@ TraceReader::Status TraceReader::next(Event* out) {
     return Status::kEnd;
   }
   finished_ = true;
-  error_ = "record at byte " + std::to_string(offset_) +
+  error_ = "record at byte " + std::to_string(record_offset) +
            (record_.has_header() ? " is a second header" : " is of an unknown type");
   return Status::kCorrupt;
 }

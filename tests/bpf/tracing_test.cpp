@@ -1,0 +1,347 @@
+// BPF tests: the real agenttrace, as root, on the samples; each asserts the
+// exact events the sample causes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "../support/agenttrace_runner.h"
+
+namespace agenttrace::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+using ::testing::HasSubstr;
+
+const std::string kSamples = SAMPLES_DIR;
+
+RunResult run(std::vector<std::string> command, std::vector<std::string> args = {},
+              std::vector<std::string> env = {}) {
+  static std::vector<std::unique_ptr<TempDir>> dirs;  // keep files for failure messages
+  dirs.push_back(std::make_unique<TempDir>());
+  RunSpec spec;
+  spec.command = std::move(command);
+  spec.agenttrace_args = std::move(args);
+  spec.env = std::move(env);
+  return run_agenttrace(spec, *dirs.back());
+}
+
+void expect_no_losses(const RunResult& r) {
+  ASSERT_FALSE(r.trailer.is_null()) << "no closing record; stderr: " << r.err;
+  EXPECT_EQ(r.trailer["dropped"], 0);
+  EXPECT_EQ(r.trailer["decode_errors"], 0);
+  EXPECT_EQ(r.trailer["stash_full"], 0);
+  EXPECT_EQ(r.trailer["filter_full"], 0);
+}
+
+std::vector<Json> of_kind(const std::vector<Json>& events, const std::string& kind) {
+  std::vector<Json> out;
+  for (const auto& e : events)
+    if (e["kind"] == kind) out.push_back(e);
+  return out;
+}
+
+TEST(Tracing, FingerprintSampleAndTheProgramItStarts) {
+  REQUIRE_BPF();
+  RunResult r = run({kSamples + "/fingerprint", "7"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  expect_no_losses(r);
+  ASSERT_FALSE(r.events.empty()) << r.err;
+  int root = r.header["root_pid"];
+  EXPECT_EQ(r.events[0]["kind"], "exec");
+  EXPECT_EQ(r.events[0]["pid"], root);
+
+  EXPECT_THAT(briefs(without_loader(of_pid(r.events, root))),
+              ElementsAre("exec " + kSamples + "/fingerprint [" + kSamples + "/fingerprint 7]",
+                          "getenv TZ found=false", "getenv LANG found=true",
+                          "getenv HTTPS_PROXY found=false", "open /etc/localtime = fd",
+                          "open /etc/machine-id = fd", "open /etc/os-release = fd", "uname",
+                          "readlink /proc/self/exe -> " + kSamples + "/fingerprint", "fork",
+                          "exit code=7"));
+
+  auto forks = of_kind(of_pid(r.events, root), "fork");
+  ASSERT_EQ(forks.size(), 1u);
+  int child = forks[0]["child_pid"];
+  EXPECT_EQ(forks[0]["thread"], false);
+  auto child_events = without_loader(of_pid(r.events, child));
+  EXPECT_THAT(briefs(child_events),
+              ElementsAre("exec " + kSamples + "/fingerprint-helper [fingerprint-helper --from-parent]",
+                          "getenv TZ found=false", "getenv LANG found=true",
+                          "getenv HTTPS_PROXY found=false", "open /etc/localtime = fd",
+                          "open /etc/machine-id = fd", "open /etc/os-release = fd", "uname",
+                          "exit code=0"));
+  for (const auto& e : child_events) {
+    EXPECT_EQ(e["ppid"], root);
+    EXPECT_EQ(e["tid"], child);
+  }
+  EXPECT_EQ(child_events.back()["comm"], "fingerprint-hel");
+  // Every event of the run belongs to one of the two processes.
+  for (const auto& e : r.events) EXPECT_TRUE(e["pid"] == root || e["pid"] == child) << e.dump();
+  // Ids count up from 1 without gaps.
+  for (size_t i = 0; i < r.events.size(); ++i) EXPECT_EQ(r.events[i]["id"], i + 1);
+  EXPECT_THAT(r.out, HasSubstr("opened /etc/machine-id: yes"));
+  EXPECT_THAT(r.err, HasSubstr("agenttrace summary:"));
+  EXPECT_THAT(r.err, HasSubstr("2 processes"));
+}
+
+TEST(Tracing, EveryThreadIsFollowed) {
+  REQUIRE_BPF();
+  auto env = base_env();
+  env.push_back("AGENTTRACE_THREAD_2=set");
+  RunResult r = run({kSamples + "/threads_getenv"}, {}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  expect_no_losses(r);
+  int root = r.header["root_pid"];
+  auto threads = of_kind(r.events, "fork");
+  ASSERT_EQ(threads.size(), 4u);
+  std::set<int> thread_ids;
+  for (const auto& t : threads) {
+    EXPECT_EQ(t["thread"], true);
+    EXPECT_EQ(t["child_pid"], root);
+    thread_ids.insert(t["child_tid"].get<int>());
+  }
+  std::vector<Json> lookups;
+  for (const auto& e : of_kind(r.events, "getenv"))
+    if (e["name"].get<std::string>().rfind("AGENTTRACE_THREAD_", 0) == 0) lookups.push_back(e);
+  ASSERT_EQ(lookups.size(), 4u);
+  std::set<int> seen_tids;
+  for (const auto& g : lookups) {
+    std::string name = g["name"];
+    char n = name.back();
+    EXPECT_EQ(g["comm"], std::string("worker-") + n) << "the thread's own name";
+    EXPECT_EQ(g["found"], n == '2');
+    EXPECT_EQ(g["pid"], root);
+    EXPECT_TRUE(thread_ids.count(g["tid"].get<int>())) << g.dump();
+    seen_tids.insert(g["tid"].get<int>());
+  }
+  EXPECT_EQ(seen_tids, thread_ids);
+}
+
+TEST(Tracing, RawSyscallOpensGetAbsolutePaths) {
+  REQUIRE_BPF();
+  RunResult r = run({kSamples + "/raw_open"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  expect_no_losses(r);
+  std::vector<Json> opens;
+  for (const auto& e : without_loader(of_kind(r.events, "open"))) opens.push_back(e);
+  ASSERT_EQ(opens.size(), 6u) << r.err;
+  auto line = [](const Json& e) {
+    std::string s = e["syscall"].get<std::string>() + " " + e["path"].get<std::string>();
+    if (e.contains("requested")) s += " (" + e["requested"].get<std::string>() + ")";
+    s += e["result"].get<int64_t>() >= 0 ? " ok" : " " + e["error"].get<std::string>();
+    return s;
+  };
+  std::vector<std::string> got;
+  for (const auto& o : opens) got.push_back(line(o));
+  EXPECT_THAT(got, ElementsAre("openat /etc/hostname ok", "open /etc/passwd ok",
+                               "open /usr/share/zoneinfo/UTC (zoneinfo/UTC) ok",
+                               "openat /etc ok", "openat /etc/os-release (../etc/./os-release) ok",
+                               "open /nonexistent/agenttrace ENOENT"));
+  EXPECT_EQ(opens[4]["dirfd"], opens[3]["result"]);
+  EXPECT_EQ(opens[3]["flags"], "O_RDONLY|O_DIRECTORY");
+}
+
+TEST(Tracing, ShellWithChildAndExitStatus) {
+  REQUIRE_BPF();
+  RunResult r = run({"bash", "-c", "cat /etc/machine-id; exit 7"});
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  expect_no_losses(r);
+  auto execs = of_kind(r.events, "exec");
+  ASSERT_EQ(execs.size(), 2u);
+  EXPECT_EQ(execs[0]["path"], "/usr/bin/bash");
+  EXPECT_EQ(execs[1]["path"], "/usr/bin/cat");
+  EXPECT_EQ(execs[1]["argv"], Json::array({"cat", "/etc/machine-id"}));
+  int cat = execs[1]["pid"];
+  EXPECT_EQ(execs[1]["ppid"], execs[0]["pid"]);
+  auto cat_opens = of_kind(of_pid(r.events, cat), "open");
+  bool machine_id = false;
+  for (const auto& o : cat_opens) machine_id |= o["path"] == "/etc/machine-id" && o["result"] >= 0;
+  EXPECT_TRUE(machine_id);
+  auto exits = of_kind(r.events, "exit");
+  ASSERT_EQ(exits.size(), 2u);
+  EXPECT_EQ(exits[0]["pid"], cat);
+  EXPECT_EQ(exits[0]["code"], 0);
+  EXPECT_EQ(exits[1]["code"], 7);
+  EXPECT_EQ(r.trailer["exit_status"], 7 << 8);
+}
+
+TEST(Tracing, KilledCommandGives128PlusSignal) {
+  REQUIRE_BPF();
+  RunResult r = run({"sh", "-c", "kill -TERM $$"});
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  auto exits = of_kind(r.events, "exit");
+  ASSERT_EQ(exits.size(), 1u);
+  EXPECT_EQ(exits[0]["signal"], SIGTERM);
+  EXPECT_EQ(exits[0]["signal_name"], "SIGTERM");
+}
+
+TEST(Tracing, CommandNotFound) {
+  REQUIRE_BPF();
+  TempDir dir;
+  RunSpec spec;
+  spec.command = {"no-such-command-for-agenttrace"};
+  RunResult r = run_agenttrace(spec, dir);
+  EXPECT_EQ(r.exit_code, 127);
+  EXPECT_EQ(r.err, "agenttrace: cannot start no-such-command-for-agenttrace: command not found\n");
+  EXPECT_FALSE(std::filesystem::exists(r.trace_path));
+}
+
+TEST(Tracing, SigtermToAgenttraceReachesTheCommand) {
+  REQUIRE_BPF();
+  TempDir dir;
+  std::string ready = dir.file("ready");
+  RunSpec spec;
+  spec.command = {"sh", "-c",
+                  "trap 'exit 42' TERM; touch " + ready + "; for i in $(seq 1 600); do sleep 0.05; done; exit 1"};
+  spec.while_running = [&](pid_t agenttrace) {
+    for (int i = 0; i < 1000 && !std::filesystem::exists(ready); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    kill(agenttrace, SIGTERM);
+  };
+  RunResult r = run_agenttrace(spec, dir);
+  EXPECT_EQ(r.exit_code, 42) << r.err;
+  auto exits = of_kind(r.events, "exit");
+  ASSERT_FALSE(exits.empty());
+  EXPECT_EQ(exits.back()["code"], 42);
+}
+
+TEST(Tracing, StaticBinaryWithSymbolsIsProbedBeforeItStarts) {
+  REQUIRE_BPF();
+  auto env = base_env();
+  env.push_back("TZ=Europe/Berlin");
+  RunResult r = run({kSamples + "/static_getenv"}, {}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto cov = of_kind(r.events, "coverage");
+  ASSERT_EQ(cov.size(), 1u);
+  EXPECT_EQ(cov[0]["state"], "observed");
+  // The static C library's start-up asks for its LD_* settings first; then
+  // the program's own two lookups.
+  auto lookups = briefs(of_kind(r.events, "getenv"));
+  ASSERT_GE(lookups.size(), 2u);
+  EXPECT_THAT(std::vector<std::string>(lookups.end() - 2, lookups.end()),
+              ElementsAre("getenv TZ found=true", "getenv HTTPS_PROXY found=false"));
+  for (size_t i = 0; i + 2 < lookups.size(); ++i) EXPECT_THAT(lookups[i], ::testing::StartsWith("getenv LD_"));
+}
+
+TEST(Tracing, StrippedStaticBinaryIsANamedGap) {
+  REQUIRE_BPF();
+  RunResult r = run({kSamples + "/static_getenv_stripped"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto cov = of_kind(r.events, "coverage");
+  ASSERT_EQ(cov.size(), 1u);
+  EXPECT_EQ(cov[0]["state"], "gap");
+  EXPECT_THAT(cov[0]["detail"].get<std::string>(), HasSubstr("without a getenv symbol"));
+  EXPECT_TRUE(of_kind(r.events, "getenv").empty());
+  EXPECT_THAT(r.err, HasSubstr("coverage gaps (1)"));
+}
+
+TEST(Tracing, ValuesOnlyWithShowValues) {
+  REQUIRE_BPF();
+  auto env = base_env();
+  env.push_back("TZ=UTC");
+  RunResult hidden = run({kSamples + "/fingerprint-helper"}, {}, env);
+  auto tz = of_kind(hidden.events, "getenv");
+  ASSERT_FALSE(tz.empty());
+  EXPECT_FALSE(tz[0].contains("value"));
+  EXPECT_EQ(hidden.header["values_captured"], false);
+
+  RunResult shown = run({kSamples + "/fingerprint-helper"}, {"--show-values"}, env);
+  auto lookups = of_kind(shown.events, "getenv");
+  ASSERT_EQ(lookups.size(), 3u);
+  EXPECT_EQ(lookups[0]["name"], "TZ");
+  EXPECT_EQ(lookups[0]["value"], "UTC");
+  EXPECT_EQ(lookups[1]["value"], "C.UTF-8");
+  EXPECT_FALSE(lookups[2].contains("value"));  // HTTPS_PROXY is unset
+}
+
+TEST(Tracing, TraceFileDumpsToTheSameJson) {
+  REQUIRE_BPF();
+  TempDir dir;
+  RunSpec spec;
+  spec.command = {kSamples + "/fingerprint"};
+  RunResult r = run_agenttrace(spec, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  struct stat st;
+  ASSERT_EQ(stat(r.trace_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string cmd = std::string(AGENTTRACE_BIN) + " dump " + r.trace_path + " > " + dir.file("dump.json");
+  ASSERT_EQ(system(cmd.c_str()), 0);
+  std::ifstream a(dir.file("events.json")), b(dir.file("dump.json"));
+  std::string la, lb;
+  size_t lines = 0;
+  while (std::getline(a, la)) {
+    ASSERT_TRUE(std::getline(b, lb)) << "dump ends early at line " << lines;
+    EXPECT_EQ(la, lb);
+    ++lines;
+  }
+  EXPECT_FALSE(std::getline(b, lb));
+  EXPECT_EQ(lines, r.events.size() + 2);  // header and trailer
+}
+
+TEST(Tracing, NodeTimeZoneLookups) {
+  REQUIRE_BPF();
+  if (system("command -v node >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  const std::string js = "console.log(Intl.DateTimeFormat().resolvedOptions().timeZone)";
+  RunResult unset = run({"node", "-e", js});
+  ASSERT_EQ(unset.exit_code, 0) << unset.err;
+  expect_no_losses(unset);
+  bool tz_lookup = false, localtime = false;
+  for (const auto& e : unset.events) {
+    if (e["kind"] == "getenv" && e["name"] == "TZ" && e["found"] == false) tz_lookup = true;
+    if ((e["kind"] == "open" || e["kind"] == "readlink") && e["path"] == "/etc/localtime") localtime = true;
+  }
+  EXPECT_TRUE(tz_lookup);
+  EXPECT_TRUE(localtime);
+
+  auto env = base_env();
+  env.push_back("TZ=Asia/Shanghai");
+  RunResult set = run({"node", "-e", js}, {}, env);
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_EQ(set.out, "Asia/Shanghai\n");
+  bool zone_file = false, tz_found = false;
+  for (const auto& e : set.events) {
+    if (e["kind"] == "open" && e["path"] == "/usr/share/zoneinfo/Asia/Shanghai" && e["result"] >= 0) zone_file = true;
+    if (e["kind"] == "getenv" && e["name"] == "TZ" && e["found"] == true) tz_found = true;
+  }
+  EXPECT_TRUE(zone_file);
+  EXPECT_TRUE(tz_found);
+  EXPECT_THAT(set.err, HasSubstr("read /usr/share/zoneinfo/Asia/Shanghai"));
+}
+
+TEST(Tracing, BadUsageIsOneSentence) {
+  // Needs no BPF: these fail before anything is loaded.
+  TempDir dir;
+  std::string out = dir.file("out");
+  auto run_cli = [&](const std::string& args) {
+    int rc = system((std::string(AGENTTRACE_BIN) + " " + args + " > " + out + " 2>&1").c_str());
+    std::ifstream in(out);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    return std::make_pair(WEXITSTATUS(rc), text);
+  };
+  auto [rc1, t1] = run_cli("--no-such-flag -- true");
+  EXPECT_EQ(rc1, 125);
+  EXPECT_EQ(t1, "agenttrace: unknown option --no-such-flag (see agenttrace --help)\n");
+  auto [rc2, t2] = run_cli("--ringbuf-size 3000 -- true");
+  EXPECT_EQ(rc2, 125);
+  EXPECT_THAT(t2, HasSubstr("--ringbuf-size must be a power of two"));
+  auto [rc3, t3] = run_cli("");
+  EXPECT_EQ(rc3, 125);
+  EXPECT_THAT(t3, HasSubstr("no command to trace"));
+  auto [rc4, t4] = run_cli("dump /etc/hostname");
+  EXPECT_EQ(rc4, 125);
+  EXPECT_EQ(t4, "agenttrace: /etc/hostname is not an agenttrace trace file\n");
+  auto [rc5, t5] = run_cli("dump");
+  EXPECT_EQ(rc5, 125);
+  EXPECT_THAT(t5, HasSubstr("trace is required"));
+}
+
+}  // namespace
+}  // namespace agenttrace::testing

@@ -1,0 +1,160 @@
+#include "agenttrace_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+namespace agenttrace::testing {
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+std::vector<std::string> base_env() {
+  return {"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=/root", "LANG=C.UTF-8"};
+}
+
+RunResult run_agenttrace(const RunSpec& spec, const TempDir& dir) {
+  RunResult r;
+  r.trace_path = dir.file("trace.atrace");
+  std::vector<std::string> argv = {AGENTTRACE_BIN, "--json", dir.file("events.json"), "-o", r.trace_path};
+  argv.insert(argv.end(), spec.agenttrace_args.begin(), spec.agenttrace_args.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), spec.command.begin(), spec.command.end());
+  std::vector<char*> cargv, cenv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<std::string> env = spec.env.empty() ? base_env() : spec.env;
+  for (auto& e : env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  std::string out_path = dir.file("stdout"), err_path = dir.file("stderr");
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int in = open("/dev/null", O_RDONLY);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) _exit(99);
+    execve(cargv[0], cargv.data(), cenv.data());
+    _exit(98);
+  }
+  if (spec.while_running) spec.while_running(pid);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(spec.timeout_s);
+  int status = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  std::istringstream lines(slurp(dir.file("events.json")));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    Json j = Json::parse(line);
+    if (j["kind"] == "header")
+      r.header = j;
+    else if (j["kind"] == "trailer")
+      r.trailer = j;
+    else
+      r.events.push_back(j);
+  }
+  return r;
+}
+
+const std::string& bpf_unavailable_reason() {
+  static const std::string reason = [] {
+    if (geteuid() != 0) return std::string("BPF tests need root to load BPF programs");
+    if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))
+      return std::string("BPF tests need a kernel with BTF (/sys/kernel/btf/vmlinux)");
+    TempDir dir;
+    RunSpec spec;
+    spec.agenttrace_args = {"-q"};
+    spec.command = {"/bin/true"};
+    RunResult r = run_agenttrace(spec, dir);
+    // Only a refusal by the kernel's permission checks means "BPF is not
+    // available here"; anything else must surface as a failure.
+    if (r.exit_code != 0 && r.err.find("Operation not permitted") != std::string::npos)
+      return "the kernel refuses BPF here: " + r.err;
+    return std::string();
+  }();
+  return reason;
+}
+
+std::vector<Json> of_pid(const std::vector<Json>& events, int pid) {
+  std::vector<Json> out;
+  for (const auto& e : events)
+    if (e["pid"] == pid) out.push_back(e);
+  return out;
+}
+
+std::vector<Json> without_loader(const std::vector<Json>& events) {
+  std::vector<Json> out;
+  for (const auto& e : events) {
+    if (e.contains("path")) {
+      std::string p = e["path"];
+      if (p == "/etc/ld.so.cache" || p == "/etc/ld.so.preload" || p.find(".so") != std::string::npos ||
+          p.find("/glibc-hwcaps/") != std::string::npos)
+        continue;
+    }
+    if (e["kind"] == "coverage") continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+std::string brief(const Json& e) {
+  std::string kind = e["kind"];
+  if (kind == "exec") {
+    std::string s = "exec " + e["path"].get<std::string>() + " [";
+    for (size_t i = 0; i < e["argv"].size(); ++i) s += (i ? " " : "") + e["argv"][i].get<std::string>();
+    return s + "]";
+  }
+  if (kind == "fork")
+    return std::string(e["thread"].get<bool>() ? "thread" : "fork");
+  if (kind == "exit")
+    return e.contains("signal") ? "exit signal=" + std::to_string(e["signal"].get<int>())
+                                : "exit code=" + std::to_string(e["code"].get<int>());
+  if (kind == "getenv")
+    return "getenv " + e["name"].get<std::string>() + " found=" + (e["found"].get<bool>() ? "true" : "false");
+  if (kind == "uname") return "uname";
+  if (kind == "open" || kind == "stat" || kind == "access" || kind == "readlink") {
+    std::string s = kind + " " + e["path"].get<std::string>();
+    int64_t result = e["result"];
+    s += result < 0 ? " = " + e["error"].get<std::string>() : (kind == "open" ? " = fd" : "");
+    if (kind == "readlink" && result >= 0) s += " -> " + e["target"].get<std::string>();
+    return s;
+  }
+  return kind;
+}
+
+std::vector<std::string> briefs(const std::vector<Json>& events) {
+  std::vector<std::string> out;
+  for (const auto& e : events) out.push_back(brief(e));
+  return out;
+}
+
+}  // namespace agenttrace::testing

@@ -1,0 +1,240 @@
+#include "collector/decoder.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include "../support/raw_records.h"
+
+namespace agenttrace::collector {
+namespace {
+
+using testing::components;
+using testing::make_header;
+using testing::RawRecord;
+
+constexpr int64_t kOffset = 1'700'000'000'000'000'000;
+
+trace::Event decode_ok(const std::vector<uint8_t>& bytes) {
+  Decoder d(kOffset);
+  trace::Event e;
+  std::string error;
+  EXPECT_TRUE(d.decode(bytes.data(), bytes.size(), &e, &error)) << error;
+  return e;
+}
+
+std::string decode_error(const std::vector<uint8_t>& bytes) {
+  Decoder d(kOffset);
+  trace::Event e;
+  std::string error;
+  EXPECT_FALSE(d.decode(bytes.data(), bytes.size(), &e, &error));
+  return error;
+}
+
+TEST(Decoder, ExecJoinsRelativeFilenameToCwdAndSplitsArgv) {
+  at_exec raw{};
+  raw.h = make_header(AT_KIND_EXEC, 42, 42, "bash", 5000);
+  std::string filename = "./bin/tool";
+  std::string exe = components("/opt/x/bin/tool");
+  std::string cwd = components("/opt/x");
+  std::string args("tool\0--flag\0value with space\0", 29);
+  raw.filename_len = filename.size();
+  raw.exe_len = exe.size();
+  raw.cwd_len = cwd.size();
+  raw.args_len = args.size();
+  raw.args_total = args.size();
+  auto e = decode_ok(RawRecord(raw).append(filename).append(exe).append(cwd).append(args).finish());
+  EXPECT_EQ(e.pid(), 42u);
+  EXPECT_EQ(e.comm(), "bash");
+  EXPECT_EQ(e.mono_ns(), 5000u);
+  EXPECT_EQ(e.wall_ns(), kOffset + 5000);
+  ASSERT_TRUE(e.has_exec());
+  EXPECT_EQ(e.exec().path(), "/opt/x/bin/tool");
+  EXPECT_EQ(e.exec().exe(), "/opt/x/bin/tool");
+  EXPECT_EQ(e.exec().cwd(), "/opt/x");
+  ASSERT_EQ(e.exec().argv_size(), 3);
+  EXPECT_EQ(e.exec().argv(0), "tool");
+  EXPECT_EQ(e.exec().argv(1), "--flag");
+  EXPECT_EQ(e.exec().argv(2), "value with space");
+  EXPECT_FALSE(e.exec().argv_truncated());
+}
+
+TEST(Decoder, ExecMarksTruncatedArgv) {
+  at_exec raw{};
+  raw.h = make_header(AT_KIND_EXEC, 7, 7, "x");
+  raw.h.flags = AT_F_ARGS_TRUNCATED;
+  std::string filename = "/bin/x";
+  std::string args("x\0aaaa", 6);  // the last argument was cut
+  raw.filename_len = filename.size();
+  raw.args_len = args.size();
+  raw.args_total = 100000;
+  auto e = decode_ok(RawRecord(raw).append(filename).append(args).finish());
+  ASSERT_EQ(e.exec().argv_size(), 2);
+  EXPECT_EQ(e.exec().argv(1), "aaaa");
+  EXPECT_TRUE(e.exec().argv_truncated());
+  EXPECT_EQ(e.exec().argv_bytes(), 100000u);
+}
+
+TEST(Decoder, OpenWithRelativePathResolvesAgainstDirectory) {
+  at_path_event raw{};
+  raw.h = make_header(AT_KIND_OPEN, 10, 11, "node");
+  raw.source = AT_SRC_OPENAT;
+  raw.dirfd = 5;
+  raw.flags = O_RDONLY | O_CLOEXEC;
+  raw.result = 7;
+  std::string path = "../zoneinfo/./Asia/Shanghai";
+  std::string dir = components("/usr/share/locale");
+  raw.path_len = path.size();
+  raw.dir_len = dir.size();
+  auto e = decode_ok(RawRecord(raw).append(path).append(dir).finish());
+  ASSERT_TRUE(e.has_open());
+  EXPECT_EQ(e.open().path(), "/usr/share/zoneinfo/Asia/Shanghai");
+  EXPECT_EQ(e.open().requested(), path);
+  EXPECT_EQ(e.open().syscall(), trace::SYSCALL_OPENAT);
+  EXPECT_EQ(e.open().dirfd(), 5);
+  EXPECT_EQ(e.open().result(), 7);
+  EXPECT_EQ(e.open().flags(), O_RDONLY | O_CLOEXEC);
+  EXPECT_EQ(e.tid(), 11u);
+}
+
+TEST(Decoder, AbsolutePathIsNormalizedAndKeepsRequested) {
+  at_path_event raw{};
+  raw.h = make_header(AT_KIND_STAT, 1, 1, "x");
+  raw.source = AT_SRC_NEWFSTATAT;
+  raw.dirfd = -100;
+  raw.result = -2;
+  std::string path = "/etc//./localtime";
+  raw.path_len = path.size();
+  auto e = decode_ok(RawRecord(raw).append(path).finish());
+  EXPECT_EQ(e.stat().path(), "/etc/localtime");
+  EXPECT_EQ(e.stat().requested(), path);
+  EXPECT_EQ(e.stat().result(), -2);
+  EXPECT_EQ(e.stat().syscall(), trace::SYSCALL_NEWFSTATAT);
+}
+
+TEST(Decoder, UnknownDirectoryKeepsThePathRelative) {
+  at_path_event raw{};
+  raw.h = make_header(AT_KIND_ACCESS, 1, 1, "x");
+  raw.h.flags = AT_F_DIR_UNKNOWN;
+  raw.source = AT_SRC_FACCESSAT;
+  raw.dirfd = 99;
+  std::string path = "hosts";
+  raw.path_len = path.size();
+  auto e = decode_ok(RawRecord(raw).append(path).finish());
+  EXPECT_EQ(e.access().path(), "hosts");
+  EXPECT_TRUE(e.access().requested().empty());
+}
+
+TEST(Decoder, ReadlinkCarriesTarget) {
+  at_path_event raw{};
+  raw.h = make_header(AT_KIND_READLINK, 3, 3, "node");
+  raw.source = AT_SRC_READLINK;
+  raw.dirfd = -100;
+  std::string path = "/etc/localtime", target = "/usr/share/zoneinfo/Etc/UTC";
+  raw.path_len = path.size();
+  raw.target_len = target.size();
+  raw.result = target.size();
+  auto e = decode_ok(RawRecord(raw).append(path).append(target).finish());
+  EXPECT_EQ(e.readlink().path(), "/etc/localtime");
+  EXPECT_EQ(e.readlink().target(), target);
+  EXPECT_EQ(e.readlink().syscall(), trace::SYSCALL_READLINK);
+}
+
+TEST(Decoder, GetenvWithAndWithoutValue) {
+  at_getenv raw{};
+  raw.h = make_header(AT_KIND_GETENV, 9, 9, "agent");
+  raw.source = AT_SRC_SECURE_GETENV;
+  raw.found = 1;
+  raw.name_len = 2;
+  auto e = decode_ok(RawRecord(raw).append("TZ").finish());
+  EXPECT_EQ(e.getenv().name(), "TZ");
+  EXPECT_TRUE(e.getenv().found());
+  EXPECT_FALSE(e.getenv().value_captured());
+  EXPECT_EQ(e.getenv().function(), trace::SYSCALL_SECURE_GETENV);
+
+  raw.h.flags = AT_F_VALUE_CAPTURED;
+  raw.value_len = 13;
+  auto v = decode_ok(RawRecord(raw).append("TZ").append("Asia/Shanghai").finish());
+  EXPECT_TRUE(v.getenv().value_captured());
+  EXPECT_EQ(v.getenv().value(), "Asia/Shanghai");
+
+  // Found with an empty value is still a captured value.
+  raw.value_len = 0;
+  auto empty = decode_ok(RawRecord(raw).append("TZ").finish());
+  EXPECT_TRUE(empty.getenv().value_captured());
+  EXPECT_EQ(empty.getenv().value(), "");
+}
+
+TEST(Decoder, ExitCodeAndSignal) {
+  at_exit raw{};
+  raw.h = make_header(AT_KIND_EXIT, 4, 4, "sh");
+  raw.status = 7 << 8;
+  auto e = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(e.exit().code(), 7);
+  EXPECT_EQ(e.exit().signal(), 0);
+  raw.status = SIGTERM;
+  auto k = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(k.exit().signal(), SIGTERM);
+  EXPECT_EQ(k.exit().code(), 0);
+  raw.status = SIGSEGV | 0x80;
+  auto c = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(c.exit().signal(), SIGSEGV);
+  EXPECT_TRUE(c.exit().core_dumped());
+}
+
+TEST(Decoder, ForkAndThread) {
+  at_fork raw{};
+  raw.h = make_header(AT_KIND_FORK, 4, 5, "node");
+  raw.child_pid = 4;
+  raw.child_tid = 6;
+  raw.is_thread = 1;
+  auto e = decode_ok(RawRecord(raw).finish());
+  EXPECT_TRUE(e.fork().thread());
+  EXPECT_EQ(e.fork().child_tid(), 6u);
+}
+
+TEST(Decoder, UnameFields) {
+  at_uname raw{};
+  raw.h = make_header(AT_KIND_UNAME, 4, 4, "x");
+  raw.nodename_len = 2;
+  raw.release_len = 4;
+  auto e = decode_ok(RawRecord(raw).append("vm").append("6.18").finish());
+  EXPECT_EQ(e.uname().nodename(), "vm");
+  EXPECT_EQ(e.uname().release(), "6.18");
+}
+
+TEST(Decoder, RejectsShortAndOverrunningRecords) {
+  std::vector<uint8_t> tiny(10, 0);
+  EXPECT_NE(decode_error(tiny).find("shorter than a record header"), std::string::npos);
+
+  at_path_event raw{};
+  raw.h = make_header(AT_KIND_OPEN, 1, 1, "x");
+  raw.path_len = 500;  // more than follows
+  auto bytes = RawRecord(raw).append("/etc").finish();
+  EXPECT_NE(decode_error(bytes).find("overrun"), std::string::npos);
+
+  at_header h = make_header(AT_KIND_FORK, 1, 1, "x");
+  auto short_fork = RawRecord(h).finish();  // header only
+  EXPECT_NE(decode_error(short_fork).find("fewer than its fixed part"), std::string::npos);
+
+  at_header unknown = make_header(31, 1, 1, "x");
+  EXPECT_NE(decode_error(RawRecord(unknown).finish()).find("unknown kind 31"), std::string::npos);
+
+  at_header lying = make_header(AT_KIND_EXIT, 1, 1, "x");
+  auto bytes2 = RawRecord(lying).finish();
+  reinterpret_cast<at_header*>(bytes2.data())->size = 4096;
+  EXPECT_NE(decode_error(bytes2).find("claims 4096 bytes"), std::string::npos);
+}
+
+TEST(Decoder, IgnoresReservationPaddingBeyondSize) {
+  at_getenv raw{};
+  raw.h = make_header(AT_KIND_GETENV, 9, 9, "agent");
+  raw.name_len = 4;
+  auto bytes = RawRecord(raw).append("HOME").finish();
+  bytes.resize(bytes.size() + 256, 0xAA);  // fixed-size ring-buffer reservation
+  auto e = decode_ok(bytes);
+  EXPECT_EQ(e.getenv().name(), "HOME");
+}
+
+}  // namespace
+}  // namespace agenttrace::collector

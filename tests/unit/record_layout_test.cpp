@@ -1,0 +1,65 @@
+// Pins the kernel/user record layout (bpf/agenttrace.h): a change that moves
+// a field breaks the build here instead of silently garbling traces.
+#include <gtest/gtest.h>
+
+#include <cstddef>
+
+#include "agenttrace.h"
+
+static_assert(sizeof(at_header) == 48);
+static_assert(offsetof(at_header, kind) == 0);
+static_assert(offsetof(at_header, flags) == 2);
+static_assert(offsetof(at_header, size) == 4);
+static_assert(offsetof(at_header, mono_ns) == 8);
+static_assert(offsetof(at_header, pid) == 16);
+static_assert(offsetof(at_header, tid) == 20);
+static_assert(offsetof(at_header, ppid) == 24);
+static_assert(offsetof(at_header, comm) == 32);
+
+static_assert(sizeof(at_exec) == 72);
+static_assert(offsetof(at_exec, filename_len) == 48);
+static_assert(offsetof(at_exec, args_len) == 52);
+static_assert(offsetof(at_exec, args_total) == 56);
+static_assert(offsetof(at_exec, old_tid) == 60);
+static_assert(offsetof(at_exec, exe_len) == 64);
+static_assert(offsetof(at_exec, cwd_len) == 66);
+
+static_assert(sizeof(at_fork) == 64);
+static_assert(offsetof(at_fork, child_pid) == 48);
+static_assert(offsetof(at_fork, is_thread) == 56);
+
+static_assert(sizeof(at_exit) == 56);
+static_assert(offsetof(at_exit, status) == 48);
+
+static_assert(sizeof(at_path_event) == 80);
+static_assert(offsetof(at_path_event, result) == 48);
+static_assert(offsetof(at_path_event, dirfd) == 56);
+static_assert(offsetof(at_path_event, flags) == 60);
+static_assert(offsetof(at_path_event, mode) == 64);
+static_assert(offsetof(at_path_event, source) == 68);
+static_assert(offsetof(at_path_event, path_len) == 70);
+static_assert(offsetof(at_path_event, dir_len) == 72);
+static_assert(offsetof(at_path_event, target_len) == 74);
+static_assert(offsetof(at_path_event, dir_depth) == 76);
+
+static_assert(sizeof(at_getenv) == 56);
+static_assert(offsetof(at_getenv, source) == 48);
+static_assert(offsetof(at_getenv, found) == 50);
+static_assert(offsetof(at_getenv, name_len) == 52);
+static_assert(offsetof(at_getenv, value_len) == 54);
+
+static_assert(sizeof(at_uname) == 64);
+static_assert(offsetof(at_uname, result) == 48);
+static_assert(offsetof(at_uname, nodename_len) == 56);
+
+static_assert(sizeof(at_kind_counters) == 32);
+static_assert(sizeof(at_counters) == AT_KIND_MAX * 32 + 24);
+
+// The largest record must fit the per-CPU scratch buffer it is built in.
+static_assert(sizeof(at_exec) + AT_PATH_MAX + 2 * AT_DIR_MAX + AT_ARGS_MAX <= AT_SCRATCH_SIZE);
+static_assert(sizeof(at_path_event) + 2 * AT_PATH_MAX + AT_DIR_MAX <= AT_SCRATCH_SIZE);
+
+TEST(RecordLayout, KindsFitTheCounterTable) {
+  EXPECT_LT(AT_KIND_UNAME, AT_KIND_MAX);
+  EXPECT_EQ(AT_KIND_MAX & (AT_KIND_MAX - 1), 0) << "AT_KIND_MAX is used as a mask";
+}
