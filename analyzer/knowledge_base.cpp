@@ -125,32 +125,28 @@ int KnowledgeBase::index_of(std::string_view id) const {
   return -1;
 }
 
-CategorySet KnowledgeBase::classify_env(std::string_view name) const {
-  auto it = env_cache_.find(std::string(name));
-  if (it != env_cache_.end()) return it->second;
+CategorySet KnowledgeBase::classify(std::unordered_map<std::string, CategorySet>& cache,
+                                    std::vector<std::string> Category::*patterns,
+                                    std::string_view item) const {
+  auto it = cache.find(std::string(item));
+  if (it != cache.end()) return it->second;
   CategorySet set = 0;
   for (size_t i = 0; i < categories_.size(); ++i)
-    for (const auto& g : categories_[i].env)
-      if (glob_match(g, name)) {
+    for (const auto& g : categories_[i].*patterns)
+      if (glob_match(g, item)) {
         set |= CategorySet{1} << i;
         break;
       }
-  env_cache_.emplace(std::string(name), set);
+  cache.emplace(std::string(item), set);
   return set;
 }
 
+CategorySet KnowledgeBase::classify_env(std::string_view name) const {
+  return classify(env_cache_, &Category::env, name);
+}
+
 CategorySet KnowledgeBase::classify_path(std::string_view path) const {
-  auto it = path_cache_.find(std::string(path));
-  if (it != path_cache_.end()) return it->second;
-  CategorySet set = 0;
-  for (size_t i = 0; i < categories_.size(); ++i)
-    for (const auto& g : categories_[i].paths)
-      if (glob_match(g, path)) {
-        set |= CategorySet{1} << i;
-        break;
-      }
-  path_cache_.emplace(std::string(path), set);
-  return set;
+  return classify(path_cache_, &Category::paths, path);
 }
 
 CategorySet KnowledgeBase::classify_syscall(std::string_view kind) const {

@@ -47,6 +47,9 @@ class KnowledgeBase {
   static constexpr size_t kMaxCategories = 64;
 
  private:
+  CategorySet classify(std::unordered_map<std::string, CategorySet>& cache,
+                       std::vector<std::string> Category::*patterns, std::string_view item) const;
+
   std::vector<Category> categories_;
   mutable std::unordered_map<std::string, CategorySet> env_cache_;
   mutable std::unordered_map<std::string, CategorySet> path_cache_;

@@ -8,7 +8,7 @@ namespace agenttrace::analyzer {
 
 namespace {
 
-constexpr size_t kListed = 12;
+constexpr size_t kListed = 12;  // coverage gaps shown
 
 bool is_shared_library(const std::string& path) {
   return path.find(".so") != std::string::npos &&
@@ -123,9 +123,26 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
   out += "  files read (" + std::to_string(files_read_.size()) + ")";
   if (libraries_read_) out += " and " + std::to_string(libraries_read_) + " shared libraries";
   out += files_read_.empty() ? "\n" : ":\n";
-  for (size_t i = 0; i < files_read_.size() && i < kListed; ++i) out += "    " + files_read_[i] + "\n";
-  if (files_read_.size() > kListed)
-    out += "    ... and " + std::to_string(files_read_.size() - kListed) + " more\n";
+  // One line per knowledge-base category (time zone, identity, credentials,
+  // ...), then the files no category claims; a few names each.
+  auto line_of = [](const std::string& title, const std::vector<std::string>& paths) {
+    constexpr size_t kShown = 4;
+    std::vector<std::string> shown(paths.begin(), paths.begin() + std::min(paths.size(), kShown));
+    std::string l = "    " + title + " (" + std::to_string(paths.size()) + "): " + join(shown, ", ");
+    if (paths.size() > kShown) l += ", and " + std::to_string(paths.size() - kShown) + " more";
+    return l + "\n";
+  };
+  std::vector<std::vector<std::string>> by_category(kb_.categories().size());
+  std::vector<std::string> other;
+  for (const auto& f : files_read_) {
+    CategorySet set = kb_.classify_path(f);
+    if (!set) other.push_back(f);
+    for (size_t i = 0; i < by_category.size(); ++i)
+      if (set & (CategorySet{1} << i)) by_category[i].push_back(f);
+  }
+  for (size_t i = 0; i < by_category.size(); ++i)
+    if (!by_category[i].empty()) out += line_of(kb_.categories()[i].title, by_category[i]);
+  if (!other.empty()) out += line_of("other", other);
 
   out += "  environment looked up (" + std::to_string(env_.size()) + ")";
   if (env_.empty()) {
