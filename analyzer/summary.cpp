@@ -10,6 +10,11 @@ namespace {
 
 constexpr size_t kListed = 12;  // coverage gaps shown
 
+std::string destination_key(const trace::SockAddr& addr, const std::string& host) {
+  std::string where = trace::sockaddr_text(addr);
+  return host.empty() ? where : host + " (" + where + ")";
+}
+
 bool is_shared_library(const std::string& path) {
   return path.find(".so") != std::string::npos &&
          (path.ends_with(".so") || path.find(".so.") != std::string::npos);
@@ -73,6 +78,36 @@ void SummaryBuilder::on_event(const trace::Event& e) {
       if (!fresh && g.found()) it->second = true;
       if (in_tz(kb_.classify_env(g.name())))
         add_tz_fact("getenv " + g.name() + (g.found() ? (g.value_captured() ? " = " + g.value() : " (set)") : " (unset)"));
+      break;
+    }
+    case trace::Event::kConnect: {
+      const auto& c = e.connect();
+      if (c.addr().family() == "unix" || (c.result() < 0 && c.result() != -115 /* EINPROGRESS */)) break;
+      std::string key = destination_key(c.addr(), c.host());
+      destinations_[key].connections++;
+      if (c.conn()) conn_destination_[c.conn()] = key;
+      break;
+    }
+    case trace::Event::kSend: {
+      const auto& d = e.send();
+      if (d.peer().family() == "unix" || d.peer().family().empty()) break;
+      std::string key;
+      if (auto it = conn_destination_.find(d.conn()); d.conn() && it != conn_destination_.end())
+        key = it->second;
+      else
+        key = destination_key(d.peer(), d.host());
+      Destination& dest = destinations_[key];
+      if (d.tls())
+        dest.tls_plaintext += d.bytes();
+      else
+        dest.bytes_sent += d.bytes();
+      dest.not_captured += d.truncated();
+      break;
+    }
+    case trace::Event::kDns: {
+      const auto& d = e.dns();
+      if (d.source() != trace::SYSCALL_DNS_RESPONSE && dns_seen_.insert(d.name()).second)
+        dns_names_.push_back(d.name());
       break;
     }
     case trace::Event::kCoverage: {
@@ -158,6 +193,25 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
   out += tz_facts_.empty() ? ": none\n" : ":\n";
   for (const auto& f : tz_facts_) out += "    " + f + "\n";
 
+  out += "  destinations (" + std::to_string(destinations_.size()) + ")";
+  out += destinations_.empty() ? ": none\n" : ":\n";
+  {
+    size_t shown = 0;
+    for (const auto& [where, d] : destinations_) {
+      if (++shown > kListed) {
+        out += "    ... and " + std::to_string(destinations_.size() - kListed) + " more\n";
+        break;
+      }
+      out += "    " + where + ": " + human_bytes(d.bytes_sent) + " sent";
+      if (d.tls_plaintext) out += " (" + human_bytes(d.tls_plaintext) + " TLS plaintext)";
+      if (d.connections) out += " over " + std::to_string(d.connections) + " connection" + (d.connections == 1 ? "" : "s");
+      if (d.not_captured) out += ", " + human_bytes(d.not_captured) + " not captured";
+      out += "\n";
+    }
+  }
+  out += "  DNS names asked (" + std::to_string(dns_names_.size()) + ")";
+  out += dns_names_.empty() ? ": none\n" : ": " + join(dns_names_, ", ") + "\n";
+
   if (!gaps_.empty()) {
     out += "  coverage gaps (" + std::to_string(gaps_.size()) + "):\n";
     for (size_t i = 0; i < gaps_.size() && i < kListed; ++i) out += "    " + gaps_[i] + "\n";
@@ -176,6 +230,10 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
     if (trailer_.filter_full()) losses.push_back(std::to_string(trailer_.filter_full()) + " processes unfollowed (filter map full)");
     if (trailer_.compat_syscalls())
       losses.push_back(std::to_string(trailer_.compat_syscalls()) + " 32-bit syscalls not decoded");
+    if (trailer_.payload_truncated())
+      losses.push_back(human_bytes(trailer_.payload_truncated()) + " of payload not captured" +
+                       (header_.capture_bytes() ? " (budget " + human_bytes(header_.capture_bytes()) + " per connection)" : " (capture off)"));
+    if (trailer_.payload_gaps()) losses.push_back(std::to_string(trailer_.payload_gaps()) + " payloads with gaps");
     if (trailer_.decode_errors()) losses.push_back(std::to_string(trailer_.decode_errors()) + " undecodable records");
     out += "  drops: " + (losses.empty() ? std::string("none") : join(losses, ", ")) + "\n";
   }

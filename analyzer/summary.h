@@ -34,6 +34,16 @@ class SummaryBuilder : public trace::EventSink {
   const std::vector<std::string>& timezone_facts() const { return tz_facts_; }
   uint64_t dropped() const;
 
+  struct Destination {
+    uint64_t connections = 0;
+    uint64_t bytes_sent = 0;   // on the wire (TLS: ciphertext)
+    uint64_t tls_plaintext = 0;
+    uint64_t not_captured = 0;
+  };
+  // "api.example.com (1.2.3.4:443)" or "1.2.3.4:443" -> totals
+  const std::map<std::string, Destination>& destinations() const { return destinations_; }
+  const std::vector<std::string>& dns_names() const { return dns_names_; }
+
  private:
   void add_tz_fact(const std::string& fact);
 
@@ -52,6 +62,10 @@ class SummaryBuilder : public trace::EventSink {
   std::set<std::string> tz_seen_;
   std::vector<std::string> gaps_;
   std::set<std::string> gaps_seen_;
+  std::map<std::string, Destination> destinations_;
+  std::map<uint32_t, std::string> conn_destination_;
+  std::vector<std::string> dns_names_;
+  std::set<std::string> dns_seen_;
 };
 
 }  // namespace agenttrace::analyzer

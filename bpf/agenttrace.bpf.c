@@ -10,6 +10,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "agenttrace.h"
@@ -25,6 +26,8 @@ const volatile bool capture_values = false;  /* --show-values */
 const volatile bool trace_all = false;       /* watch the whole host */
 const volatile __u32 self_pid = 0;           /* never trace the collector itself */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the collector past this much data */
+const volatile __u64 capture_bytes = 1 << 20; /* payload budget per connection and direction */
+const volatile __u64 conn_key = 0;           /* hides kernel addresses in connection ids */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -45,6 +48,7 @@ struct stash {
 	__u16 source;
 	__u16 kind;
 	__u32 reserved;
+	__u64 extra; /* a fifth argument, or the socket found at entry */
 };
 
 struct {
@@ -60,6 +64,58 @@ struct {
 	__type(key, __u32);
 	__type(value, struct at_counters);
 } counters SEC(".maps");
+
+/* Uprobe state, keyed by tid and the family of function, so a getenv inside
+ * getaddrinfo, or a write inside SSL_write, does not clobber its caller. */
+#define USTASH_GETENV 1ull
+#define USTASH_DNS 2ull
+#define USTASH_SSL 3ull
+#define USTASH_KEY(tid, cls) ((__u64)(tid) | ((cls) << 32))
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct stash);
+} ustash SEC(".maps");
+
+/*
+ * The state of emitting one message lives in a map entry per thread, not on
+ * the stack: the verifier then sees the same (unknown) values at each step of
+ * the chunk loop and checks the step once, where stack counters that differ
+ * at every iteration made it explore each one. Per thread, not per CPU,
+ * because uprobe programs can be preempted.
+ */
+struct emit_state {
+	struct at_data_event t; /* template of every record of the message */
+	__u64 iov;              /* user iovec array; 0 for a single buffer */
+	__u64 base;             /* current user buffer */
+	__u64 left;             /* bytes left in it */
+	__u64 to_copy;          /* bytes still to copy for this message */
+	__u64 copied;
+	__u32 iov_index;
+	__u32 iov_count;
+	__u16 chunks;
+	__u16 failed;           /* a read failed or the ring was full */
+	__u32 reserved;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct emit_state);
+} emit_states SEC(".maps");
+
+/* A zeroed emit_state to create entries from (never written). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emit_state);
+} emit_zero SEC(".maps");
+
+
 
 struct scratch_buf {
 	__u8 data[AT_SCRATCH_SIZE];
@@ -410,6 +466,7 @@ int handle_sched_process_exit(void *ctx)
 	/* A thread that dies inside a syscall leaves no exit to consume it. */
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_delete_elem(&stash, &tid);
+	bpf_map_delete_elem(&emit_states, &tid);
 	/* signal->live reaches 0 for the last thread of the group, before this
 	 * tracepoint fires (do_exit()). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
@@ -440,6 +497,26 @@ static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a
 	};
 
 	/* callers have checked the filter */
+	if (bpf_map_update_elem(&stash, &tid, &s, BPF_ANY)) {
+		struct at_counters *c = get_counters();
+
+		if (c)
+			__sync_fetch_and_add(&c->stash_full, 1);
+	}
+	return 0;
+}
+
+static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, __u64 a1,
+					   __u64 a2, __u64 a3, __u64 extra)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash s = {
+		.args = { a0, a1, a2, a3 },
+		.source = source,
+		.kind = kind,
+		.extra = extra,
+	};
+
 	if (bpf_map_update_elem(&stash, &tid, &s, BPF_ANY)) {
 		struct at_counters *c = get_counters();
 
@@ -786,16 +863,22 @@ out:
 static __always_inline int getenv_enter(const char *name, __u16 source)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
+	__u64 key = USTASH_KEY((__u32)id, USTASH_GETENV);
 	struct stash *prev;
+	struct stash s = {
+		.args = { (__u64)name },
+		.source = source,
+		.kind = AT_KIND_GETENV,
+	};
 
 	if (!is_traced(id >> 32))
 		return 0;
 	/* glibc's secure_getenv() calls getenv(): keep the outer call. */
-	prev = bpf_map_lookup_elem(&stash, &tid);
-	if (prev && prev->kind == AT_KIND_GETENV && prev->args[0] == (__u64)name)
+	prev = bpf_map_lookup_elem(&ustash, &key);
+	if (prev && prev->args[0] == (__u64)name)
 		return 0;
-	return save_args(AT_KIND_GETENV, source, (__u64)name, 0, 0, 0);
+	bpf_map_update_elem(&ustash, &key, &s, BPF_ANY);
+	return 0;
 }
 
 SEC("uprobe")
@@ -849,11 +932,11 @@ static __always_inline void fill_getenv(struct at_getenv *e, struct stash *s, co
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_getenv_return, const char *value)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *s = bpf_map_lookup_elem(&stash, &tid);
+	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
+	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
 	struct at_getenv *e;
 
-	if (!s || s->kind != AT_KIND_GETENV)
+	if (!s)
 		return 0;
 	if (capture_values) {
 		e = bpf_ringbuf_reserve(&events, GETENV_RECORD_VALUES, 0);
@@ -875,6 +958,1024 @@ int BPF_KRETPROBE(handle_getenv_return, const char *value)
 
 		count_sent(&h, -1);
 	}
+	bpf_map_delete_elem(&ustash, &key);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Network: sockets, payloads, TLS plaintext, resolver calls                */
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EAGAIN 11
+
+/* Payload bytes copied so far per connection and direction. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} budget SEC(".maps");
+
+/* SSL object -> the connection it encrypts for, and the reverse, learned
+ * from the socket writes an SSL object causes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} ssl_conn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} conn_ssl SEC(".maps");
+
+/* Threads whose last SSL_write did not yet show which socket it uses:
+ * runtimes with memory BIOs (Node.js) write the ciphertext right after. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} ssl_pending SEC(".maps");
+
+static __always_inline __u64 conn_id(struct sock *sk)
+{
+	return sk ? ((__u64)sk ^ conn_key) : 0;
+}
+
+static __always_inline struct file *file_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max_fds = BPF_CORE_READ(fdt, max_fds);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= max_fds)
+		return NULL;
+	bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]);
+	return file;
+}
+
+/* The socket behind fd, or NULL when fd is not a socket. */
+static __always_inline struct sock *sock_of_fd(int fd, __u16 *type)
+{
+	struct file *file = file_of_fd(fd);
+	struct socket *so;
+
+	if (!file)
+		return NULL;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	so = BPF_CORE_READ(file, private_data);
+	if (!so)
+		return NULL;
+	*type = BPF_CORE_READ(so, type);
+	return BPF_CORE_READ(so, sk);
+}
+
+static __always_inline void sock_addrs(struct sock *sk, struct at_sockaddr *peer,
+				       struct at_sockaddr *local)
+{
+	__u16 family;
+
+	if (!sk)
+		return;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family == AF_INET) {
+		__u32 daddr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 saddr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+
+		if (peer) {
+			peer->family = family;
+			peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+			__builtin_memcpy(peer->addr, &daddr, 4);
+		}
+		if (local) {
+			local->family = family;
+			local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+			__builtin_memcpy(local->addr, &saddr, 4);
+		}
+	} else if (family == AF_INET6) {
+		if (peer) {
+			peer->family = family;
+			peer->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+			BPF_CORE_READ_INTO(&peer->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		}
+		if (local) {
+			local->family = family;
+			local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+			BPF_CORE_READ_INTO(&local->addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		}
+	} else if (family == AF_UNIX) {
+		if (peer)
+			peer->family = family;
+		if (local)
+			local->family = family;
+	}
+}
+
+/* Decodes a user sockaddr; for AF_UNIX copies the path to path_out (up to
+ * AT_UNIX_PATH_MAX bytes) and returns its length. */
+static __always_inline __u16 read_user_sockaddr(const void *uaddr, __u32 len,
+						struct at_sockaddr *out, __u8 *path_out)
+{
+	__u16 family = 0;
+
+	if (!uaddr || len < 2 || bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return 0;
+	out->family = family;
+	if (family == AF_INET) {
+		struct sockaddr_in sin = {};
+
+		bpf_probe_read_user(&sin, sizeof(sin), uaddr);
+		out->port = bpf_ntohs(sin.sin_port);
+		__builtin_memcpy(out->addr, &sin.sin_addr.s_addr, 4);
+	} else if (family == AF_INET6) {
+		struct sockaddr_in6 sin6 = {};
+
+		bpf_probe_read_user(&sin6, sizeof(sin6), uaddr);
+		out->port = bpf_ntohs(sin6.sin6_port);
+		out->scope_id = sin6.sin6_scope_id;
+		__builtin_memcpy(out->addr, sin6.sin6_addr.in6_u.u6_addr8, 16);
+	} else if (family == AF_UNIX && path_out && len > 2) {
+		__u64 n = (__u64)len - 2;
+
+		if (n > AT_UNIX_PATH_MAX)
+			n = AT_UNIX_PATH_MAX;
+		if (bpf_probe_read_user(path_out, n, (const __u8 *)uaddr + 2) == 0) {
+			/* a pathname socket's path ends at its NUL; an abstract
+			 * one (leading NUL) uses every byte given */
+			if (path_out[0]) {
+				__u32 i;
+
+				for (i = 0; i < AT_UNIX_PATH_MAX && i < n; i++)
+					if (path_out[i] == 0)
+						break;
+				n = i;
+			}
+			return n;
+		}
+	}
+	return 0;
+}
+
+/* ---- sockets: connect, bind, listen, accept, close ---------------------- */
+
+#define SOCK_RECORD (sizeof(struct at_sock_event) + 128)
+
+static __always_inline void emit_sock_event(__u16 kind, __u16 source, long ret, int fd,
+					    struct sock *sk, __u16 sock_type, const void *uaddr,
+					    __u32 ulen, int backlog)
+{
+	struct at_sock_event *e = bpf_ringbuf_reserve(&events, SOCK_RECORD, 0);
+
+	if (!e) {
+		struct at_header h = { .kind = kind };
+
+		count_sent(&h, -1);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, kind);
+	e->result = ret;
+	e->fd = fd;
+	e->source = source;
+	e->sock_type = sock_type;
+	e->backlog = backlog;
+	e->conn = conn_id(sk);
+	e->unix_len = read_user_sockaddr(uaddr, ulen, &e->addr, (__u8 *)(e + 1));
+	if (kind == AT_KIND_ACCEPT)
+		sock_addrs(sk, &e->addr, &e->local);
+	else
+		sock_addrs(sk, NULL, &e->local);
+	e->h.size = sizeof(*e) + (e->unix_len & 127);
+	count_sent(&e->h, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/* connect(fd, addr, addrlen) and bind(fd, addr, addrlen) */
+#define SOCK_ADDR_CALL(name, KIND, SRC)                                                    \
+	SYS_ENTER(name)                                                                    \
+	{                                                                                  \
+		ARGS_OR_OUT();                                                             \
+		return save_args(KIND, SRC, s.a[0], s.a[1], s.a[2], 0);                    \
+	}                                                                                  \
+	SYS_EXIT(name)                                                                     \
+	{                                                                                  \
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();                             \
+		struct stash *st = bpf_map_lookup_elem(&stash, &tid);                      \
+		__u16 type = 0;                                                            \
+		struct sock *sk;                                                           \
+		if (!st || st->kind != KIND)                                               \
+			return 0;                                                          \
+		sk = sock_of_fd((int)st->args[0], &type);                                  \
+		emit_sock_event(KIND, SRC, (long)ctx->args[1], (int)st->args[0], sk, type, \
+				(const void *)st->args[1], (__u32)st->args[2], 0);         \
+		bpf_map_delete_elem(&stash, &tid);                                         \
+		return 0;                                                                  \
+	}
+
+SOCK_ADDR_CALL(connect, AT_KIND_CONNECT, AT_SRC_CONNECT)
+SOCK_ADDR_CALL(bind, AT_KIND_BIND, AT_SRC_BIND)
+
+/* listen(fd, backlog) */
+SYS_ENTER(listen)
+{
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_LISTEN, AT_SRC_LISTEN, s.a[0], s.a[1], 0, 0);
+}
+
+SYS_EXIT(listen)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	__u16 type = 0;
+	struct sock *sk;
+
+	if (!st || st->kind != AT_KIND_LISTEN)
+		return 0;
+	sk = sock_of_fd((int)st->args[0], &type);
+	emit_sock_event(AT_KIND_LISTEN, AT_SRC_LISTEN, (long)ctx->args[1], (int)st->args[0], sk,
+			type, NULL, 0, (int)st->args[1]);
 	bpf_map_delete_elem(&stash, &tid);
 	return 0;
 }
+
+/* accept(fd, addr, addrlen) and accept4(fd, addr, addrlen, flags): the
+ * peer is read from the new socket itself. */
+#define ACCEPT_CALL(name, SRC)                                                        \
+	SYS_ENTER(name)                                                               \
+	{                                                                             \
+		ARGS_OR_OUT();                                                        \
+		return save_args(AT_KIND_ACCEPT, SRC, s.a[0], 0, 0, 0);               \
+	}                                                                             \
+	SYS_EXIT(name)                                                                \
+	{                                                                             \
+		__u32 tid = (__u32)bpf_get_current_pid_tgid();                        \
+		struct stash *st = bpf_map_lookup_elem(&stash, &tid);                 \
+		long ret = (long)ctx->args[1];                                        \
+		struct sock *sk = NULL;                                               \
+		__u16 type = 0;                                                       \
+		if (!st || st->kind != AT_KIND_ACCEPT)                                \
+			return 0;                                                     \
+		if (ret >= 0)                                                         \
+			sk = sock_of_fd((int)ret, &type);                             \
+		if (ret != -EAGAIN)                                                   \
+			emit_sock_event(AT_KIND_ACCEPT, SRC, ret, (int)st->args[0], sk, \
+					type, NULL, 0, 0);                            \
+		bpf_map_delete_elem(&stash, &tid);                                    \
+		return 0;                                                             \
+	}
+
+ACCEPT_CALL(accept, AT_SRC_ACCEPT)
+ACCEPT_CALL(accept4, AT_SRC_ACCEPT4)
+
+/* close(fd) of a socket: recorded at entry, while fd still names it. */
+SYS_ENTER(close)
+{
+	__u16 type = 0;
+	struct sock *sk;
+	__u64 conn;
+
+	ARGS_OR_OUT();
+	sk = sock_of_fd((int)s.a[0], &type);
+	if (!sk)
+		return 0;
+	conn = conn_id(sk);
+	emit_sock_event(AT_KIND_CLOSE, AT_SRC_CLOSE, 0, (int)s.a[0], sk, type, NULL, 0, 0);
+	bpf_map_delete_elem(&budget, &conn);
+	conn ^= 1;
+	bpf_map_delete_elem(&budget, &conn);
+	return 0;
+}
+
+/* ---- payloads ----------------------------------------------------------- */
+
+static __always_inline struct emit_state *emit_state_get(__u32 tid)
+{
+	struct emit_state *es = bpf_map_lookup_elem(&emit_states, &tid);
+	__u32 zero = 0;
+
+	if (es)
+		return es;
+	es = bpf_map_lookup_elem(&emit_zero, &zero);
+	if (!es)
+		return NULL;
+	bpf_map_update_elem(&emit_states, &tid, es, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&emit_states, &tid);
+}
+
+/* Reserves a record for n payload bytes in one of a few sizes, so a short
+ * write does not take a whole chunk of ring space. */
+#define TRY_BUCKET(cap)                                                                   \
+	if (n <= (cap)) {                                                                 \
+		e = bpf_ringbuf_reserve(&events, sizeof(struct at_data_event) + (cap), 0); \
+		if (e) {                                                                  \
+			__u64 len = n;                                                    \
+			__builtin_memcpy(e, &es->t, sizeof(*e));                          \
+			/* re-checked after a compiler barrier so the verifier sees it */ \
+			barrier_var(len);                                                 \
+			if (len > (cap))                                                  \
+				len = (cap);                                              \
+			if (bpf_probe_read_user((void *)(e + 1), len, (const void *)es->base)) \
+				read_failed = 1;                                          \
+		}                                                                         \
+		goto reserved;                                                            \
+	}
+
+static long emit_chunk_step(__u32 index, __u32 *tidp)
+{
+	__u32 tid = *tidp;
+	struct emit_state *es = bpf_map_lookup_elem(&emit_states, &tid);
+	struct at_data_event *e = NULL;
+	int read_failed = 0;
+	__u64 n;
+
+	if (!es || es->to_copy == 0)
+		return 1;
+	if (es->left == 0) {
+		struct iovec v = {};
+
+		if (!es->iov || es->iov_index >= es->iov_count || es->iov_index >= AT_MAX_IOV)
+			return 1;
+		if (bpf_probe_read_user(&v, sizeof(v),
+					(const void *)(es->iov + es->iov_index * sizeof(struct iovec)))) {
+			es->failed = 1;
+			return 1;
+		}
+		es->iov_index++;
+		es->base = (__u64)v.iov_base;
+		es->left = v.iov_len;
+		return 0;
+	}
+	n = es->left < es->to_copy ? es->left : es->to_copy;
+	if (n > AT_CHUNK)
+		n = AT_CHUNK;
+	TRY_BUCKET(256)
+	TRY_BUCKET(1024)
+	TRY_BUCKET(4096)
+	TRY_BUCKET(AT_CHUNK)
+	return 1;
+reserved:
+	if (!e) {
+		struct at_header h = { .kind = es->t.h.kind };
+
+		count_sent(&h, -1);
+		es->failed = 1;
+		return 1;
+	}
+	if (read_failed) {
+		bpf_ringbuf_discard(e, 0);
+		es->failed = 1;
+		return 1;
+	}
+	e->data_offset = es->copied;
+	e->data_len = n;
+	e->chunk_index = es->chunks;
+	e->h.size = sizeof(*e) + n;
+	count_sent(&e->h, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
+	es->base += n;
+	es->left -= n;
+	es->to_copy -= n;
+	es->copied += n;
+	es->chunks++;
+	return 0;
+}
+
+/*
+ * Emits one message: its bytes in chunk records (up to the connection's
+ * budget), then a final record with the totals. `iov`/`iov_count` describe an
+ * iovec array, or `iov` is 0 and `buf` is a single buffer.
+ */
+static __always_inline void emit_message(struct emit_state *es, __u64 buf, __u64 iov,
+					 __u32 iov_count, __u64 msg_bytes, __u64 budget_key,
+					 bool copy)
+{
+	__u32 tid = es->t.h.tid;
+	__u64 used = 0, *usedp, allowed = 0, want, copied;
+	struct at_counters *cnt;
+	struct at_data_event *e;
+
+	es->iov = iov;
+	es->iov_count = iov_count;
+	es->base = buf;
+	es->left = iov ? 0 : msg_bytes;
+	es->iov_index = 0;
+	es->copied = 0;
+	es->chunks = 0;
+	es->failed = 0;
+	es->t.msg_bytes = msg_bytes;
+
+	if (copy && capture_bytes) {
+		usedp = bpf_map_lookup_elem(&budget, &budget_key);
+		if (usedp)
+			used = *usedp;
+		allowed = capture_bytes > used ? capture_bytes - used : 0;
+	}
+	want = msg_bytes < allowed ? msg_bytes : allowed;
+	if (want > (__u64)AT_MAX_CHUNKS * AT_CHUNK)
+		want = (__u64)AT_MAX_CHUNKS * AT_CHUNK;
+	es->to_copy = want;
+	if (want)
+		bpf_loop(AT_MAX_CHUNKS + AT_MAX_IOV, emit_chunk_step, &tid, 0);
+	copied = es->copied;
+	if (copied) {
+		used += copied;
+		bpf_map_update_elem(&budget, &budget_key, &used, BPF_ANY);
+	}
+
+	/* The final record carries the totals. */
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		struct at_header h = { .kind = es->t.h.kind };
+
+		count_sent(&h, -1);
+		return;
+	}
+	__builtin_memcpy(e, &es->t, sizeof(*e));
+	e->data_offset = copied;
+	e->data_len = 0;
+	e->captured = copied;
+	e->chunk_index = es->chunks;
+	e->reserved = 1; /* final */
+	if (copied < msg_bytes && copy && capture_bytes)
+		e->h.flags |= AT_F_BUDGET_SPENT;
+	if (es->failed)
+		e->h.flags |= AT_F_READ_FAILED;
+	e->h.size = sizeof(*e);
+	count_sent(&e->h, 0);
+	cnt = get_counters();
+	if (cnt) {
+		__sync_fetch_and_add(&cnt->payload_bytes, copied);
+		/* ciphertext of captured plaintext is left out on purpose */
+		if (copy && msg_bytes > copied)
+			__sync_fetch_and_add(&cnt->payload_truncated, msg_bytes - copied);
+	}
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+static __always_inline struct emit_state *begin_data(__u16 kind, __u16 source, long ret, int fd,
+						     struct sock *sk, __u16 type)
+{
+	struct emit_state *es = emit_state_get((__u32)bpf_get_current_pid_tgid());
+
+	if (!es)
+		return NULL;
+	__builtin_memset(&es->t, 0, sizeof(es->t));
+	fill_header(&es->t.h, kind);
+	es->t.result = ret;
+	es->t.fd = fd;
+	es->t.source = source;
+	es->t.sock_type = type;
+	es->t.conn = conn_id(sk);
+	es->t.call_id = bpf_ktime_get_ns();
+	sock_addrs(sk, &es->t.peer, &es->t.local);
+	return es;
+}
+
+/*
+ * A socket write. Inside an SSL_write call the bytes are ciphertext of data
+ * captured as plaintext: tie the SSL object to this connection and copy
+ * nothing. Right after an SSL_write whose socket was unknown (a memory BIO),
+ * the first write on the same thread makes the same tie. On a connection
+ * known to carry TLS, ciphertext is counted, not copied.
+ */
+static __always_inline bool tls_ciphertext(struct emit_state *es)
+{
+	__u32 tid = es->t.h.tid;
+	__u64 key = USTASH_KEY(tid, USTASH_SSL);
+	struct stash *in_call = bpf_map_lookup_elem(&ustash, &key);
+	__u64 conn = es->t.conn, ssl = 0, *pending, *known;
+
+	if (!conn)
+		return false;
+	if (in_call && (in_call->source == AT_SRC_SSL_WRITE || in_call->source == AT_SRC_SSL_WRITE_EX))
+		ssl = in_call->args[0] ^ conn_key;
+	pending = bpf_map_lookup_elem(&ssl_pending, &tid);
+	if (!ssl && pending) {
+		ssl = *pending;
+		bpf_map_delete_elem(&ssl_pending, &tid);
+	}
+	if (ssl) {
+		bpf_map_update_elem(&ssl_conn, &ssl, &conn, BPF_ANY);
+		bpf_map_update_elem(&conn_ssl, &conn, &ssl, BPF_ANY);
+		es->t.ssl = ssl;
+		es->t.h.flags |= AT_F_IN_TLS_CALL;
+		return true;
+	}
+	known = bpf_map_lookup_elem(&conn_ssl, &conn);
+	if (known) {
+		es->t.ssl = *known;
+		es->t.h.flags |= AT_F_IN_TLS_CALL;
+		return true;
+	}
+	return false;
+}
+
+/* write(fd, buf, count), writev(fd, iov, iovcnt): only sockets are kept. */
+#define WRITE_CALL(name, SRC)                                                    \
+	SYS_ENTER(name)                                                          \
+	{                                                                        \
+		__u16 type = 0;                                                  \
+		struct sock *sk;                                                 \
+		ARGS_OR_OUT();                                                   \
+		sk = sock_of_fd((int)s.a[0], &type);                             \
+		if (!sk)                                                         \
+			return 0;                                                \
+		return save_args(AT_KIND_SEND, SRC, s.a[0], s.a[1], s.a[2], 0);  \
+	}
+
+WRITE_CALL(write, AT_SRC_WRITE)
+WRITE_CALL(writev, AT_SRC_WRITEV)
+
+/* sendto(fd, buf, len, flags, dest, addrlen) */
+SYS_ENTER(sendto)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+
+	ARGS_OR_OUT();
+	return save_args_extra(AT_KIND_SEND, AT_SRC_SENDTO, s.a[0], s.a[1], s.a[2], 0,
+			       BPF_CORE_READ(regs, r8));
+}
+
+/* sendmsg(fd, msg, flags), sendmmsg(fd, msgvec, vlen, flags) */
+SYS_ENTER(sendmsg)
+{
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_SEND, AT_SRC_SENDMSG, s.a[0], s.a[1], s.a[2], 0);
+}
+
+SYS_ENTER(sendmmsg)
+{
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_SEND, AT_SRC_SENDMMSG, s.a[0], s.a[1], s.a[2], 0);
+}
+
+/* The explicit destination of a datagram, when one was given. */
+static __always_inline void set_destination(struct emit_state *es, const void *uaddr, __u32 len)
+{
+	struct at_sockaddr dest = {};
+
+	if (!uaddr)
+		return;
+	read_user_sockaddr(uaddr, len, &dest, NULL);
+	if (dest.family)
+		es->t.peer = dest;
+}
+
+/* The saved arguments of a send, and its record template; NULL when there is
+ * nothing to record. */
+static __always_inline struct stash *send_begin(struct bpf_raw_tracepoint_args *ctx,
+						 struct emit_state **esp, bool *cipher)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	long ret = (long)ctx->args[1];
+	struct emit_state *es;
+	struct sock *sk;
+	__u16 type = 0;
+
+	if (!st || st->kind != AT_KIND_SEND)
+		return NULL;
+	if (ret == -EAGAIN || (ret <= 0 && st->source <= AT_SRC_WRITEV))
+		goto skip;
+	sk = sock_of_fd((int)st->args[0], &type);
+	es = begin_data(AT_KIND_SEND, st->source, ret, (int)st->args[0], sk, type);
+	if (!es)
+		goto skip;
+	*cipher = tls_ciphertext(es);
+	*esp = es;
+	return st;
+skip:
+	bpf_map_delete_elem(&stash, &tid);
+	return NULL;
+}
+
+static __always_inline int send_end(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&stash, &tid);
+	return 0;
+}
+
+static __always_inline __u64 positive(long ret) { return ret > 0 ? ret : 0; }
+
+SYS_EXIT(write)
+{
+	struct emit_state *es;
+	bool cipher = false;
+	struct stash *st = send_begin(ctx, &es, &cipher);
+
+	if (!st)
+		return 0;
+	emit_message(es, st->args[1], 0, 0, positive(es->t.result), es->t.conn, !cipher);
+	return send_end();
+}
+
+SYS_EXIT(writev)
+{
+	struct emit_state *es;
+	bool cipher = false;
+	struct stash *st = send_begin(ctx, &es, &cipher);
+
+	if (!st)
+		return 0;
+	emit_message(es, 0, st->args[1], (__u32)st->args[2], positive(es->t.result), es->t.conn,
+		     !cipher);
+	return send_end();
+}
+
+SYS_EXIT(sendto)
+{
+	struct emit_state *es;
+	bool cipher = false;
+	struct stash *st = send_begin(ctx, &es, &cipher);
+
+	if (!st)
+		return 0;
+	set_destination(es, (const void *)st->extra, sizeof(struct sockaddr_in6));
+	emit_message(es, st->args[1], 0, 0, positive(es->t.result), es->t.conn, !cipher);
+	return send_end();
+}
+
+SYS_EXIT(sendmsg)
+{
+	struct user_msghdr m = {};
+	struct emit_state *es;
+	bool cipher = false;
+	struct stash *st = send_begin(ctx, &es, &cipher);
+
+	if (!st)
+		return 0;
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)st->args[1]) == 0)
+		set_destination(es, m.msg_name, m.msg_namelen);
+	emit_message(es, 0, (__u64)m.msg_iov, (__u32)m.msg_iovlen, positive(es->t.result),
+		     es->t.conn, !cipher);
+	return send_end();
+}
+
+/* sendmmsg returns the number of messages sent; each has its own length and
+ * possibly its own destination. */
+SYS_EXIT(sendmmsg)
+{
+	struct at_sockaddr own_peer;
+	struct emit_state *es;
+	bool cipher = false;
+	struct stash *st = send_begin(ctx, &es, &cipher);
+	__u64 vec;
+	long sent;
+
+	if (!st)
+		return 0;
+	own_peer = es->t.peer;
+	vec = st->args[1];
+	sent = es->t.result;
+	if (sent <= 0) {
+		emit_message(es, 0, 0, 0, 0, es->t.conn, false);
+		return send_end();
+	}
+	for (int i = 0; i < AT_MAX_MMSG; i++) {
+		struct mmsghdr mm = {};
+
+		if (i >= sent)
+			break;
+		if (bpf_probe_read_user(&mm, sizeof(mm), (const void *)(vec + i * sizeof(struct mmsghdr))))
+			break;
+		es->t.peer = own_peer;
+		set_destination(es, mm.msg_hdr.msg_name, mm.msg_hdr.msg_namelen);
+		es->t.msg_index = i;
+		es->t.call_id++;
+		emit_message(es, 0, (__u64)mm.msg_hdr.msg_iov, (__u32)mm.msg_hdr.msg_iovlen, mm.msg_len,
+			     es->t.conn, !cipher);
+	}
+	return send_end();
+}
+
+/* ---- DNS answers: what comes back from port 53 --------------------------- */
+
+static __always_inline bool is_dns_peer(struct sock *sk)
+{
+	return sk && bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == 53;
+}
+
+/* read(fd, buf, count) on a socket connected to port 53; recvfrom and
+ * recvmsg on datagram sockets, kept when the source is port 53. */
+SYS_ENTER(read)
+{
+	__u16 type = 0;
+	struct sock *sk;
+
+	ARGS_OR_OUT();
+	sk = sock_of_fd((int)s.a[0], &type);
+	if (!is_dns_peer(sk))
+		return 0;
+	return save_args(AT_KIND_RECV, AT_SRC_READ, s.a[0], s.a[1], s.a[2], 0);
+}
+
+SYS_ENTER(recvfrom)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	__u16 type = 0;
+	struct sock *sk;
+
+	ARGS_OR_OUT();
+	sk = sock_of_fd((int)s.a[0], &type);
+	if (!sk || (type != 2 /* SOCK_DGRAM */ && !is_dns_peer(sk)))
+		return 0;
+	return save_args_extra(AT_KIND_RECV, AT_SRC_RECVFROM, s.a[0], s.a[1], s.a[2], 0,
+			       BPF_CORE_READ(regs, r8));
+}
+
+SYS_ENTER(recvmsg)
+{
+	__u16 type = 0;
+	struct sock *sk;
+
+	ARGS_OR_OUT();
+	sk = sock_of_fd((int)s.a[0], &type);
+	if (!sk || (type != 2 /* SOCK_DGRAM */ && !is_dns_peer(sk)))
+		return 0;
+	return save_args(AT_KIND_RECV, AT_SRC_RECVMSG, s.a[0], s.a[1], 0, 0);
+}
+
+static __always_inline int recv_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	long ret = (long)ctx->args[1];
+	struct user_msghdr m = {};
+	struct emit_state *es;
+	struct sock *sk;
+	__u16 type = 0;
+
+	if (!st || st->kind != AT_KIND_RECV)
+		return 0;
+	if (ret <= 0)
+		goto out;
+	sk = sock_of_fd((int)st->args[0], &type);
+	es = begin_data(AT_KIND_RECV, st->source, ret, (int)st->args[0], sk, type);
+	if (!es)
+		goto out;
+	es->t.h.flags |= AT_F_INBOUND;
+	if (st->source == AT_SRC_RECVMSG) {
+		if (bpf_probe_read_user(&m, sizeof(m), (const void *)st->args[1]))
+			goto out;
+		set_destination(es, m.msg_name, m.msg_namelen);
+	} else if (st->source == AT_SRC_RECVFROM) {
+		set_destination(es, (const void *)st->extra, sizeof(struct sockaddr_in6));
+	}
+	if (es->t.peer.port != 53)
+		goto out;
+	if (st->source == AT_SRC_RECVMSG)
+		emit_message(es, 0, (__u64)m.msg_iov, (__u32)m.msg_iovlen, ret, es->t.conn ^ 1, true);
+	else
+		emit_message(es, st->args[1], 0, 0, ret, es->t.conn ^ 1, true);
+out:
+	bpf_map_delete_elem(&stash, &tid);
+	return 0;
+}
+
+SYS_EXIT(read) { return recv_exit(ctx); }
+SYS_EXIT(recvfrom) { return recv_exit(ctx); }
+SYS_EXIT(recvmsg) { return recv_exit(ctx); }
+
+/* ---- TLS plaintext: SSL_write, SSL_write_ex, SSL_read, SSL_read_ex ------- */
+
+static __always_inline int ssl_enter(struct pt_regs *regs, __u16 source)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = USTASH_KEY((__u32)id, USTASH_SSL);
+	struct stash s = {
+		.args = { PT_REGS_PARM1(regs), PT_REGS_PARM2(regs), PT_REGS_PARM3(regs),
+			  PT_REGS_PARM4(regs) },
+		.source = source,
+		.kind = (source == AT_SRC_SSL_READ || source == AT_SRC_SSL_READ_EX) ? AT_KIND_RECV
+										     : AT_KIND_SEND,
+	};
+
+	if (!is_traced(id >> 32))
+		return 0;
+	bpf_map_update_elem(&ustash, &key, &s, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int ssl_return(struct pt_regs *regs)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	__u64 key = USTASH_KEY(tid, USTASH_SSL);
+	struct stash *st = bpf_map_lookup_elem(&ustash, &key);
+	long ret = PT_REGS_RC(regs);
+	__u64 bytes = 0, ssl, *conn;
+	struct emit_state *es;
+
+	if (!st)
+		return 0;
+	if (st->source == AT_SRC_SSL_WRITE_EX || st->source == AT_SRC_SSL_READ_EX) {
+		__u64 n = 0;
+
+		if (ret == 1 && st->args[3])
+			bpf_probe_read_user(&n, sizeof(n), (const void *)st->args[3]);
+		bytes = n;
+	} else if (ret > 0) {
+		bytes = ret;
+	}
+	if (!bytes)
+		goto out;
+	es = begin_data(st->kind, st->source, ret, -1, NULL, 0);
+	if (!es)
+		goto out;
+	ssl = st->args[0] ^ conn_key;
+	es->t.h.flags |= AT_F_TLS;
+	if (st->kind == AT_KIND_RECV)
+		es->t.h.flags |= AT_F_INBOUND;
+	es->t.ssl = ssl;
+	conn = bpf_map_lookup_elem(&ssl_conn, &ssl);
+	if (conn)
+		es->t.conn = *conn;
+	else if (st->kind == AT_KIND_SEND)
+		bpf_map_update_elem(&ssl_pending, &tid, &ssl, BPF_ANY);
+	/* TLS plaintext has its own budget, per SSL object and direction. */
+	emit_message(es, st->args[1], 0, 0, bytes, (ssl ^ 2) ^ (st->kind == AT_KIND_RECV), true);
+out:
+	bpf_map_delete_elem(&ustash, &key);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_write) { return ssl_enter(ctx, AT_SRC_SSL_WRITE); }
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_write_ex) { return ssl_enter(ctx, AT_SRC_SSL_WRITE_EX); }
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_read) { return ssl_enter(ctx, AT_SRC_SSL_READ); }
+SEC("uprobe")
+int BPF_KPROBE(handle_ssl_read_ex) { return ssl_enter(ctx, AT_SRC_SSL_READ_EX); }
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_ssl_return) { return ssl_return(ctx); }
+
+/* ---- resolver library calls --------------------------------------------- */
+
+static __always_inline int dns_enter(__u16 source, __u64 name, __u64 out, __u64 family)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = USTASH_KEY((__u32)id, USTASH_DNS);
+	struct stash s = {
+		.args = { name, out, family, 0 },
+		.source = source,
+		.kind = AT_KIND_DNS,
+	};
+
+	if (!is_traced(id >> 32))
+		return 0;
+	bpf_map_update_elem(&ustash, &key, &s, BPF_ANY);
+	return 0;
+}
+
+/* glibc x86-64 layouts (stable ABI). */
+struct at_addrinfo {
+	int ai_flags, ai_family, ai_socktype, ai_protocol;
+	__u32 ai_addrlen;
+	__u32 pad;
+	__u64 ai_addr, ai_canonname, ai_next;
+};
+
+struct at_hostent {
+	__u64 h_name, h_aliases;
+	int h_addrtype, h_length;
+	__u64 h_addr_list;
+};
+
+#define DNS_RECORD (sizeof(struct at_dns_event) + AT_DNS_NAME_MAX)
+
+static __always_inline void dns_from_hostent(struct at_dns_event *e, __u64 hostent)
+{
+	struct at_hostent h = {};
+
+	if (!hostent || bpf_probe_read_user(&h, sizeof(h), (const void *)hostent))
+		return;
+	for (int i = 0; i < AT_DNS_MAX_ADDRS; i++) {
+		__u64 p = 0;
+
+		if (bpf_probe_read_user(&p, sizeof(p), (const void *)(h.h_addr_list + i * 8)) || !p)
+			break;
+		e->addrs[i].family = h.h_addrtype;
+		bpf_probe_read_user(e->addrs[i].addr, h.h_addrtype == AF_INET6 ? 16 : 4, (const void *)p);
+		e->count = i + 1;
+	}
+}
+
+static __always_inline int dns_return(struct pt_regs *regs)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = USTASH_KEY((__u32)id, USTASH_DNS);
+	struct stash *st = bpf_map_lookup_elem(&ustash, &key);
+	long ret = PT_REGS_RC(regs);
+	struct at_dns_event *e;
+	long n;
+
+	if (!st)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, DNS_RECORD, 0);
+	if (!e) {
+		struct at_header h = { .kind = AT_KIND_DNS };
+
+		count_sent(&h, -1);
+		goto out;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, AT_KIND_DNS);
+	e->result = (__s32)ret;
+	e->source = st->source;
+	e->family = (__u16)st->args[2];
+	n = bpf_probe_read_user_str((void *)(e + 1), AT_DNS_NAME_MAX, (const void *)st->args[0]);
+	if (n <= 0) {
+		e->h.flags |= AT_F_READ_FAILED;
+		n = 1;
+	}
+	e->name_len = n - 1;
+	switch (st->source) {
+	case AT_SRC_GETADDRINFO: {
+		__u64 ai = 0;
+
+		if (ret != 0 || !st->args[1] || bpf_probe_read_user(&ai, sizeof(ai), (const void *)st->args[1]))
+			break;
+		for (int i = 0; i < AT_DNS_MAX_ADDRS && ai; i++) {
+			struct at_addrinfo a = {};
+
+			if (bpf_probe_read_user(&a, sizeof(a), (const void *)ai))
+				break;
+			read_user_sockaddr((const void *)a.ai_addr, a.ai_addrlen, &e->addrs[i], NULL);
+			e->count = i + 1;
+			ai = a.ai_next;
+		}
+		break;
+	}
+	case AT_SRC_GETHOSTBYNAME:
+	case AT_SRC_GETHOSTBYNAME2:
+		dns_from_hostent(e, (__u64)ret);
+		break;
+	case AT_SRC_GETHOSTBYNAME_R:
+	case AT_SRC_GETHOSTBYNAME2_R: {
+		__u64 result = 0;
+
+		if (ret == 0 && st->args[1] &&
+		    bpf_probe_read_user(&result, sizeof(result), (const void *)st->args[1]) == 0)
+			dns_from_hostent(e, result);
+		break;
+	}
+	}
+	e->h.size = sizeof(*e) + (e->name_len & (AT_DNS_NAME_MAX - 1));
+	count_sent(&e->h, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
+out:
+	bpf_map_delete_elem(&ustash, &key);
+	return 0;
+}
+
+/* getaddrinfo(node, service, hints, res) */
+SEC("uprobe")
+int BPF_KPROBE(handle_getaddrinfo, const char *node, const char *service, void *hints, void *res)
+{
+	return dns_enter(AT_SRC_GETADDRINFO, (__u64)node, (__u64)res, 0);
+}
+
+/* gethostbyname(name), gethostbyname2(name, af) return a hostent */
+SEC("uprobe")
+int BPF_KPROBE(handle_gethostbyname, const char *name)
+{
+	return dns_enter(AT_SRC_GETHOSTBYNAME, (__u64)name, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_gethostbyname2, const char *name, int af)
+{
+	return dns_enter(AT_SRC_GETHOSTBYNAME2, (__u64)name, 0, af);
+}
+
+/* gethostbyname_r(name, ret, buf, buflen, result, h_errnop) and
+ * gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop) */
+SEC("uprobe")
+int BPF_KPROBE(handle_gethostbyname_r, const char *name)
+{
+	return dns_enter(AT_SRC_GETHOSTBYNAME_R, (__u64)name, PT_REGS_PARM5(ctx), 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(handle_gethostbyname2_r, const char *name, int af)
+{
+	/* the seventh argument is on the stack; result is the sixth (r9) */
+	return dns_enter(AT_SRC_GETHOSTBYNAME2_R, (__u64)name, ctx->r9, af);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_dns_return) { return dns_return(ctx); }

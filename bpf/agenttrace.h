@@ -26,6 +26,13 @@
 #define AT_ENV_NAME_MAX 256       /* bytes of an environment variable name */
 #define AT_ENV_VALUE_MAX 1024     /* bytes of a value, only with --show-values */
 #define AT_UTS_LEN 65
+#define AT_CHUNK 16384            /* payload bytes per record; larger writes span records */
+#define AT_MAX_CHUNKS 256         /* chunk records one call may produce */
+#define AT_MAX_IOV 64             /* iovec entries walked per message */
+#define AT_MAX_MMSG 8             /* messages walked per sendmmsg/recvmmsg */
+#define AT_UNIX_PATH_MAX 108
+#define AT_DNS_MAX_ADDRS 8        /* addresses kept from one resolver answer */
+#define AT_DNS_NAME_MAX 256
 #define AT_SCRATCH_SIZE 32768     /* per-CPU buffer a record is built in */
 #define AT_SYSCALL_SLOTS 512      /* syscall numbers the dispatch tables cover */
 
@@ -40,6 +47,14 @@ enum at_kind {
 	AT_KIND_ACCESS = 7,
 	AT_KIND_GETENV = 8,
 	AT_KIND_UNAME = 9,
+	AT_KIND_CONNECT = 10,
+	AT_KIND_BIND = 11,
+	AT_KIND_LISTEN = 12,
+	AT_KIND_ACCEPT = 13,
+	AT_KIND_SEND = 14,
+	AT_KIND_RECV = 15,
+	AT_KIND_CLOSE = 16,
+	AT_KIND_DNS = 17,
 	AT_KIND_MAX = 32, /* room for later kinds; counters are sized by this */
 };
 
@@ -62,6 +77,31 @@ enum at_source {
 	AT_SRC_GETENV = 14,
 	AT_SRC_SECURE_GETENV = 15,
 	AT_SRC_UNAME = 16,
+	AT_SRC_CONNECT = 17,
+	AT_SRC_BIND = 18,
+	AT_SRC_LISTEN = 19,
+	AT_SRC_ACCEPT = 20,
+	AT_SRC_ACCEPT4 = 21,
+	AT_SRC_WRITE = 22,
+	AT_SRC_WRITEV = 23,
+	AT_SRC_SENDTO = 24,
+	AT_SRC_SENDMSG = 25,
+	AT_SRC_SENDMMSG = 26,
+	AT_SRC_SSL_WRITE = 27,
+	AT_SRC_SSL_WRITE_EX = 28,
+	AT_SRC_SSL_READ = 29,
+	AT_SRC_SSL_READ_EX = 30,
+	AT_SRC_READ = 31,
+	AT_SRC_READV = 32,
+	AT_SRC_RECVFROM = 33,
+	AT_SRC_RECVMSG = 34,
+	AT_SRC_RECVMMSG = 35,
+	AT_SRC_CLOSE = 36,
+	AT_SRC_GETADDRINFO = 37,
+	AT_SRC_GETHOSTBYNAME = 38,
+	AT_SRC_GETHOSTBYNAME2 = 39,
+	AT_SRC_GETHOSTBYNAME_R = 40,
+	AT_SRC_GETHOSTBYNAME2_R = 41,
 	AT_SRC_MAX = 64,
 };
 
@@ -73,6 +113,10 @@ enum at_source {
 #define AT_F_VALUE_TRUNCATED (1u << 4)  /* env value longer than AT_ENV_VALUE_MAX */
 #define AT_F_DIR_UNKNOWN (1u << 5)      /* relative path whose base directory could not be read */
 #define AT_F_VALUE_CAPTURED (1u << 6)   /* getenv: the value follows the name */
+#define AT_F_TLS (1u << 7)              /* data is TLS plaintext from an SSL_* function */
+#define AT_F_INBOUND (1u << 8)          /* data was received, not sent */
+#define AT_F_IN_TLS_CALL (1u << 9)      /* socket write made inside SSL_write: ciphertext, not copied */
+#define AT_F_BUDGET_SPENT (1u << 10)    /* the connection's capture budget ran out: bytes not copied */
 
 struct at_header {
 	__u16 kind;   /* enum at_kind */
@@ -154,6 +198,71 @@ struct at_uname {
 	__u32 reserved;
 };
 
+/* A socket address as the kernel side decodes it. */
+struct at_sockaddr {
+	__u16 family;   /* AF_INET, AF_INET6, AF_UNIX; 0 when unknown */
+	__u16 port;     /* host byte order */
+	__u32 scope_id;
+	__u8 addr[16];  /* IPv4 in the first 4 bytes */
+};
+
+/* AT_KIND_CONNECT, AT_KIND_BIND, AT_KIND_LISTEN, AT_KIND_ACCEPT,
+ * AT_KIND_CLOSE; followed by a unix socket path (unix_len bytes; an abstract
+ * name starts with NUL). */
+struct at_sock_event {
+	struct at_header h;
+	__s64 result;     /* 0, the accepted fd, or -errno */
+	__u64 conn;       /* opaque socket identity, stable while the socket lives */
+	__s32 fd;         /* the socket (the listening one for accept) */
+	__u16 source;
+	__u16 sock_type;  /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__s32 backlog;    /* listen */
+	__u16 unix_len;
+	__u16 reserved;
+	struct at_sockaddr addr;   /* connect/bind: the address given; accept: the peer */
+	struct at_sockaddr local;  /* the socket's own address after the call, when bound */
+};
+
+/* AT_KIND_SEND, AT_KIND_RECV: one record per chunk of a message's bytes.
+ * Chunks of one message share call_id and msg_index; data_offset says where
+ * a chunk's bytes (data_len of them, following) sit in the message. A message
+ * with nothing captured still has one record with data_len 0. */
+struct at_data_event {
+	struct at_header h;
+	__s64 result;       /* what the call returned: bytes, or -errno */
+	__u64 conn;         /* socket identity; 0 when unknown (TLS not yet tied to one) */
+	__u64 call_id;      /* groups the records of one call */
+	__u64 ssl;          /* opaque SSL object identity for TLS data; for a socket
+			     * write, the SSL object it was found to carry, or 0 */
+	__u64 msg_bytes;    /* bytes of this message the call moved */
+	__s32 fd;
+	__u16 source;
+	__u16 sock_type;
+	__u32 msg_index;    /* message within sendmmsg/recvmmsg; 0 otherwise */
+	__u32 data_offset;
+	__u32 data_len;
+	__u32 captured;     /* bytes of this message copied over all its chunks */
+	__u16 chunk_index;
+	__u16 chunk_count;
+	__u16 unix_len;     /* unix path of an explicit destination, after the data */
+	__u16 reserved;
+	struct at_sockaddr peer;   /* explicit destination, else the socket's peer */
+	struct at_sockaddr local;
+};
+
+/* AT_KIND_DNS: a resolver library call and its answer. Followed by the name
+ * (name_len bytes). */
+struct at_dns_event {
+	struct at_header h;
+	__s32 result;       /* the function's return value (0 is success for getaddrinfo) */
+	__u16 source;
+	__u16 name_len;
+	__u16 count;        /* addresses that follow in addrs */
+	__u16 family;       /* requested family, gethostbyname2 */
+	__u32 reserved;
+	struct at_sockaddr addrs[AT_DNS_MAX_ADDRS];
+};
+
 /* Per-kind counters, summed over CPUs by the collector. */
 struct at_kind_counters {
 	__u64 emitted;     /* records written to the ring buffer */
@@ -167,6 +276,8 @@ struct at_counters {
 	__u64 stash_full;       /* enter/exit pairing map was full: syscall not recorded */
 	__u64 filter_full;      /* traced-process map was full: a new process not followed */
 	__u64 compat_syscalls;  /* 32-bit syscalls of traced processes: not decoded */
+	__u64 payload_bytes;    /* payload bytes copied */
+	__u64 payload_truncated; /* payload bytes not copied: budget spent or per-call limits */
 };
 
 /* Values of the traced-process map. */

@@ -12,6 +12,7 @@ namespace agenttrace::cli {
 int run_command(const std::vector<std::string>& args) {
   collector::RunOptions opt;
   std::string ringbuf = "16M";
+  std::string capture = "1M";
   CLI::App app{"Trace a command and everything it starts.\n\n"
                "usage: agenttrace [OPTIONS] -- CMD [ARGS...]\n"
                "       agenttrace dump TRACE",
@@ -26,6 +27,9 @@ int run_command(const std::vector<std::string>& args) {
   app.add_flag("--show-values", opt.show_values,
                "record the values of environment variables looked up (secrets!)");
   app.add_option("--ringbuf-size", ringbuf, "kernel ring buffer size, a power of two (default 16M)")
+      ->check(size_validator());
+  app.add_option("--capture-bytes", capture,
+                 "payload bytes kept per connection and direction (default 1M; 0: none)")
       ->check(size_validator());
   app.add_flag("-q,--quiet", opt.quiet, "no summary at the end");
   app.add_flag("--debug", opt.debug, "show libbpf's and the verifier's own messages");
@@ -44,6 +48,7 @@ int run_command(const std::vector<std::string>& args) {
     throw Error("--ringbuf-size must be a power of two between " + std::to_string(page) +
                 " bytes and 1G, not " + ringbuf);
   opt.ringbuf_bytes = static_cast<uint32_t>(rb);
+  opt.capture_bytes = *parse_size(capture);
   if (opt.no_trace_file && !opt.output_path.empty())
     throw Error("--output and --no-trace-file contradict each other");
 

@@ -1,5 +1,7 @@
 #include "collector/decoder.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <cstring>
@@ -37,7 +39,7 @@ std::string comm_text(const char (&comm)[AT_COMM_LEN]) {
 
 trace::Syscall syscall_of(uint16_t source) {
   // enum at_source and trace::Syscall share their numbering on purpose.
-  if (source > AT_SRC_NONE && source <= AT_SRC_UNAME) return static_cast<trace::Syscall>(source);
+  if (source > AT_SRC_NONE && source <= AT_SRC_GETHOSTBYNAME2_R) return static_cast<trace::Syscall>(source);
   return trace::SYSCALL_UNSPECIFIED;
 }
 
@@ -166,9 +168,148 @@ bool decode_exec(const uint8_t* data, size_t size, Event* out, std::string* erro
   return true;
 }
 
+
+trace::SockAddr sockaddr_of(const at_sockaddr& a, std::string_view unix_path) {
+  trace::SockAddr out;
+  char text[INET6_ADDRSTRLEN];
+  switch (a.family) {
+    case AF_INET:
+      out.set_family("inet");
+      inet_ntop(AF_INET, a.addr, text, sizeof(text));
+      out.set_address(text);
+      out.set_port(a.port);
+      break;
+    case AF_INET6:
+      out.set_family("inet6");
+      inet_ntop(AF_INET6, a.addr, text, sizeof(text));
+      out.set_address(text);
+      out.set_port(a.port);
+      break;
+    case AF_UNIX: {
+      out.set_family("unix");
+      std::string path(unix_path);
+      if (!path.empty() && path[0] == '\0') path[0] = '@';  // abstract namespace
+      out.set_path(path);
+      break;
+    }
+    default:
+      break;
+  }
+  return out;
+}
+
+std::string sock_type_name(uint16_t type) {
+  switch (type) {
+    case SOCK_STREAM: return "stream";
+    case SOCK_DGRAM: return "dgram";
+    case SOCK_SEQPACKET: return "seqpacket";
+    case SOCK_RAW: return "raw";
+    case 0: return "";
+    default: return "type" + std::to_string(type);
+  }
+}
+
+bool decode_socket(const uint8_t* data, size_t size, Event* out, NetworkExtra* extra,
+                   std::string* error) {
+  at_sock_event raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  Tail tail(data, size, sizeof(raw));
+  std::string_view path;
+  if (!tail.take(raw.unix_len, &path)) return overrun(error, "socket");
+  trace::Socket* m = nullptr;
+  switch (raw.h.kind) {
+    case AT_KIND_CONNECT: m = out->mutable_connect(); break;
+    case AT_KIND_BIND: m = out->mutable_bind(); break;
+    case AT_KIND_LISTEN: m = out->mutable_listen(); break;
+    case AT_KIND_ACCEPT: m = out->mutable_accept(); break;
+    default: m = out->mutable_close(); break;
+  }
+  m->set_syscall(syscall_of(raw.source));
+  m->set_fd(raw.fd);
+  m->set_result(raw.result);
+  m->set_type(sock_type_name(raw.sock_type));
+  *m->mutable_addr() = sockaddr_of(raw.addr, path);
+  if (raw.local.family && raw.local.family != AF_UNIX) *m->mutable_local() = sockaddr_of(raw.local, {});
+  m->set_backlog(raw.backlog);
+  extra->kernel_conn = raw.conn;
+  return true;
+}
+
+bool decode_dns(const uint8_t* data, size_t size, Event* out, std::string* error) {
+  at_dns_event raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  Tail tail(data, size, sizeof(raw));
+  std::string_view name;
+  if (!tail.take(raw.name_len, &name)) return overrun(error, "dns");
+  auto* m = out->mutable_dns();
+  m->set_source(syscall_of(raw.source));
+  m->set_name(std::string(name));
+  m->set_result(raw.result);
+  for (int i = 0; i < raw.count && i < AT_DNS_MAX_ADDRS; ++i) {
+    trace::SockAddr a = sockaddr_of(raw.addrs[i], {});
+    if (!a.address().empty()) m->add_answers(a.address());
+  }
+  return true;
+}
+
 }  // namespace
 
-bool Decoder::decode(const void* data_ptr, size_t size, Event* out, std::string* error) const {
+uint16_t Decoder::kind_of(const void* data, size_t size) {
+  if (size < sizeof(at_header)) return 0;
+  uint16_t kind;
+  memcpy(&kind, data, sizeof(kind));
+  return kind;
+}
+
+bool Decoder::decode_data(const void* data_ptr, size_t size, DataRecord* out,
+                          std::string* error) const {
+  const uint8_t* data = static_cast<const uint8_t*>(data_ptr);
+  at_data_event raw;
+  if (size < sizeof(raw)) {
+    *error = "data record of " + std::to_string(size) + " bytes is shorter than its fixed part";
+    return false;
+  }
+  memcpy(&raw, data, sizeof(raw));
+  if (raw.h.size < sizeof(raw) || raw.h.size > size) {
+    *error = "data record header claims " + std::to_string(raw.h.size) + " bytes of " + std::to_string(size);
+    return false;
+  }
+  if (raw.data_len > raw.h.size - sizeof(raw)) return overrun(error, "data");
+  Event& e = out->event;
+  e.Clear();
+  e.set_mono_ns(raw.h.mono_ns);
+  e.set_wall_ns(static_cast<int64_t>(raw.h.mono_ns) + wall_minus_mono_);
+  e.set_pid(raw.h.pid);
+  e.set_tid(raw.h.tid);
+  e.set_ppid(raw.h.ppid);
+  e.set_comm(comm_text(raw.h.comm));
+  out->inbound = raw.h.flags & AT_F_INBOUND;
+  trace::Data* m = out->inbound ? e.mutable_recv() : e.mutable_send();
+  m->set_syscall(syscall_of(raw.source));
+  m->set_fd(raw.fd);
+  m->set_result(raw.result);
+  *m->mutable_peer() = sockaddr_of(raw.peer, {});
+  if (raw.local.family && raw.local.family != AF_UNIX) *m->mutable_local() = sockaddr_of(raw.local, {});
+  m->set_bytes(raw.msg_bytes);
+  m->set_tls(raw.h.flags & AT_F_TLS);
+  m->set_ciphertext(raw.h.flags & AT_F_IN_TLS_CALL);
+  m->set_msg_index(raw.msg_index);
+  m->set_type(sock_type_name(raw.sock_type));
+  out->final = raw.reserved == 1;
+  out->kernel_conn = raw.conn;
+  out->ssl = raw.ssl;
+  out->call_id = raw.call_id;
+  out->msg_index = raw.msg_index;
+  out->data_offset = raw.data_offset;
+  out->captured = raw.captured;
+  out->budget_spent = raw.h.flags & AT_F_BUDGET_SPENT;
+  out->read_failed = raw.h.flags & AT_F_READ_FAILED;
+  out->bytes = std::string_view(reinterpret_cast<const char*>(data + sizeof(raw)), raw.data_len);
+  return true;
+}
+
+bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra* extra,
+                     std::string* error) const {
   const uint8_t* data = static_cast<const uint8_t*>(data_ptr);
   out->Clear();
   if (size < sizeof(at_header)) {
@@ -253,6 +394,18 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, std::string*
       m->set_release(std::string(release));
       return true;
     }
+    case AT_KIND_CONNECT:
+    case AT_KIND_BIND:
+    case AT_KIND_LISTEN:
+    case AT_KIND_ACCEPT:
+    case AT_KIND_CLOSE:
+      return decode_socket(data, size, out, extra, error);
+    case AT_KIND_DNS:
+      return decode_dns(data, size, out, error);
+    case AT_KIND_SEND:
+    case AT_KIND_RECV:
+      *error = "payload records are decoded with decode_data";
+      return false;
     default:
       *error = "record of unknown kind " + std::to_string(h.kind);
       return false;

@@ -5,10 +5,34 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "trace/format.h"
 
 namespace agenttrace::collector {
+
+// What a network record says beyond its event: the kernel's opaque ids,
+// which the recorder turns into connection numbers, and for payload records
+// where the chunk belongs.
+struct NetworkExtra {
+  uint64_t kernel_conn = 0;
+  uint64_t ssl = 0;
+};
+
+struct DataRecord {
+  trace::Event event;      // header fields and the Data body (no bytes yet)
+  bool inbound = false;    // recv rather than send
+  bool final = false;      // the record closing a message, with totals
+  uint64_t kernel_conn = 0;
+  uint64_t ssl = 0;
+  uint64_t call_id = 0;
+  uint32_t msg_index = 0;
+  uint32_t data_offset = 0;
+  uint64_t captured = 0;   // final: bytes of the message copied in total
+  bool budget_spent = false;
+  bool read_failed = false;
+  std::string_view bytes;  // this chunk's bytes (into the raw record)
+};
 
 class Decoder {
  public:
@@ -18,7 +42,19 @@ class Decoder {
   // Fills *out (cleared first) from one record. Returns false with *error set
   // when the record is shorter than its kind requires or its lengths overrun.
   // The event id is left to the caller.
-  bool decode(const void* data, size_t size, trace::Event* out, std::string* error) const;
+  bool decode(const void* data, size_t size, trace::Event* out, std::string* error) const {
+    NetworkExtra extra;
+    return decode(data, size, out, &extra, error);
+  }
+  bool decode(const void* data, size_t size, trace::Event* out, NetworkExtra* extra,
+              std::string* error) const;
+
+  // Payload records (AT_KIND_SEND, AT_KIND_RECV) are chunks, assembled by
+  // the recorder; this decodes one.
+  bool decode_data(const void* data, size_t size, DataRecord* out, std::string* error) const;
+
+  // The kind of a raw record, 0 when too short to have one.
+  static uint16_t kind_of(const void* data, size_t size);
 
   // Limits the collector applies on top of the kernel's byte bounds.
   static constexpr size_t kMaxArgs = 1024;

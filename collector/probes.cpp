@@ -2,13 +2,18 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
+#include <ctime>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -78,6 +83,12 @@ Probes::Probes(const ProbeConfig& config) {
   // Wake the collector when a quarter of the ring is full; it also polls on a
   // short timer, so quiet periods cost no wake-ups at all.
   skel_->rodata->wakeup_bytes = config.ringbuf_bytes / 4;
+  skel_->rodata->capture_bytes = config.capture_bytes;
+  // Connection ids are kernel addresses XOR a random key, so traces do not
+  // reveal the kernel's memory layout.
+  uint64_t key = 0;
+  if (getrandom(&key, sizeof(key), 0) != sizeof(key)) key = static_cast<uint64_t>(time(nullptr)) * 0x9E3779B97F4A7C15ull;
+  skel_->rodata->conn_key = key & ~3ull;  // low bits mark direction in budget keys
 
   if (int err = bpf_map__set_max_entries(skel_->maps.events, config.ringbuf_bytes))
     throw Error("cannot size the ring buffer to " + std::to_string(config.ringbuf_bytes) +
@@ -123,6 +134,50 @@ Probes::Probes(const ProbeConfig& config) {
   }
 }
 
+void Probes::detach_in_background() {
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) return;  // fall back to detaching here
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return;
+  }
+  if (pid > 0) {
+    // Parent: its references go in the destructor, cheaply, because the
+    // child holds the links; the pipe's write end closes when it exits.
+    close(pipefd[0]);
+    return;
+  }
+  // Child: out of the terminal's way, holding nothing but the links.
+  close(pipefd[1]);
+  setsid();
+  if (chdir("/") != 0) _exit(0);
+  int null = open("/dev/null", O_RDWR);
+  for (int fd = 0; fd < 3; ++fd) dup2(null, fd);
+  std::vector<int> keep = {pipefd[0]};
+  for (auto* link : links_) keep.push_back(bpf_link__fd(link));
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir) {
+    std::vector<int> to_close;
+    while (dirent* d = readdir(dir)) {
+      int fd = atoi(d->d_name);
+      if (fd > 2 && fd != dirfd(dir) && std::find(keep.begin(), keep.end(), fd) == keep.end() &&
+          d->d_name[0] != '.')
+        to_close.push_back(fd);
+    }
+    closedir(dir);
+    for (int fd : to_close) close(fd);
+  }
+  char c;
+  while (read(pipefd[0], &c, 1) > 0) {
+  }  // EOF: the parent has exited
+  std::vector<std::thread> closers;
+  for (auto* link : links_) closers.emplace_back([link] { close(bpf_link__fd(link)); });
+  for (auto& t : closers) t.join();
+  _exit(0);
+}
+
 Probes::~Probes() {
   // Detaching a syscall tracepoint waits for an RCU grace period (faultable
   // syscall tracepoints, Linux 6.14+): some 50-80 ms each here. One after the
@@ -149,6 +204,11 @@ constexpr SyscallHandler kSyscallHandlers[] = {
     {SYS_stat, "newstat"},        {SYS_lstat, "newlstat"},        {SYS_newfstatat, "newfstatat"},
     {SYS_statx, "statx"},         {SYS_access, "access"},         {SYS_faccessat, "faccessat"},
     {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"},
+    {SYS_connect, "connect"},     {SYS_bind, "bind"},             {SYS_listen, "listen"},
+    {SYS_accept, "accept"},       {SYS_accept4, "accept4"},       {SYS_close, "close"},
+    {SYS_write, "write"},         {SYS_writev, "writev"},         {SYS_sendto, "sendto"},
+    {SYS_sendmsg, "sendmsg"},     {SYS_sendmmsg, "sendmmsg"},     {SYS_read, "read"},
+    {SYS_recvfrom, "recvfrom"},   {SYS_recvmsg, "recvmsg"},
 };
 
 }  // namespace
@@ -161,6 +221,7 @@ void Probes::fill_syscall_tables() {
                                  std::pair{skel_->maps.sys_exit_calls, "handle_sys_exit_"}}) {
       std::string prog_name = std::string(prefix) + h.name;
       bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name.c_str());
+      if (!prog && std::string(prefix) == "handle_sys_exit_") continue;  // entry-only (close)
       if (!prog) throw Error("BPF program " + prog_name + " is missing");
       int fd = bpf_program__fd(prog);
       if (bpf_map__update_elem(table, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY) != 0)
@@ -200,31 +261,22 @@ at_counters Probes::read_counters() const {
     total.stash_full += c.stash_full;
     total.filter_full += c.filter_full;
     total.compat_syscalls += c.compat_syscalls;
+    total.payload_bytes += c.payload_bytes;
+    total.payload_truncated += c.payload_truncated;
   }
   return total;
 }
 
-std::string Probes::attach_uprobe(const char* prog_name, bool retprobe, const std::string& path,
-                                  uint64_t offset) {
-  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name);
-  if (!prog) return std::string("BPF program ") + prog_name + " is missing";
+std::string Probes::attach_uprobe(const std::string& prog_name, bool retprobe,
+                                  const std::string& path, uint64_t offset) {
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name.c_str());
+  if (!prog) return "BPF program " + prog_name + " is missing";
   bpf_link* link = bpf_program__attach_uprobe(prog, retprobe, -1, path.c_str(), offset);
   if (!link)
     return std::string("cannot attach ") + (retprobe ? "a return probe" : "a probe") + " to " +
            path + " at offset " + std::to_string(offset) + ": " + errno_text(errno);
   links_.push_back(link);
   return {};
-}
-
-std::string Probes::attach_getenv(const std::string& path, uint64_t getenv_offset,
-                                  std::optional<uint64_t> secure_getenv_offset) {
-  std::string err = attach_uprobe("handle_getenv", false, path, getenv_offset);
-  if (err.empty()) err = attach_uprobe("handle_getenv_return", true, path, getenv_offset);
-  if (!err.empty() || !secure_getenv_offset) return err;
-  err = attach_uprobe("handle_secure_getenv", false, path, *secure_getenv_offset);
-  if (err.empty())
-    err = attach_uprobe("handle_getenv_return", true, path, *secure_getenv_offset);
-  return err;
 }
 
 }  // namespace agenttrace::collector

@@ -19,6 +19,7 @@ struct ProbeConfig {
   bool capture_values = false;  // --show-values
   bool trace_all = false;       // record every process on the host
   uint32_t ringbuf_bytes = 16u << 20;
+  uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction
   bool debug = false;           // show libbpf's own messages
 };
 
@@ -29,7 +30,7 @@ void check_kernel_support();
 class Probes {
  public:
   // Opens, configures, loads and attaches every tracepoint program. Uprobes
-  // are attached later, per library (attach_getenv).
+  // are attached later, per library (attach_uprobe, from LibraryProbes).
   explicit Probes(const ProbeConfig& config);
   ~Probes();
   Probes(const Probes&) = delete;
@@ -43,11 +44,18 @@ class Probes {
   // Counters summed over CPUs.
   at_counters read_counters() const;
 
-  // Attaches the getenv (and, when present, secure_getenv) entry and return
-  // probes to `path` at the given file offsets. Returns an error sentence, or
-  // empty on success.
-  std::string attach_getenv(const std::string& path, uint64_t getenv_offset,
-                            std::optional<uint64_t> secure_getenv_offset);
+  // Attaches the BPF program `prog_name` as a uprobe (or return probe) to
+  // `path` at a file offset. Returns an error sentence, or empty on success.
+  std::string attach_uprobe(const std::string& prog_name, bool retprobe, const std::string& path,
+                            uint64_t offset);
+
+  // Hands the slow part of detaching to a background process so agenttrace
+  // can exit with the command's status at once. The kernel detaches a uprobe
+  // or syscall tracepoint one RCU grace period at a time (some 45 ms each
+  // here, serialized), over a second for all of agenttrace's probes. A forked
+  // child keeps the links, waits until this process is gone, then lets them
+  // go; this process's own references are dropped in its destructor.
+  void detach_in_background();
 
   // Tracepoints this kernel lacks, as "category/name"; their programs were
   // not loaded and what they would record is missing from the trace.
@@ -56,9 +64,6 @@ class Probes {
  private:
   // Puts each syscall handler into the tail-call tables at its number.
   void fill_syscall_tables();
-  std::string attach_uprobe(const char* prog_name, bool retprobe, const std::string& path,
-                            uint64_t offset);
-
   agenttrace_bpf* skel_ = nullptr;
   std::vector<bpf_link*> links_;
   std::vector<std::string> missing_;

@@ -23,12 +23,23 @@ const char* kernel_kind_name(int kind) {
     case AT_KIND_ACCESS: return "access";
     case AT_KIND_GETENV: return "getenv";
     case AT_KIND_UNAME: return "uname";
+    case AT_KIND_CONNECT: return "connect";
+    case AT_KIND_BIND: return "bind";
+    case AT_KIND_LISTEN: return "listen";
+    case AT_KIND_ACCEPT: return "accept";
+    case AT_KIND_SEND: return "send";
+    case AT_KIND_RECV: return "recv";
+    case AT_KIND_CLOSE: return "close";
+    case AT_KIND_DNS: return "dns";
     default: return "";
   }
 }
 
-Recorder::Recorder(Probes* probes, EnvProbes* env, int64_t wall_minus_mono)
-    : probes_(probes), env_(env), decoder_(wall_minus_mono) {
+Recorder::Recorder(Probes* probes, LibraryProbes* env, int64_t wall_minus_mono)
+    : probes_(probes),
+      env_(env),
+      decoder_(wall_minus_mono),
+      network_([this](trace::Event& e) { dispatch(&e); }) {
   if (probes_) {
     rb_ = ring_buffer__new(probes_->ringbuf_fd(), &Recorder::on_ringbuf_record, this, nullptr);
     if (!rb_) throw Error("cannot set up the ring buffer reader: " + errno_text(errno));
@@ -59,10 +70,36 @@ int Recorder::on_ringbuf_record(void* ctx, void* data, size_t size) {
 
 void Recorder::handle_record(const void* data, size_t size) {
   std::string error;
-  if (!decoder_.decode(data, size, &event_, &error)) {
+  uint16_t kind = Decoder::kind_of(data, size);
+  if (kind == AT_KIND_SEND || kind == AT_KIND_RECV) {
+    if (!decoder_.decode_data(data, size, &data_record_, &error)) {
+      if (decode_errors_++ == 0) first_decode_error_ = error;
+      return;
+    }
+    last_mono_ns_ = data_record_.event.mono_ns();
+    network_.on_data(data_record_);
+    return;
+  }
+  NetworkExtra extra;
+  if (!decoder_.decode(data, size, &event_, &extra, &error)) {
     if (decode_errors_++ == 0) first_decode_error_ = error;
     spdlog::debug("undecodable record: {}", error);
     return;
+  }
+  last_mono_ns_ = event_.mono_ns();
+  switch (kind) {
+    case AT_KIND_CONNECT:
+    case AT_KIND_BIND:
+    case AT_KIND_LISTEN:
+    case AT_KIND_ACCEPT:
+    case AT_KIND_CLOSE:
+      network_.on_socket(event_, extra.kernel_conn);
+      return;
+    case AT_KIND_DNS:
+      network_.on_dns(event_);
+      return;
+    default:
+      break;
   }
   dispatch(&event_);
   if (env_) {
@@ -89,6 +126,7 @@ void Recorder::drain() {
     std::rethrow_exception(f);
   }
   if (n < 0 && n != -EINTR) spdlog::warn("reading the ring buffer failed: {}", errno_text(-n));
+  network_.flush_held(last_mono_ns_, false);
 }
 
 void Recorder::flush() {
@@ -96,6 +134,7 @@ void Recorder::flush() {
 }
 
 trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
+  network_.finish();
   trace::Trailer t;
   t.set_events(events());
   t.set_end_wall_ns(read_clocks().wall_ns);
@@ -107,6 +146,9 @@ trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
   t.set_stash_full(c.stash_full);
   t.set_filter_full(c.filter_full);
   t.set_compat_syscalls(c.compat_syscalls);
+  t.set_payload_bytes(c.payload_bytes);
+  t.set_payload_truncated(c.payload_truncated);
+  t.set_payload_gaps(network_.payload_gaps());
   for (int k = 1; k < AT_KIND_MAX; ++k) {
     const char* name = kernel_kind_name(k);
     if (!*name) continue;

@@ -12,7 +12,8 @@
 #include <vector>
 
 #include "collector/decoder.h"
-#include "collector/env_probes.h"
+#include "collector/library_probes.h"
+#include "collector/network.h"
 #include "trace/sink.h"
 
 struct ring_buffer;
@@ -23,7 +24,7 @@ class Probes;
 
 class Recorder {
  public:
-  Recorder(Probes* probes, EnvProbes* env, int64_t wall_minus_mono);
+  Recorder(Probes* probes, LibraryProbes* env, int64_t wall_minus_mono);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -52,8 +53,11 @@ class Recorder {
   void dispatch(trace::Event* event);
 
   Probes* probes_;
-  EnvProbes* env_;
+  LibraryProbes* env_;
   Decoder decoder_;
+  NetworkTracker network_;
+  DataRecord data_record_;
+  uint64_t last_mono_ns_ = 0;
   ring_buffer* rb_ = nullptr;
   std::vector<trace::EventSink*> sinks_;
   trace::Event event_;

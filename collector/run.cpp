@@ -16,7 +16,7 @@
 
 #include "analyzer/knowledge_base.h"
 #include "analyzer/summary.h"
-#include "collector/env_probes.h"
+#include "collector/library_probes.h"
 #include "collector/host_info.h"
 #include "collector/launcher.h"
 #include "collector/probes.h"
@@ -104,13 +104,15 @@ int run_traced(const RunOptions& opt) {
   ProbeConfig pc;
   pc.capture_values = opt.show_values;
   pc.ringbuf_bytes = opt.ringbuf_bytes;
+  pc.capture_bytes = opt.capture_bytes;
   pc.debug = opt.debug;
   Probes probes(pc);
   for (const auto& tp : probes.missing_tracepoints())
     spdlog::warn("this kernel has no tracepoint {}; what it records is missing from the trace", tp);
 
-  EnvProbes env([&probes](const std::string& path, uint64_t off, std::optional<uint64_t> secure) {
-    return probes.attach_getenv(path, off, secure);
+  LibraryProbes env([&probes](const std::string& prog, bool retprobe, const std::string& path,
+                               uint64_t offset) {
+    return probes.attach_uprobe(prog, retprobe, path, offset);
   });
   if (env.attach_system_libraries().empty())
     spdlog::warn("no C library could be probed: environment lookups will not be recorded");
@@ -170,6 +172,7 @@ int run_traced(const RunOptions& opt) {
   header.set_root_pid(static_cast<uint32_t>(child.pid()));
   header.set_values_captured(opt.show_values);
   header.set_ringbuf_bytes(opt.ringbuf_bytes);
+  header.set_capture_bytes(opt.capture_bytes);
   recorder.start(header);
 
   if (int err = child.release()) {
@@ -233,6 +236,7 @@ int run_traced(const RunOptions& opt) {
   trace::Trailer trailer;
   guarded([&] { trailer = recorder.finish(status, true); });
   sigprocmask(SIG_SETMASK, &original, nullptr);
+  probes.detach_in_background();
 
   if (!opt.quiet) {
     std::string text = summary.render(file_sink && !sink_failed ? trace_path : "");

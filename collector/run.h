@@ -18,6 +18,7 @@ struct RunOptions {
   bool quiet = false;           // no summary
   bool debug = false;
   uint32_t ringbuf_bytes = 16u << 20;
+  uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction; 0: off
   std::vector<std::string> agenttrace_argv;  // for the trace header
 };
 

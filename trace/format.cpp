@@ -14,6 +14,14 @@ std::string_view event_kind(const Event& event) {
     case Event::kGetenv: return "getenv";
     case Event::kUname: return "uname";
     case Event::kCoverage: return "coverage";
+    case Event::kConnect: return "connect";
+    case Event::kBind: return "bind";
+    case Event::kListen: return "listen";
+    case Event::kAccept: return "accept";
+    case Event::kClose: return "close";
+    case Event::kSend: return "send";
+    case Event::kRecv: return "recv";
+    case Event::kDns: return "dns";
     case Event::BODY_NOT_SET: break;
   }
   return "unknown";
@@ -37,9 +45,43 @@ std::string_view syscall_name(Syscall syscall) {
     case SYSCALL_GETENV: return "getenv";
     case SYSCALL_SECURE_GETENV: return "secure_getenv";
     case SYSCALL_UNAME: return "uname";
+    case SYSCALL_CONNECT: return "connect";
+    case SYSCALL_BIND: return "bind";
+    case SYSCALL_LISTEN: return "listen";
+    case SYSCALL_ACCEPT: return "accept";
+    case SYSCALL_ACCEPT4: return "accept4";
+    case SYSCALL_WRITE: return "write";
+    case SYSCALL_WRITEV: return "writev";
+    case SYSCALL_SENDTO: return "sendto";
+    case SYSCALL_SENDMSG: return "sendmsg";
+    case SYSCALL_SENDMMSG: return "sendmmsg";
+    case SYSCALL_SSL_WRITE: return "SSL_write";
+    case SYSCALL_SSL_WRITE_EX: return "SSL_write_ex";
+    case SYSCALL_SSL_READ: return "SSL_read";
+    case SYSCALL_SSL_READ_EX: return "SSL_read_ex";
+    case SYSCALL_READ: return "read";
+    case SYSCALL_READV: return "readv";
+    case SYSCALL_RECVFROM: return "recvfrom";
+    case SYSCALL_RECVMSG: return "recvmsg";
+    case SYSCALL_RECVMMSG: return "recvmmsg";
+    case SYSCALL_CLOSE: return "close";
+    case SYSCALL_GETADDRINFO: return "getaddrinfo";
+    case SYSCALL_GETHOSTBYNAME: return "gethostbyname";
+    case SYSCALL_GETHOSTBYNAME2: return "gethostbyname2";
+    case SYSCALL_GETHOSTBYNAME_R: return "gethostbyname_r";
+    case SYSCALL_GETHOSTBYNAME2_R: return "gethostbyname2_r";
+    case SYSCALL_DNS_QUERY: return "query";
+    case SYSCALL_DNS_RESPONSE: return "response";
     default: break;
   }
   return "unknown";
+}
+
+std::string sockaddr_text(const SockAddr& a) {
+  if (a.family() == "inet") return a.address() + ":" + std::to_string(a.port());
+  if (a.family() == "inet6") return "[" + a.address() + "]:" + std::to_string(a.port());
+  if (a.family() == "unix") return "unix:" + a.path();
+  return "";
 }
 
 }  // namespace agenttrace::trace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "agenttrace.pb.h"
@@ -26,5 +27,8 @@ std::string_view event_kind(const Event& event);
 
 // Names for the Syscall enum: "openat", "newfstatat", ...
 std::string_view syscall_name(Syscall syscall);
+
+// "127.0.0.1:443", "[::1]:80", "unix:/run/x.sock", "" when unknown.
+std::string sockaddr_text(const SockAddr& addr);
 
 }  // namespace agenttrace::trace

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/strings.h"
 
 namespace agenttrace::trace {
@@ -18,6 +19,52 @@ void put_path(Json& j, const std::string& path, const std::string& requested, bo
   j["path"] = path;
   if (!requested.empty()) j["requested"] = requested;
   if (truncated) j["path_truncated"] = true;
+}
+
+Json sockaddr_json(const SockAddr& a) {
+  Json j = Json::object();
+  if (a.family().empty()) return j;
+  j["family"] = a.family();
+  if (a.family() == "unix") {
+    j["path"] = a.path();
+  } else {
+    j["address"] = a.address();
+    j["port"] = a.port();
+  }
+  return j;
+}
+
+void put_socket(Json& j, const Socket& x) {
+  j["syscall"] = std::string(syscall_name(x.syscall()));
+  j["fd"] = x.fd();
+  if (x.conn()) j["conn"] = x.conn();
+  if (!x.type().empty()) j["type"] = x.type();
+  if (x.has_addr() && !x.addr().family().empty()) j["addr"] = sockaddr_json(x.addr());
+  if (!x.host().empty()) j["host"] = x.host();
+  if (x.has_local() && !x.local().family().empty()) j["local"] = sockaddr_json(x.local());
+  if (x.backlog()) j["backlog"] = x.backlog();
+  put_result(j, x.result());
+}
+
+void put_data(Json& j, const Data& x) {
+  j["syscall"] = std::string(syscall_name(x.syscall()));
+  j["fd"] = x.fd();
+  if (x.conn()) j["conn"] = x.conn();
+  if (x.has_peer() && !x.peer().family().empty()) {
+    j["peer"] = sockaddr_text(x.peer());
+    j["peer_addr"] = sockaddr_json(x.peer());
+  }
+  if (!x.host().empty()) j["host"] = x.host();
+  j["bytes"] = x.bytes();
+  j["offset"] = x.offset();
+  j["tls"] = x.tls();
+  j["truncated"] = x.truncated();
+  if (x.ciphertext()) j["ciphertext"] = true;
+  if (x.gap()) j["gap"] = true;
+  if (x.msg_index()) j["msg_index"] = x.msg_index();
+  j["data"] = base64_encode(x.data());
+  j["preview"] = printable_preview(x.data(), 160);
+  if (x.result() < 0) put_result(j, x.result());
 }
 
 }  // namespace
@@ -166,6 +213,25 @@ Json event_json(const Event& e) {
       put_result(j, x.result());
       break;
     }
+    case Event::kConnect: put_socket(j, e.connect()); break;
+    case Event::kBind: put_socket(j, e.bind()); break;
+    case Event::kListen: put_socket(j, e.listen()); break;
+    case Event::kAccept: put_socket(j, e.accept()); break;
+    case Event::kClose: put_socket(j, e.close()); break;
+    case Event::kSend: put_data(j, e.send()); break;
+    case Event::kRecv: put_data(j, e.recv()); break;
+    case Event::kDns: {
+      const Dns& x = e.dns();
+      j["source"] = std::string(syscall_name(x.source()));
+      j["name"] = x.name();
+      if (!x.type().empty()) j["type"] = x.type();
+      j["answers"] = x.answers();
+      j["result"] = x.result();
+      if (x.has_server() && !x.server().family().empty()) j["server"] = sockaddr_text(x.server());
+      if (x.id()) j["dns_id"] = x.id();
+      if (x.conn()) j["conn"] = x.conn();
+      break;
+    }
     case Event::kCoverage: {
       const Coverage& x = e.coverage();
       j["signal"] = x.signal();
@@ -196,6 +262,7 @@ Json header_json(const Header& h) {
   j["root_pid"] = h.root_pid();
   j["values_captured"] = h.values_captured();
   j["ringbuf_bytes"] = h.ringbuf_bytes();
+  j["capture_bytes"] = h.capture_bytes();
   return j;
 }
 
@@ -222,6 +289,9 @@ Json trailer_json(const Trailer& t) {
   j["filter_full"] = t.filter_full();
   j["decode_errors"] = t.decode_errors();
   j["compat_syscalls"] = t.compat_syscalls();
+  j["payload_bytes"] = t.payload_bytes();
+  j["payload_truncated"] = t.payload_truncated();
+  j["payload_gaps"] = t.payload_gaps();
   if (t.target_exited()) j["exit_status"] = t.exit_status();
   return j;
 }

@@ -31,8 +31,8 @@ std::string event_summary(const Event& e) {
     case Event::kExit:
       if (e.exit().signal()) {
         const char* abbrev = sigabbrev_np(e.exit().signal());
-        return std::string("exit killed by SIG") + (abbrev ? abbrev : std::to_string(e.exit().signal()).c_str()) +
-               (e.exit().core_dumped() ? " (core dumped)" : "");
+        std::string name = abbrev ? "SIG" + std::string(abbrev) : std::to_string(e.exit().signal());
+        return "exit killed by " + name + (e.exit().core_dumped() ? " (core dumped)" : "");
       }
       return "exit code " + std::to_string(e.exit().code());
     case Event::kOpen:
@@ -54,6 +54,46 @@ std::string event_summary(const Event& e) {
     }
     case Event::kUname:
       return "uname " + e.uname().nodename() + " " + e.uname().release();
+    case Event::kConnect:
+    case Event::kBind:
+    case Event::kListen:
+    case Event::kAccept:
+    case Event::kClose: {
+      const Socket& x = e.body_case() == Event::kConnect ? e.connect()
+                        : e.body_case() == Event::kBind   ? e.bind()
+                        : e.body_case() == Event::kListen ? e.listen()
+                        : e.body_case() == Event::kAccept ? e.accept()
+                                                          : e.close();
+      std::string s = kind + " fd " + std::to_string(x.fd());
+      if (!x.addr().family().empty()) s += " " + sockaddr_text(x.addr());
+      if (!x.host().empty()) s += " (" + x.host() + ")";
+      if (e.has_close() || e.has_listen()) {
+        if (!x.local().family().empty()) s += " local " + sockaddr_text(x.local());
+      }
+      return s + " " + result_text(x.result());
+    }
+    case Event::kSend:
+    case Event::kRecv: {
+      const Data& x = e.has_send() ? e.send() : e.recv();
+      std::string s = kind + (x.tls() ? " tls " : " ") + std::to_string(x.bytes()) + " bytes";
+      s += e.has_send() ? " to " : " from ";
+      s += x.peer().family().empty() ? std::string("?") : sockaddr_text(x.peer());
+      if (!x.host().empty()) s += " (" + x.host() + ")";
+      if (x.ciphertext()) s += " ciphertext";
+      if (x.truncated()) s += " [" + std::to_string(x.truncated()) + " not captured]";
+      if (!x.data().empty()) s += " \"" + printable_preview(x.data(), 60) + "\"";
+      return s;
+    }
+    case Event::kDns: {
+      const Dns& x = e.dns();
+      std::string s = "dns " + std::string(syscall_name(x.source())) + " " + x.name();
+      if (!x.type().empty()) s += " " + x.type();
+      if (x.answers_size()) {
+        std::vector<std::string> a(x.answers().begin(), x.answers().end());
+        s += " -> " + join(a, ", ");
+      }
+      return s;
+    }
     case Event::kCoverage:
       return "coverage " + e.coverage().signal() + " " + e.coverage().state() + ": " +
              e.coverage().detail();

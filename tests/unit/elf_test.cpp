@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <link.h>
 
+#include <algorithm>
+
 #include "collector/elf_file.h"
-#include "collector/env_probes.h"
+#include "collector/library_probes.h"
 #include "collector/uprobe_guard.h"
 
 namespace agenttrace::collector {
@@ -91,15 +93,42 @@ trace::Event exec_event(uint32_t pid, const std::string& exe) {
   return e;
 }
 
-TEST(EnvProbes, CoverageForEachKindOfExecutable) {
-  std::vector<std::string> attached;
-  EnvProbes env([&](const std::string& path, uint64_t, std::optional<uint64_t>) {
-    attached.push_back(path);
-    return std::string();
-  });
+// Records which programs went where instead of attaching them.
+struct FakeAttach {
+  std::vector<std::string> calls;  // "prog [ret] path"
+  std::string fail_with;
+  LibraryProbes::AttachFn fn() {
+    return [this](const std::string& prog, bool ret, const std::string& path, uint64_t) {
+      calls.push_back(prog + (ret ? " ret " : " ") + path);
+      return fail_with;
+    };
+  }
+  bool placed(const std::string& prog, const std::string& path) const {
+    return std::find(calls.begin(), calls.end(), prog + " " + path) != calls.end();
+  }
+};
+
+TEST(LibraryProbes, CLibraryGetsEnvironmentAndResolverProbes) {
+  FakeAttach fake;
+  LibraryProbes probes(fake.fn());
+  ASSERT_EQ(probes.attach_library(own_libc(), LibraryGroup::kCLibrary), "");
+  for (const char* prog : {"handle_getenv", "handle_secure_getenv", "handle_getaddrinfo",
+                           "handle_gethostbyname", "handle_gethostbyname2",
+                           "handle_gethostbyname_r", "handle_gethostbyname2_r"})
+    EXPECT_TRUE(fake.placed(prog, own_libc())) << prog;
+  EXPECT_TRUE(fake.placed("handle_getenv_return ret", own_libc()));
+  EXPECT_TRUE(fake.placed("handle_dns_return ret", own_libc()));
+  EXPECT_EQ(fake.calls.size(), 14u);
+  std::string missing = probes.attach_library(SAMPLES_DIR "/fingerprint", LibraryGroup::kSsl);
+  EXPECT_NE(missing.find("has no SSL_write symbol"), std::string::npos);
+}
+
+TEST(LibraryProbes, CoverageForEachKindOfExecutable) {
+  FakeAttach fake;
+  LibraryProbes env(fake.fn());
   auto libs = env.attach_system_libraries();
   ASSERT_FALSE(libs.empty());
-  EXPECT_EQ(attached, libs);
+  EXPECT_TRUE(fake.placed("handle_getenv", libs[0]));
 
   std::vector<trace::Event> extra;
   // pid 0 has no /proc entry: paths are taken as they are.
@@ -112,7 +141,7 @@ TEST(EnvProbes, CoverageForEachKindOfExecutable) {
   env.observe(exec_event(0, SAMPLES_DIR "/static_getenv"), &extra);
   ASSERT_EQ(extra.size(), 1u);
   EXPECT_EQ(extra[0].coverage().state(), "late");
-  EXPECT_EQ(attached.back(), SAMPLES_DIR "/static_getenv");
+  EXPECT_TRUE(fake.placed("handle_getenv", SAMPLES_DIR "/static_getenv"));
 
   // A second run of the same binary finds its probes already in place.
   extra.clear();
@@ -126,10 +155,10 @@ TEST(EnvProbes, CoverageForEachKindOfExecutable) {
   EXPECT_NE(extra[0].coverage().detail().find("without a getenv symbol"), std::string::npos);
 }
 
-TEST(EnvProbes, AttachFailureIsAGap) {
-  EnvProbes env([](const std::string&, uint64_t, std::optional<uint64_t>) {
-    return std::string("cannot attach: Operation not permitted");
-  });
+TEST(LibraryProbes, AttachFailureIsAGap) {
+  FakeAttach fake;
+  fake.fail_with = "cannot attach: Operation not permitted";
+  LibraryProbes env(fake.fn());
   std::vector<trace::Event> extra;
   env.observe(exec_event(0, SAMPLES_DIR "/static_getenv"), &extra);
   ASSERT_EQ(extra.size(), 1u);

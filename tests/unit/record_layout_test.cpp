@@ -53,13 +53,46 @@ static_assert(offsetof(at_uname, result) == 48);
 static_assert(offsetof(at_uname, nodename_len) == 56);
 
 static_assert(sizeof(at_kind_counters) == 32);
-static_assert(sizeof(at_counters) == AT_KIND_MAX * 32 + 24);
+static_assert(sizeof(at_counters) == AT_KIND_MAX * 32 + 40);
+
+static_assert(sizeof(at_sockaddr) == 24);
+static_assert(offsetof(at_sockaddr, port) == 2);
+static_assert(offsetof(at_sockaddr, addr) == 8);
+
+static_assert(sizeof(at_sock_event) == 128);
+static_assert(offsetof(at_sock_event, result) == 48);
+static_assert(offsetof(at_sock_event, conn) == 56);
+static_assert(offsetof(at_sock_event, fd) == 64);
+static_assert(offsetof(at_sock_event, unix_len) == 76);
+static_assert(offsetof(at_sock_event, addr) == 80);
+static_assert(offsetof(at_sock_event, local) == 104);
+
+static_assert(sizeof(at_data_event) == 168);
+static_assert(offsetof(at_data_event, result) == 48);
+static_assert(offsetof(at_data_event, conn) == 56);
+static_assert(offsetof(at_data_event, call_id) == 64);
+static_assert(offsetof(at_data_event, ssl) == 72);
+static_assert(offsetof(at_data_event, msg_bytes) == 80);
+static_assert(offsetof(at_data_event, fd) == 88);
+static_assert(offsetof(at_data_event, msg_index) == 96);
+static_assert(offsetof(at_data_event, data_offset) == 100);
+static_assert(offsetof(at_data_event, data_len) == 104);
+static_assert(offsetof(at_data_event, captured) == 108);
+static_assert(offsetof(at_data_event, chunk_index) == 112);
+static_assert(offsetof(at_data_event, peer) == 120);
+static_assert(offsetof(at_data_event, local) == 144);
+
+static_assert(sizeof(at_dns_event) == 64 + AT_DNS_MAX_ADDRS * 24);
+static_assert(offsetof(at_dns_event, result) == 48);
+static_assert(offsetof(at_dns_event, name_len) == 54);
+static_assert(offsetof(at_dns_event, count) == 56);
+static_assert(offsetof(at_dns_event, addrs) == 64);
 
 // The largest record must fit the per-CPU scratch buffer it is built in.
 static_assert(sizeof(at_exec) + AT_PATH_MAX + 2 * AT_DIR_MAX + AT_ARGS_MAX <= AT_SCRATCH_SIZE);
 static_assert(sizeof(at_path_event) + 2 * AT_PATH_MAX + AT_DIR_MAX <= AT_SCRATCH_SIZE);
 
 TEST(RecordLayout, KindsFitTheCounterTable) {
-  EXPECT_LT(AT_KIND_UNAME, AT_KIND_MAX);
+  EXPECT_LT(AT_KIND_DNS, AT_KIND_MAX);
   EXPECT_EQ(AT_KIND_MAX & (AT_KIND_MAX - 1), 0) << "AT_KIND_MAX is used as a mask";
 }

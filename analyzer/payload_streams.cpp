@@ -1,0 +1,111 @@
+#include "analyzer/payload_streams.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "common/error.h"
+#include "common/strings.h"
+#include "trace/json.h"
+
+namespace agenttrace::analyzer {
+
+namespace {
+
+// A file-name-safe form of "127.0.0.1:443" or "api.example.com".
+std::string safe(const std::string& s) {
+  std::string out;
+  for (char c : s) out += (isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-') ? c : '_';
+  return out;
+}
+
+}  // namespace
+
+PayloadStreams::PayloadStreams(const std::string& dir) : dir_(dir) {
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+    throw Error("cannot create payload directory " + dir + ": " + errno_text(errno));
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error(dir + " is not a directory");
+}
+
+PayloadStreams::~PayloadStreams() {
+  for (auto& [name, s] : streams_)
+    if (s.out) fclose(s.out);
+}
+
+PayloadStreams::Stream& PayloadStreams::stream_for(const trace::Event& e, const trace::Data& d) {
+  std::string peer = trace::sockaddr_text(d.peer());
+  std::string name;
+  if (d.conn())
+    name = "conn-" + std::to_string(d.conn()) + "-" + safe(d.host().empty() ? peer : d.host());
+  else
+    name = "pid-" + std::to_string(e.pid()) + "-unattributed";
+  name += d.tls() ? ".tls.out" : ".out";
+  Stream& s = streams_[name];
+  if (s.file.empty()) {
+    s.file = name;
+    s.conn = d.conn();
+    s.pid = e.pid();
+    s.comm = e.comm();
+    s.peer = peer;
+    s.host = d.host();
+    s.tls = d.tls();
+    s.first_event = e.id();
+    std::string path = dir_ + "/" + name;
+    s.out = fopen(path.c_str(), "wbe");
+    if (!s.out) throw Error("cannot create " + path + ": " + errno_text(errno));
+    chmod(path.c_str(), 0600);
+  }
+  return s;
+}
+
+void PayloadStreams::on_event(const trace::Event& e) {
+  if (!e.has_send()) return;
+  const trace::Data& d = e.send();
+  if (d.ciphertext() || (d.bytes() == 0 && d.data().empty())) return;
+  Stream& s = stream_for(e, d);
+  s.bytes += d.bytes();
+  s.truncated += d.truncated();
+  if (d.gap()) ++s.gaps;
+  if (!d.data().empty()) {
+    if (fwrite(d.data().data(), 1, d.data().size(), s.out) != d.data().size())
+      throw Error("cannot write " + dir_ + "/" + s.file + ": " + errno_text(errno));
+    s.captured += d.data().size();
+  }
+}
+
+size_t PayloadStreams::finish() {
+  if (finished_) return streams_.size();
+  finished_ = true;
+  trace::Json index = trace::Json::array();
+  for (auto& [name, s] : streams_) {
+    if (s.out && fclose(s.out) != 0) {
+      s.out = nullptr;
+      throw Error("cannot write " + dir_ + "/" + name + ": " + errno_text(errno));
+    }
+    s.out = nullptr;
+    trace::Json j;
+    j["file"] = s.file;
+    j["conn"] = s.conn;
+    j["pid"] = s.pid;
+    j["comm"] = s.comm;
+    j["peer"] = s.peer;
+    if (!s.host.empty()) j["host"] = s.host;
+    j["tls_plaintext"] = s.tls;
+    j["bytes"] = s.bytes;
+    j["captured"] = s.captured;
+    j["not_captured"] = s.truncated;
+    j["messages_with_gaps"] = s.gaps;
+    j["first_event"] = s.first_event;
+    index.push_back(j);
+  }
+  std::string path = dir_ + "/index.json";
+  std::ofstream out(path, std::ios::trunc);
+  out << index.dump(2) << "\n";
+  if (!out) throw Error("cannot write " + path);
+  chmod(path.c_str(), 0600);
+  return streams_.size();
+}
+
+}  // namespace agenttrace::analyzer

@@ -1,0 +1,51 @@
+// `agenttrace dump --payloads DIR`: writes each connection's outgoing bytes,
+// re-assembled in order, to a file of its own, so the exact request an agent
+// sent can be opened. TLS plaintext goes to a file beside the connection's
+// raw bytes; index.json says what each file is and what it lacks.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "trace/sink.h"
+
+namespace agenttrace::analyzer {
+
+class PayloadStreams : public trace::EventSink {
+ public:
+  // Creates DIR (mode 0700) if needed; throws agenttrace::Error.
+  explicit PayloadStreams(const std::string& dir);
+  ~PayloadStreams() override;
+
+  void on_event(const trace::Event& event) override;
+  void on_trailer(const trace::Trailer&) override { finish(); }
+  // Closes the files and writes index.json; returns the number of streams.
+  size_t finish();
+
+ private:
+  struct Stream {
+    std::string file;  // name inside dir
+    FILE* out = nullptr;
+    uint32_t conn = 0;
+    uint32_t pid = 0;
+    std::string comm;
+    std::string peer;
+    std::string host;
+    bool tls = false;
+    uint64_t bytes = 0;      // sent in all
+    uint64_t captured = 0;   // written to the file
+    uint64_t truncated = 0;  // not captured
+    uint64_t gaps = 0;       // messages with missing bytes
+    uint64_t first_event = 0;
+  };
+
+  Stream& stream_for(const trace::Event& e, const trace::Data& d);
+
+  std::string dir_;
+  std::map<std::string, Stream> streams_;  // keyed by file name
+  bool finished_ = false;
+};
+
+}  // namespace agenttrace::analyzer

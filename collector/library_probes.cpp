@@ -1,0 +1,298 @@
+#include "collector/library_probes.h"
+
+#include <link.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "collector/uprobe_guard.h"
+
+namespace agenttrace::collector {
+
+namespace {
+
+struct ProbedFunction {
+  const char* symbol;
+  const char* entry_prog;
+  const char* return_prog;
+  bool required;  // the library is useless to probe without it
+};
+
+// Which BPF programs go on which functions (bpf/agenttrace.bpf.c).
+constexpr ProbedFunction kCLibraryFunctions[] = {
+    {"getenv", "handle_getenv", "handle_getenv_return", true},
+    {"secure_getenv", "handle_secure_getenv", "handle_getenv_return", false},
+    {"getaddrinfo", "handle_getaddrinfo", "handle_dns_return", false},
+    {"gethostbyname", "handle_gethostbyname", "handle_dns_return", false},
+    {"gethostbyname2", "handle_gethostbyname2", "handle_dns_return", false},
+    {"gethostbyname_r", "handle_gethostbyname_r", "handle_dns_return", false},
+    {"gethostbyname2_r", "handle_gethostbyname2_r", "handle_dns_return", false},
+};
+
+constexpr ProbedFunction kSslFunctions[] = {
+    {"SSL_write", "handle_ssl_write", "handle_ssl_return", true},
+    {"SSL_write_ex", "handle_ssl_write_ex", "handle_ssl_return", false},
+    {"SSL_read", "handle_ssl_read", "handle_ssl_return", false},
+    {"SSL_read_ex", "handle_ssl_read_ex", "handle_ssl_return", false},
+};
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool is_c_library(const std::string& path) {
+  std::string base = basename_of(path);
+  return base == "libc.so.6" || base == "libc.so" || base.rfind("ld-musl-", 0) == 0 ||
+         base.rfind("libc.musl-", 0) == 0;
+}
+
+bool is_ssl_library(const std::string& path) { return basename_of(path).rfind("libssl.so", 0) == 0; }
+
+int find_own_libc(struct dl_phdr_info* info, size_t, void* data) {
+  std::string name = info->dlpi_name ? info->dlpi_name : "";
+  if (name.find("/libc.so") != std::string::npos) {
+    *static_cast<std::string*>(data) = name;
+    return 1;
+  }
+  return 0;
+}
+
+trace::Event coverage_event(const trace::Event& cause, const char* signal, const Visibility& v) {
+  trace::Event e;
+  e.set_mono_ns(cause.mono_ns());
+  e.set_wall_ns(cause.wall_ns());
+  e.set_pid(cause.pid());
+  e.set_tid(cause.tid());
+  e.set_ppid(cause.ppid());
+  e.set_comm(cause.comm());
+  auto* c = e.mutable_coverage();
+  c->set_signal(signal);
+  c->set_state(v.state);
+  c->set_detail(v.detail);
+  c->set_object(v.object);
+  return e;
+}
+
+}  // namespace
+
+ExecutableKind classify_executable(const ElfFile& elf) {
+  ExecutableKind k;
+  k.interpreter = elf.interpreter();
+  k.go_runtime = elf.has_section(".go.buildinfo") || elf.has_section(".gopclntab") ||
+                 elf.has_section(".note.go.buildid");
+  if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) k.exports_ssl = true;
+  if (!elf.interpreter().empty()) {
+    k.kind = elf.interpreter().find("ld-musl") != std::string::npos ? ExecutableKind::kDynamicMusl
+                                                                      : ExecutableKind::kDynamicGlibc;
+  } else if (elf.find_symbol("getenv")) {
+    k.kind = ExecutableKind::kStaticWithGetenv;
+  } else {
+    k.kind = ExecutableKind::kStaticWithoutGetenv;
+  }
+  return k;
+}
+
+LibraryProbes::LibraryProbes(AttachFn attach) : attach_(std::move(attach)) {}
+
+std::optional<LibraryProbes::FileKey> LibraryProbes::key_of(const std::string& path,
+                                                            LibraryGroup group) const {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileKey{st.st_dev, st.st_ino, group};
+}
+
+std::string LibraryProbes::host_path(uint32_t pid, const std::string& path) {
+  // A process in another mount namespace or chroot names files from its own
+  // root; /proc/PID/root reaches them while the process lives.
+  std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
+  if (access(via_root.c_str(), F_OK) == 0) return via_root;
+  return path;
+}
+
+std::string LibraryProbes::attach_library(const std::string& path, LibraryGroup group) {
+  std::string error;
+  auto elf = ElfFile::open(path, &error);
+  if (!elf) return error;
+  const ProbedFunction* begin = group == LibraryGroup::kCLibrary ? std::begin(kCLibraryFunctions) : std::begin(kSslFunctions);
+  const ProbedFunction* end = group == LibraryGroup::kCLibrary ? std::end(kCLibraryFunctions) : std::end(kSslFunctions);
+  for (const ProbedFunction* f = begin; f != end; ++f) {
+    auto sym = elf->find_symbol(f->symbol);
+    if (!sym) {
+      if (f->required) return path + " has no " + f->symbol + " symbol";
+      continue;
+    }
+    // Every address is checked before a probe goes there: a uprobe in the
+    // middle of an instruction would corrupt the traced program.
+    if (std::string why = check_uprobe_target(*elf, sym->address); !why.empty()) {
+      if (f->required) return why;
+      spdlog::warn("not probing {}: {}", f->symbol, why);
+      continue;
+    }
+    std::string err = attach_(f->entry_prog, false, path, sym->file_offset);
+    if (err.empty()) err = attach_(f->return_prog, true, path, sym->file_offset);
+    if (!err.empty()) {
+      if (f->required) return err;
+      spdlog::warn("not probing {}: {}", f->symbol, err);
+    }
+  }
+  return {};
+}
+
+const LibraryProbes::Library& LibraryProbes::ensure_library(const std::string& path,
+                                                             LibraryGroup group,
+                                                             bool* newly_attached) {
+  static const Library unknown{"", "cannot stat the library"};
+  *newly_attached = false;
+  auto key = key_of(path, group);
+  if (!key) return unknown;
+  auto it = libraries_.find(*key);
+  if (it != libraries_.end()) return it->second;
+  Library lib{path, attach_library(path, group)};
+  if (!lib.error.empty())
+    spdlog::warn("{} through {} cannot be seen: {}",
+                 group == LibraryGroup::kCLibrary ? "environment lookups" : "TLS plaintext", path,
+                 lib.error);
+  *newly_attached = lib.error.empty();
+  return libraries_.emplace(*key, std::move(lib)).first->second;
+}
+
+std::vector<std::string> LibraryProbes::attach_system_libraries() {
+  std::vector<std::string> attached;
+  std::string own;
+  dl_iterate_phdr(find_own_libc, &own);
+  std::vector<std::pair<std::string, LibraryGroup>> candidates;
+  if (!own.empty()) candidates.emplace_back(own, LibraryGroup::kCLibrary);
+  for (const char* musl : {"/lib/ld-musl-x86_64.so.1", "/usr/lib/ld-musl-x86_64.so.1"})
+    candidates.emplace_back(musl, LibraryGroup::kCLibrary);
+  for (const char* ssl : {"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+                          "/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/lib/libssl.so.3"})
+    candidates.emplace_back(ssl, LibraryGroup::kSsl);
+  for (const auto& [path, group] : candidates) {
+    if (access(path.c_str(), F_OK) != 0) continue;
+    bool fresh = false;
+    const Library& lib = ensure_library(path, group, &fresh);
+    if (lib.error.empty() && fresh) {
+      attached.push_back(lib.path);
+      if (group == LibraryGroup::kCLibrary && system_libc_.empty()) system_libc_ = lib.path;
+    }
+  }
+  return attached;
+}
+
+ExecutableKind LibraryProbes::kind_of_executable(const std::string& path) {
+  struct stat st;
+  bool have_key = stat(path.c_str(), &st) == 0;
+  if (have_key) {
+    auto it = executables_.find({st.st_dev, st.st_ino});
+    if (it != executables_.end()) return it->second;
+  }
+  ExecutableKind kind;
+  std::string error;
+  if (auto elf = ElfFile::open(path, &error)) kind = classify_executable(*elf);
+  if (have_key) executables_[{st.st_dev, st.st_ino}] = kind;
+  return kind;
+}
+
+void LibraryProbes::prepare_executable(const std::string& path) {
+  ExecutableKind kind = kind_of_executable(path);
+  bool fresh = false;
+  if (kind.kind == ExecutableKind::kStaticWithGetenv)
+    ensure_library(path, LibraryGroup::kCLibrary, &fresh);
+  else if (kind.kind == ExecutableKind::kDynamicMusl)
+    ensure_library(kind.interpreter, LibraryGroup::kCLibrary, &fresh);
+  if (kind.exports_ssl) ensure_library(path, LibraryGroup::kSsl, &fresh);
+}
+
+Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const ExecutableKind& kind,
+                                            const std::string& path) {
+  const std::string& exe = exec.exec().exe().empty() ? exec.exec().path() : exec.exec().exe();
+  bool fresh = false;
+  switch (kind.kind) {
+    case ExecutableKind::kDynamicGlibc:
+    case ExecutableKind::kDynamicMusl: {
+      if (kind.go_runtime)
+        return {"partial",
+                "a Go program: os.Getenv reads a copy of the environment made at start, so only "
+                "lookups by C code are seen",
+                exe};
+      if (kind.kind == ExecutableKind::kDynamicMusl) {
+        const Library& lib =
+            ensure_library(host_path(exec.pid(), kind.interpreter), LibraryGroup::kCLibrary, &fresh);
+        if (!lib.error.empty()) return {"gap", "probes on musl failed: " + lib.error, kind.interpreter};
+        if (fresh)
+          return {"late",
+                  "probes on its C library were placed when it started; the first lookups may be missed",
+                  kind.interpreter};
+        return {"observed", "getenv calls through its C library are probed", kind.interpreter};
+      }
+      return {"observed", "getenv calls through its C library are probed",
+              system_libc_.empty() ? "libc.so.6" : system_libc_};
+    }
+    case ExecutableKind::kStaticWithGetenv: {
+      const Library& lib = ensure_library(path, LibraryGroup::kCLibrary, &fresh);
+      if (!lib.error.empty())
+        return {"gap", "a static binary whose getenv could not be probed: " + lib.error, exe};
+      if (fresh)
+        return {"late",
+                "a static binary: probes on its own getenv were placed after it started, so its "
+                "first lookups may be missed",
+                exe};
+      return {"observed", "a static binary whose own getenv is probed", exe};
+    }
+    case ExecutableKind::kStaticWithoutGetenv:
+      return {"gap",
+              "a static binary without a getenv symbol: its environment lookups cannot be seen",
+              exe};
+    case ExecutableKind::kNotElf:
+      break;
+  }
+  return {"gap", "the executable could not be read, so whether its lookups are visible is unknown",
+          exe};
+}
+
+void LibraryProbes::observe(const trace::Event& event, std::vector<trace::Event>* extra) {
+  if (event.has_exec()) {
+    const std::string& exe = event.exec().exe().empty() ? event.exec().path() : event.exec().exe();
+    std::string path = host_path(event.pid(), exe);
+    ExecutableKind kind = kind_of_executable(path);
+    extra->push_back(coverage_event(event, "getenv", getenv_visibility(event, kind, path)));
+    if (kind.exports_ssl) {
+      bool fresh = false;
+      const Library& lib = ensure_library(path, LibraryGroup::kSsl, &fresh);
+      Visibility v = !lib.error.empty()
+                         ? Visibility{"gap", "its own SSL functions could not be probed: " + lib.error, exe}
+                     : fresh ? Visibility{"late",
+                                          "probes on its own SSL functions were placed after it "
+                                          "started; its first TLS writes may be missed",
+                                          exe}
+                             : Visibility{"observed", "TLS plaintext through its own SSL_write and SSL_read is probed", exe};
+      extra->push_back(coverage_event(event, "tls", v));
+    }
+    return;
+  }
+  if (!event.has_open() || event.open().result() < 0) return;
+  const std::string& opened = event.open().path();
+  bool c_lib = is_c_library(opened), ssl_lib = is_ssl_library(opened);
+  if (!c_lib && !ssl_lib) return;
+  bool fresh = false;
+  LibraryGroup group = c_lib ? LibraryGroup::kCLibrary : LibraryGroup::kSsl;
+  const Library& lib = ensure_library(host_path(event.pid(), opened), group, &fresh);
+  const char* signal = c_lib ? "getenv" : "tls";
+  if (fresh && c_lib)
+    extra->push_back(coverage_event(
+        event, signal,
+        {"late",
+         "probes on this C library were placed when the process opened it; lookups just after "
+         "that may be missed",
+         opened}));
+  else if (fresh && ssl_lib)
+    extra->push_back(coverage_event(
+        event, signal,
+        {"observed", "TLS plaintext through this library is probed from when it was loaded", opened}));
+  else if (!lib.error.empty() && !lib.path.empty())
+    extra->push_back(coverage_event(event, signal, {"gap", lib.error, opened}));
+}
+
+}  // namespace agenttrace::collector

@@ -1,0 +1,91 @@
+// Uprobes on the libraries traced programs use: the C library (getenv,
+// secure_getenv and the resolver functions) and TLS libraries (SSL_write,
+// SSL_read and their _ex forms), wherever they are: the system's files, a
+// container's copy a process opens, a static binary's own code, or an
+// executable that exports them itself (Node.js).
+//
+// Per executed program it records whether its getenv calls are visible
+// ("observed", "late", "partial", "gap"); per program with its own TLS
+// functions, that its plaintext is.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "collector/elf_file.h"
+#include "trace/format.h"
+
+namespace agenttrace::collector {
+
+struct Visibility {
+  std::string state;   // "observed", "late", "partial", "gap"
+  std::string detail;  // one sentence
+  std::string object;  // library or executable
+};
+
+// What an executable's own structure says about its getenv calls, before any
+// probe is placed: pure, so it is unit-tested on sample binaries.
+struct ExecutableKind {
+  enum Kind { kDynamicGlibc, kDynamicMusl, kStaticWithGetenv, kStaticWithoutGetenv, kNotElf };
+  Kind kind = kNotElf;
+  bool go_runtime = false;
+  bool exports_ssl = false;  // has its own SSL_write (Node.js, statically linked OpenSSL)
+  std::string interpreter;
+};
+ExecutableKind classify_executable(const ElfFile& elf);
+
+// The functions probed in one kind of library.
+enum class LibraryGroup { kCLibrary, kSsl };
+
+class LibraryProbes {
+ public:
+  // Places one uprobe (or return probe) of BPF program `prog` on `path` at a
+  // file offset; returns an error sentence or empty. Probes::attach_uprobe in
+  // production, a recorder in tests.
+  using AttachFn = std::function<std::string(const std::string& prog, bool retprobe,
+                                             const std::string& path, uint64_t offset)>;
+  explicit LibraryProbes(AttachFn attach);
+
+  // Probes the C library agenttrace itself runs on (the system's), musl's
+  // loader and the system's libssl when installed. Returns what was probed.
+  std::vector<std::string> attach_system_libraries();
+
+  // Probes one file now; returns an error sentence or empty.
+  std::string attach_library(const std::string& path, LibraryGroup group);
+
+  // Before a command is started: a static binary's own getenv, or an
+  // executable's own SSL functions, are probed now so nothing is missed.
+  void prepare_executable(const std::string& path);
+
+  // Looks at each event as it passes: an exec gets coverage events; an open
+  // of a C or TLS library not yet probed gets probes. Coverage events are
+  // appended to *extra.
+  void observe(const trace::Event& event, std::vector<trace::Event>* extra);
+
+ private:
+  using FileKey = std::tuple<dev_t, ino_t, LibraryGroup>;
+  struct Library {
+    std::string path;
+    std::string error;  // empty when probes are attached
+  };
+
+  std::optional<FileKey> key_of(const std::string& path, LibraryGroup group) const;
+  const Library& ensure_library(const std::string& path, LibraryGroup group, bool* newly_attached);
+  ExecutableKind kind_of_executable(const std::string& path);
+  Visibility getenv_visibility(const trace::Event& exec, const ExecutableKind& kind,
+                               const std::string& path);
+  static std::string host_path(uint32_t pid, const std::string& path);
+
+  AttachFn attach_;
+  std::map<FileKey, Library> libraries_;
+  std::map<std::pair<dev_t, ino_t>, ExecutableKind> executables_;
+  std::string system_libc_;
+};
+
+}  // namespace agenttrace::collector
