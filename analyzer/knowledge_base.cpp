@@ -59,21 +59,22 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
     if (!node.IsMap()) throw Error(source + ": line " + line + ": a category must be a mapping");
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>("");
-      if (key != "id" && key != "title" && key != "fingerprint" && key != "env" && key != "paths" &&
-          key != "syscalls")
-        throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) +
-                    ": unknown key `" + key + "` (expected id, title, fingerprint, env, paths, syscalls)");
+      if (key != "id" && key != "title" && key != "fingerprint" && key != "common" && key != "env" &&
+          key != "paths" && key != "syscalls")
+        throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" +
+                    key + "` (expected id, title, fingerprint, common, env, paths, syscalls)");
     }
     Category c;
     if (!node["id"] || !node["id"].IsScalar() || node["id"].Scalar().empty())
       throw Error(source + ": line " + line + ": a category needs an `id`");
     c.id = node["id"].Scalar();
     c.title = node["title"] && node["title"].IsScalar() ? node["title"].Scalar() : c.id;
-    if (node["fingerprint"]) {
-      const std::string& v = node["fingerprint"].Scalar();
+    for (auto [key, field] : {std::pair{"fingerprint", &c.fingerprint}, std::pair{"common", &c.common}}) {
+      if (!node[key]) continue;
+      const std::string& v = node[key].Scalar();
       if (v != "true" && v != "false")
-        throw Error(source + ": line " + line + ": `fingerprint` must be true or false");
-      c.fingerprint = v == "true";
+        throw Error(source + ": line " + line + ": `" + key + "` must be true or false");
+      *field = v == "true";
     }
     c.env = string_list(node["env"], "env", source);
     for (const auto& p : string_list(node["paths"], "paths", source)) {
@@ -105,6 +106,7 @@ void KnowledgeBase::extend(const KnowledgeBase& other) {
     mine.paths.insert(mine.paths.end(), c.paths.begin(), c.paths.end());
     mine.syscalls.insert(mine.syscalls.end(), c.syscalls.begin(), c.syscalls.end());
     if (c.fingerprint) mine.fingerprint = true;
+    if (c.common) mine.common = true;
     if (c.title != c.id) mine.title = c.title;
   }
   env_cache_.clear();

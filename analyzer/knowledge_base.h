@@ -15,6 +15,7 @@ struct Category {
   std::string id;     // "timezone"
   std::string title;  // "time zone"
   bool fingerprint = false;
+  bool common = false;  // runtimes read it on their own (time zone, locale)
   std::vector<std::string> env;       // name globs
   std::vector<std::string> paths;     // path globs, ~/ expanded
   std::vector<std::string> syscalls;  // event kinds, e.g. "uname"

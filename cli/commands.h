@@ -10,5 +10,6 @@ namespace agenttrace::cli {
 // returns the process exit status and throws agenttrace::Error for failures.
 int run_command(const std::vector<std::string>& args);
 int dump_command(const std::vector<std::string>& args);
+int analyze_command(const std::vector<std::string>& args);
 
 }  // namespace agenttrace::cli

@@ -22,9 +22,8 @@ int main(int argc, char** argv) {
     if (a == "--debug") spdlog::set_level(spdlog::level::debug);
   }
   try {
-    if (!args.empty() && args[0] == "dump") {
-      return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
-    }
+    if (!args.empty() && args[0] == "dump") return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "analyze") return agenttrace::cli::analyze_command({args.begin() + 1, args.end()});
     return agenttrace::cli::run_command(args);
   } catch (const agenttrace::Error& e) {
     fprintf(stderr, "agenttrace: %s\n", e.what());

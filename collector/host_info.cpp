@@ -1,6 +1,10 @@
 #include "collector/host_info.h"
 
+#include <pwd.h>
 #include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <time.h>
 
 #include <fstream>
@@ -18,6 +22,36 @@ HostInfo read_host_info() {
   }
   std::ifstream boot("/proc/sys/kernel/random/boot_id");
   std::getline(boot, info.boot_id);
+
+  if (!info.hostname.empty()) info.values["hostname"] = info.hostname;
+  std::ifstream mid("/etc/machine-id");
+  std::string machine_id;
+  if (std::getline(mid, machine_id) && !machine_id.empty()) info.values["machine_id"] = machine_id;
+  // The time zone a program would find: TZ, else /etc/localtime's target.
+  std::string tz;
+  if (const char* env = getenv("TZ"); env && *env) tz = env[0] == ':' ? env + 1 : env;
+  if (tz.empty()) {
+    char target[512];
+    ssize_t n = readlink("/etc/localtime", target, sizeof(target) - 1);
+    if (n > 0) {
+      target[n] = '\0';
+      std::string t(target);
+      auto pos = t.find("zoneinfo/");
+      if (pos != std::string::npos) tz = t.substr(pos + 9);
+    }
+  }
+  if (tz.empty()) {
+    std::ifstream etc_tz("/etc/timezone");
+    std::getline(etc_tz, tz);
+  }
+  if (!tz.empty()) info.values["timezone"] = tz;
+  // The user whose command is traced: under sudo, the one who ran sudo.
+  const char* sudo_user = getenv("SUDO_USER");
+  struct passwd* pw = sudo_user ? getpwnam(sudo_user) : getpwuid(getuid());
+  if (pw) {
+    info.values["username"] = pw->pw_name;
+    if (pw->pw_dir) info.values["home"] = pw->pw_dir;
+  }
   return info;
 }
 

@@ -2,11 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace agenttrace::collector {
 
 struct HostInfo {
+  // The values a traced program could obtain from this host (for the
+  // analyzer's value-echo rule): hostname, machine_id, timezone, username, home.
+  std::map<std::string, std::string> values;
   std::string hostname;
   std::string kernel_release;
   std::string kernel_version;

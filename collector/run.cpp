@@ -173,6 +173,7 @@ int run_traced(const RunOptions& opt) {
   header.set_values_captured(opt.show_values);
   header.set_ringbuf_bytes(opt.ringbuf_bytes);
   header.set_capture_bytes(opt.capture_bytes);
+  for (const auto& [k, v] : host.values) (*header.mutable_host_values())[k] = v;
   recorder.start(header);
 
   if (int err = child.release()) {

@@ -1,0 +1,349 @@
+#include "analyzer/profile.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+
+#include "common/strings.h"
+#include <cstring>
+
+namespace agenttrace::analyzer {
+
+namespace {
+
+bool is_loopback(const trace::SockAddr& a) {
+  const std::string& s = a.address();
+  return s.rfind("127.", 0) == 0 || s == "::1" || s.rfind("::ffff:127.", 0) == 0;
+}
+
+std::string destination_key(const trace::SockAddr& addr, const std::string& host) {
+  std::string where = trace::sockaddr_text(addr);
+  return host.empty() ? where : host + " (" + where + ")";
+}
+
+// Files whose content the trace header records, and the value they hold.
+struct ValueFile {
+  const char* path;
+  const char* kind;
+};
+constexpr ValueFile kValueFiles[] = {
+    {"/etc/machine-id", "machine_id"},
+    {"/var/lib/dbus/machine-id", "machine_id"},
+    {"/etc/hostname", "hostname"},
+    {"/proc/sys/kernel/hostname", "hostname"},
+    {"/etc/timezone", "timezone"},
+};
+
+// Environment variables whose value the header records, when the trace has
+// no values of its own (--show-values off).
+struct ValueEnv {
+  const char* name;
+  const char* kind;
+};
+constexpr ValueEnv kValueEnvs[] = {
+    {"USER", "username"}, {"LOGNAME", "username"}, {"HOME", "home"}, {"HOSTNAME", "hostname"},
+};
+
+}  // namespace
+
+std::string zone_from_path(const std::string& path) {
+  auto pos = path.find("/zoneinfo/");
+  if (pos == std::string::npos) return {};
+  std::string zone = path.substr(pos + 10);
+  for (const char* prefix : {"posix/", "right/"})
+    if (zone.rfind(prefix, 0) == 0) zone = zone.substr(strlen(prefix));
+  if (zone.empty() || zone.find('.') != std::string::npos) return {};  // zone1970.tab, ...
+  return zone;
+}
+
+const PayloadStream::Segment* PayloadStream::segment_at(uint64_t data_offset) const {
+  auto it = std::upper_bound(segments.begin(), segments.end(), data_offset,
+                             [](uint64_t off, const Segment& s) { return off < s.data_offset; });
+  if (it == segments.begin()) return nullptr;
+  --it;
+  return data_offset < it->data_offset + it->length ? &*it : nullptr;
+}
+
+uint32_t Profile::root_of(uint32_t pid) const {
+  auto it = processes.find(pid);
+  return it == processes.end() ? pid : it->second.root;
+}
+
+std::set<std::string> Profile::categories_of_tree(uint32_t root, bool fingerprint_only,
+                                                  const KnowledgeBase& kb) const {
+  std::set<std::string> out;
+  for (const auto& [category, items] : facts) {
+    if (category.empty()) continue;
+    int idx = kb.index_of(category);
+    if (fingerprint_only && (idx < 0 || !kb.categories()[static_cast<size_t>(idx)].fingerprint)) continue;
+    for (const auto& [item, fact] : items) {
+      bool in_tree = false;
+      for (uint32_t pid : fact.pids)
+        if (root_of(pid) == root) in_tree = true;
+      if (in_tree && (fact.succeeded || fact.kind == "env")) {
+        out.insert(category);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+void ProfileBuilder::on_header(const trace::Header& h) {
+  profile_.header = h;
+  profile_.start_wall_ns = h.start_wall_ns();
+  profile_.attached = h.mode() == "attach" || h.mode() == "watch";
+}
+
+void ProfileBuilder::on_trailer(const trace::Trailer& t) {
+  profile_.trailer = t;
+  profile_.has_trailer = true;
+  profile_.end_wall_ns = std::max(profile_.end_wall_ns, t.end_wall_ns());
+}
+
+ProcessInfo& ProfileBuilder::process(const trace::Event& e) {
+  auto [it, fresh] = profile_.processes.try_emplace(e.pid());
+  ProcessInfo& p = it->second;
+  if (fresh) {
+    p.pid = e.pid();
+    p.ppid = e.ppid();
+    p.comm = e.comm();
+    p.first_event = e.id();
+    p.start_wall_ns = e.wall_ns();
+    auto parent = profile_.processes.find(e.ppid());
+    if (parent != profile_.processes.end()) {
+      p.root = parent->second.root;
+      parent->second.children.push_back(p.pid);
+    } else {
+      p.root = p.pid;
+      profile_.roots.push_back(p.pid);
+    }
+  }
+  return p;
+}
+
+void ProfileBuilder::plot(const trace::Event& e, const std::string& lane, std::string label) {
+  if (profile_.timeline.size() >= Profile::kMaxTimeline) {
+    profile_.timeline_dropped++;
+    return;
+  }
+  profile_.timeline.push_back({e.id(), e.wall_ns(), e.pid(), lane, std::move(label)});
+}
+
+void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const std::string& kind,
+                              const std::string& item, bool ok, const std::string& detail) {
+  auto ids = kb_.category_ids(cats);
+  if (!ids.empty()) plot(e, ids.front(), (kind == "env" ? "getenv " : kind == "file" ? detail.substr(0, detail.find(' ')) + " " : "") + item);
+  if (ids.empty()) ids.push_back("");
+  for (const auto& category : ids) {
+    auto [it, fresh] = profile_.facts[category].try_emplace(item);
+    Fact& f = it->second;
+    if (fresh) {
+      f.category = category;
+      f.kind = kind;
+      f.item = item;
+      f.first_event = e.id();
+      f.first_wall_ns = e.wall_ns();
+      f.first_pid = e.pid();
+      f.first_comm = e.comm();
+      f.detail = detail;
+    }
+    if (ok && !f.succeeded) {
+      f.succeeded = true;
+      f.detail = detail;
+    }
+    f.count++;
+    f.pids.insert(e.pid());
+  }
+}
+
+void ProfileBuilder::add_value(const trace::Event& e, const std::string& kind,
+                               const std::string& name, const std::string& value) {
+  if (value.empty()) return;
+  uint32_t root = profile_.root_of(e.pid());
+  std::string key = std::to_string(root) + '\0' + kind + '\0' + name + '\0' + value;
+  if (!value_seen_.insert(key).second) return;
+  profile_.values.push_back({kind, name, value, e.id(), e.pid(), root});
+}
+
+void ProfileBuilder::on_path(const trace::Event& e, const std::string& path, bool ok,
+                             const std::string& verb) {
+  CategorySet cats = kb_.classify_path(path);
+  // Only what the knowledge base knows becomes a fact; other files are counted.
+  if (cats) add_fact(e, cats, "file", path, ok, verb);
+  if (!ok) return;
+  for (const auto& vf : kValueFiles) {
+    if (path != vf.path || verb == "stat" || verb == "access") continue;
+    auto it = profile_.header.host_values().find(vf.kind);
+    if (it != profile_.header.host_values().end()) add_value(e, vf.kind, path, it->second);
+  }
+  if (verb == "read") {
+    std::string zone = zone_from_path(path);
+    if (!zone.empty()) add_value(e, "timezone", path, zone);
+  }
+}
+
+void ProfileBuilder::on_send(const trace::Event& e, const trace::Data& d) {
+  if (d.peer().family() == "unix") return;
+  uint32_t root = profile_.root_of(e.pid());
+  if (d.bytes() > 0 && !d.peer().family().empty() && !profile_.first_send.count(root)) {
+    profile_.first_send[root] = e.id();
+    profile_.first_send_wall[root] = e.wall_ns();
+  }
+  if (d.bytes() > 0 && !d.peer().family().empty()) profile_.last_send[root] = e.id();
+  if (!d.peer().family().empty()) {
+    Destination& dest = profile_.destinations[destination_key(d.peer(), d.host())];
+    if (dest.key.empty()) {
+      dest.key = destination_key(d.peer(), d.host());
+      dest.peer = trace::sockaddr_text(d.peer());
+      dest.host = d.host();
+      dest.loopback = is_loopback(d.peer());
+      dest.first_event = e.id();
+    }
+    (d.tls() ? dest.tls_plaintext : dest.bytes_sent) += d.bytes();
+    dest.pids.insert(e.pid());
+  }
+  if (d.bytes() && !d.ciphertext())
+    plot(e, "network", std::string(d.tls() ? "send (TLS) " : "send ") + human_bytes(d.bytes()) + " to " +
+                           destination_key(d.peer(), d.host()));
+  if (d.ciphertext()) return;
+  size_t index;
+  if (d.conn()) {
+    auto [it, fresh] = stream_index_.try_emplace({d.conn(), d.tls()}, profile_.streams.size());
+    if (fresh) profile_.streams.emplace_back();
+    index = it->second;
+  } else {
+    std::string key = std::to_string(e.pid()) + (d.tls() ? ":tls" : ":raw");
+    auto [it, fresh] = unattributed_index_.try_emplace(key, profile_.streams.size());
+    if (fresh) profile_.streams.emplace_back();
+    index = it->second;
+  }
+  PayloadStream& s = profile_.streams[index];
+  if (s.segments.empty()) {
+    s.conn = d.conn();
+    s.pid = e.pid();
+    s.root = root;
+    s.comm = e.comm();
+    s.peer = trace::sockaddr_text(d.peer());
+    s.host = d.host();
+    s.tls = d.tls();
+    s.loopback = is_loopback(d.peer());
+  }
+  s.segments.push_back({e.id(), e.wall_ns(), s.data.size(), d.offset(), d.data().size()});
+  s.data += d.data();
+  s.bytes += d.bytes();
+  s.not_captured += d.truncated();
+}
+
+void ProfileBuilder::on_event(const trace::Event& e) {
+  profile_.events++;
+  profile_.kind_counts[std::string(trace::event_kind(e))]++;
+  profile_.end_wall_ns = std::max(profile_.end_wall_ns, e.wall_ns());
+  if (!profile_.start_wall_ns) profile_.start_wall_ns = e.wall_ns();
+  ProcessInfo& p = process(e);
+  switch (e.body_case()) {
+    case trace::Event::kExec: {
+      plot(e, "process", "exec " + e.exec().path());
+      p.comm = e.comm();
+      p.exe = e.exec().exe().empty() ? e.exec().path() : e.exec().exe();
+      p.argv.assign(e.exec().argv().begin(), e.exec().argv().end());
+      break;
+    }
+    case trace::Event::kFork: {
+      if (e.fork().thread()) break;
+      trace::Event child;
+      child.set_id(e.id());
+      child.set_pid(e.fork().child_pid());
+      child.set_ppid(e.pid());
+      child.set_comm(e.comm());
+      child.set_wall_ns(e.wall_ns());
+      process(child);
+      break;
+    }
+    case trace::Event::kExit:
+      if (e.exit().signal())
+        p.exit_signal = e.exit().signal();
+      else
+        p.exit_code = e.exit().code();
+      break;
+    case trace::Event::kCoverage:
+      p.coverage.push_back(e.coverage());
+      break;
+    case trace::Event::kGetenv: {
+      const auto& g = e.getenv();
+      std::string detail = !g.found() ? "unset" : g.value_captured() ? "= " + g.value() : "set";
+      add_fact(e, kb_.classify_env(g.name()), "env", g.name(), g.found(), detail);
+      if (g.found() && g.value_captured()) {
+        add_value(e, "env", g.name(), g.value());
+        if (g.name() == "TZ") add_value(e, "timezone", "TZ", g.value()[0] == ':' ? g.value().substr(1) : g.value());
+      } else if (g.found()) {
+        for (const auto& ve : kValueEnvs) {
+          if (g.name() != ve.name) continue;
+          auto it = profile_.header.host_values().find(ve.kind);
+          if (it != profile_.header.host_values().end()) add_value(e, ve.kind, g.name(), it->second);
+        }
+      }
+      break;
+    }
+    case trace::Event::kOpen: {
+      const auto& o = e.open();
+      bool write = (o.flags() & O_ACCMODE) == O_WRONLY;
+      on_path(e, o.path(), o.result() >= 0, write ? "write" : (o.flags() & O_PATH) ? "stat" : "read");
+      break;
+    }
+    case trace::Event::kReadlink: {
+      const auto& r = e.readlink();
+      on_path(e, r.path(), r.result() >= 0, r.result() >= 0 ? "readlink -> " + r.target() : "readlink");
+      if (r.result() >= 0) {
+        std::string zone = zone_from_path(r.target());
+        if (!zone.empty() && kb_.classify_path(r.path())) add_value(e, "timezone", r.path(), zone);
+      }
+      break;
+    }
+    case trace::Event::kStat:
+      on_path(e, e.stat().path(), e.stat().result() >= 0, "stat");
+      break;
+    case trace::Event::kAccess:
+      on_path(e, e.access().path(), e.access().result() >= 0, "access");
+      break;
+    case trace::Event::kUname:
+      add_fact(e, kb_.classify_syscall("uname"), "call", "uname", e.uname().result() >= 0,
+               "nodename " + e.uname().nodename());
+      add_value(e, "hostname", "uname", e.uname().nodename());
+      break;
+    case trace::Event::kConnect: {
+      const auto& c = e.connect();
+      if (c.addr().family() == "unix" || c.addr().family().empty()) break;
+      if (c.result() < 0 && c.result() != -115 /* EINPROGRESS */) break;
+      Destination& dest = profile_.destinations[destination_key(c.addr(), c.host())];
+      if (dest.key.empty()) {
+        dest.key = destination_key(c.addr(), c.host());
+        dest.peer = trace::sockaddr_text(c.addr());
+        dest.host = c.host();
+        dest.loopback = is_loopback(c.addr());
+        dest.first_event = e.id();
+      }
+      dest.connections++;
+      dest.pids.insert(e.pid());
+      break;
+    }
+    case trace::Event::kDns: {
+      const auto& d = e.dns();
+      if (d.source() != trace::SYSCALL_DNS_RESPONSE) plot(e, "dns", "resolve " + d.name());
+      if (d.source() != trace::SYSCALL_DNS_RESPONSE &&
+          std::find(profile_.dns_names.begin(), profile_.dns_names.end(), d.name()) == profile_.dns_names.end())
+        profile_.dns_names.push_back(d.name());
+      auto& answers = profile_.dns_answers[d.name()];
+      for (const auto& a : d.answers())
+        if (std::find(answers.begin(), answers.end(), a) == answers.end()) answers.push_back(a);
+      break;
+    }
+    case trace::Event::kSend:
+      on_send(e, e.send());
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace agenttrace::analyzer

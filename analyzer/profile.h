@@ -1,0 +1,171 @@
+// The behavioral profile: per process and per process tree, what was read,
+// looked up, learned about the host, resolved, contacted and sent; each fact
+// with its first time, count and processes. Built from the event stream, so a
+// live recording and a trace file from any machine give the same profile.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "analyzer/knowledge_base.h"
+#include "trace/sink.h"
+
+namespace agenttrace::analyzer {
+
+struct ProcessInfo {
+  uint32_t pid = 0;
+  uint32_t ppid = 0;
+  std::string comm;        // name at its last exec (or first event)
+  std::string exe;
+  std::vector<std::string> argv;
+  uint64_t first_event = 0;
+  int64_t start_wall_ns = 0;
+  std::optional<int> exit_code;
+  std::optional<int> exit_signal;
+  std::vector<uint32_t> children;
+  uint32_t root = 0;       // the tree it belongs to: its oldest traced ancestor
+  std::vector<trace::Coverage> coverage;
+};
+
+// One thing a process tree found out (or tried to): an environment variable,
+// a file, a call such as uname.
+struct Fact {
+  std::string category;    // knowledge-base id, "" when uncategorized
+  std::string kind;        // "env", "file", "call"
+  std::string item;        // "TZ", "/etc/machine-id", "uname"
+  bool succeeded = false;  // the variable was set, the file existed
+  std::string detail;      // "unset", "read", "readlink -> ...", "stat", "= value"
+  uint64_t first_event = 0;
+  int64_t first_wall_ns = 0;
+  uint32_t first_pid = 0;
+  std::string first_comm;
+  uint64_t count = 0;
+  std::set<uint32_t> pids;
+};
+
+// A value a process obtained and could send on: from the environment (with
+// --show-values), uname, a resolved time zone, or a file whose content the
+// trace header records (machine-id, hostname).
+struct ObtainedValue {
+  std::string kind;   // "env", "timezone", "hostname", "machine_id", "username", "home", "canary"
+  std::string name;   // the variable or file it came from
+  std::string value;
+  uint64_t event = 0;
+  uint32_t pid = 0;
+  uint32_t root = 0;
+};
+
+// The captured bytes of one connection and direction, in order, with where
+// each event's bytes sit.
+struct PayloadStream {
+  uint32_t conn = 0;
+  uint32_t pid = 0;       // first sender
+  uint32_t root = 0;
+  std::string comm;
+  std::string peer;       // "127.0.0.1:443"
+  std::string host;
+  bool tls = false;       // plaintext from SSL_write
+  bool loopback = false;
+  std::string data;
+  uint64_t bytes = 0;     // sent, captured or not
+  uint64_t not_captured = 0;
+  struct Segment {
+    uint64_t event = 0;
+    int64_t wall_ns = 0;
+    uint64_t data_offset = 0;    // in `data`
+    uint64_t stream_offset = 0;  // in the connection's stream
+    uint64_t length = 0;
+  };
+  std::vector<Segment> segments;
+  // The event and stream offset of the byte at data_offset.
+  const Segment* segment_at(uint64_t data_offset) const;
+};
+
+struct Destination {
+  std::string key;        // "api.example.com (1.2.3.4:443)"
+  std::string peer;
+  std::string host;
+  bool loopback = false;
+  uint64_t connections = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t tls_plaintext = 0;
+  uint64_t first_event = 0;
+  std::set<uint32_t> pids;
+};
+
+// A point of the report's timeline chart: an event worth plotting, by lane.
+struct TimelinePoint {
+  uint64_t event = 0;
+  int64_t wall_ns = 0;
+  uint32_t pid = 0;
+  std::string lane;   // a knowledge-base category id, or "process", "network", "dns"
+  std::string label;  // "getenv TZ", "read /etc/machine-id", "send 86.0 KiB to ..."
+};
+
+struct Profile {
+  trace::Header header;
+  bool has_trailer = false;
+  trace::Trailer trailer;
+  uint64_t events = 0;
+  int64_t start_wall_ns = 0;
+  int64_t end_wall_ns = 0;
+  std::map<uint32_t, ProcessInfo> processes;
+  std::vector<uint32_t> roots;
+  // category id ("" for uncategorized) -> item -> fact
+  std::map<std::string, std::map<std::string, Fact>> facts;
+  std::vector<ObtainedValue> values;
+  std::map<std::string, Destination> destinations;
+  std::vector<std::string> dns_names;
+  std::map<std::string, std::vector<std::string>> dns_answers;
+  std::vector<PayloadStream> streams;   // outgoing, one per connection and TLS-ness
+  std::map<std::string, uint64_t> kind_counts;
+  // First event at which each tree sent bytes over the network (not unix sockets).
+  std::map<uint32_t, uint64_t> first_send;
+  std::map<uint32_t, int64_t> first_send_wall;
+  std::map<uint32_t, uint64_t> last_send;
+  bool attached = false;  // the recording started after the processes did
+  std::vector<TimelinePoint> timeline;
+  uint64_t timeline_dropped = 0;  // points beyond kMaxTimeline
+  static constexpr size_t kMaxTimeline = 20000;
+
+  uint32_t root_of(uint32_t pid) const;
+  std::set<std::string> categories_of_tree(uint32_t root, bool fingerprint_only,
+                                           const KnowledgeBase& kb) const;
+};
+
+class ProfileBuilder : public trace::EventSink {
+ public:
+  explicit ProfileBuilder(const KnowledgeBase& kb) : kb_(kb) {}
+
+  void on_header(const trace::Header& h) override;
+  void on_event(const trace::Event& e) override;
+  void on_trailer(const trace::Trailer& t) override;
+
+  const Profile& profile() const { return profile_; }
+  Profile& profile() { return profile_; }
+
+ private:
+  ProcessInfo& process(const trace::Event& e);
+  void add_fact(const trace::Event& e, CategorySet cats, const std::string& kind,
+                const std::string& item, bool ok, const std::string& detail);
+  void add_value(const trace::Event& e, const std::string& kind, const std::string& name,
+                 const std::string& value);
+  void on_path(const trace::Event& e, const std::string& path, bool ok, const std::string& verb);
+  void on_send(const trace::Event& e, const trace::Data& d);
+  void plot(const trace::Event& e, const std::string& lane, std::string label);
+
+  const KnowledgeBase& kb_;
+  Profile profile_;
+  std::map<std::pair<uint32_t, bool>, size_t> stream_index_;  // (conn, tls) -> streams index
+  std::map<std::string, size_t> unattributed_index_;
+  std::set<std::string> value_seen_;
+};
+
+// "Asia/Shanghai" from "/usr/share/zoneinfo/Asia/Shanghai"; empty otherwise.
+std::string zone_from_path(const std::string& path);
+
+}  // namespace agenttrace::analyzer

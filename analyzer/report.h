@@ -1,0 +1,39 @@
+// Reports of an analysis: a terminal report a person reads in one screen,
+// JSON (schema in docs/report-schema.json), a self-contained HTML page and
+// SARIF 2.1.0 for code-scanning interfaces. All are built from the same
+// profile and findings, so every format says the same.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analyzer/findings.h"
+#include "analyzer/knowledge_base.h"
+#include "analyzer/profile.h"
+#include "trace/json.h"
+
+namespace agenttrace::analyzer {
+
+struct Analysis {
+  Profile profile;
+  std::vector<Finding> findings;
+  std::string source;  // the trace file (or "live") the events came from
+  bool truncated = false;  // the trace ended without its closing record
+};
+
+// The highest severity among the findings; -1 when there are none.
+int worst_severity(const std::vector<Finding>& findings);
+
+trace::Json report_json(const Analysis& a, const KnowledgeBase& kb);
+
+// Findings first, then the profile. `color`: ANSI colours for a terminal.
+std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color);
+
+std::string report_sarif(const Analysis& a);
+
+std::string report_html(const Analysis& a, const KnowledgeBase& kb);
+
+// Whether stderr (fd) is a terminal that wants colour (NO_COLOR, TERM=dumb).
+bool terminal_wants_color(int fd);
+
+}  // namespace agenttrace::analyzer

@@ -1,0 +1,487 @@
+// The analyzer's rules: fingerprint collection, hidden and look-alike
+// characters in outgoing payloads, value echo, credential access, coverage.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "analyzer/findings.h"
+#include "analyzer/unicode_scan.h"
+#include "analyzer/value_echo.h"
+#include "common/strings.h"
+
+namespace agenttrace::analyzer {
+
+namespace {
+
+// Payload evidence per finding is capped; the count says how many there were.
+constexpr size_t kMaxPayloadEvidence = 12;
+// A stream with more invalid UTF-8 than this share is binary (ciphertext,
+// compressed bodies): decoding it as text would find noise.
+constexpr double kBinaryShare = 0.02;
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// Ids hash what a finding is about (program, subject), never pids or times,
+// so the same behavior gives the same id in every run.
+std::string stable_id(const std::string& rule, const std::vector<std::string>& subject) {
+  std::string key = rule;
+  for (const auto& s : subject) key += '\0' + s;
+  char buf[32];
+  snprintf(buf, sizeof(buf), "-%08llx", static_cast<unsigned long long>(fnv1a(key) & 0xffffffffull));
+  return rule + buf;
+}
+
+std::string program_of(const Profile& p, uint32_t pid) {
+  auto it = p.processes.find(pid);
+  if (it == p.processes.end()) return "";
+  return it->second.exe.empty() ? it->second.comm : it->second.exe;
+}
+
+std::string who(const Profile& p, uint32_t pid) {
+  auto it = p.processes.find(pid);
+  std::string comm = it == p.processes.end() ? "?" : it->second.comm;
+  return comm + " (pid " + std::to_string(pid) + ")";
+}
+
+std::string list_text(const std::vector<std::string>& items) {
+  if (items.empty()) return "";
+  if (items.size() == 1) return items[0];
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += i + 1 == items.size() ? " and " : ", ";
+    out += items[i];
+  }
+  return out;
+}
+
+Evidence fact_evidence(const Fact& f) {
+  Evidence e;
+  e.event = f.first_event;
+  e.wall_ns = f.first_wall_ns;
+  e.pid = f.first_pid;
+  e.comm = f.first_comm;
+  e.category = f.category;
+  if (f.kind == "env")
+    e.what = "getenv " + f.item + " (" + f.detail + ")";
+  else if (f.kind == "call")
+    e.what = f.item + " (" + f.detail + ")";
+  else if (f.detail.rfind("readlink", 0) == 0)
+    e.what = "readlink " + f.item + f.detail.substr(8);  // "readlink PATH -> TARGET"
+  else
+    e.what = f.detail + " " + f.item + (f.succeeded ? "" : " (absent)");
+  if (f.count > 1) e.what += ", " + std::to_string(f.count) + " times";
+  return e;
+}
+
+Evidence payload_evidence(const Profile& p, const PayloadStream& s, uint64_t data_offset,
+                          uint64_t length) {
+  Evidence e;
+  const PayloadStream::Segment* seg = s.segment_at(data_offset);
+  if (seg) {
+    e.event = seg->event;
+    e.wall_ns = seg->wall_ns;
+    e.offset = seg->stream_offset + (data_offset - seg->data_offset);
+  } else {
+    e.offset = data_offset;
+  }
+  e.pid = s.pid;
+  auto it = p.processes.find(s.pid);
+  e.comm = it == p.processes.end() ? s.comm : it->second.comm;
+  e.conn = s.conn;
+  e.peer = s.peer;
+  e.host = s.host;
+  e.tls = s.tls;
+  e.length = length;
+  e.context = context_around(s.data, data_offset);
+  return e;
+}
+
+std::string destination_text(const PayloadStream& s) {
+  return s.host.empty() ? s.peer : s.host + " (" + s.peer + ")";
+}
+
+// Streams worth reading as text: not unix sockets, not ciphertext.
+std::vector<const PayloadStream*> text_streams(const Profile& p) {
+  std::set<uint32_t> tls_conns;
+  for (const auto& s : p.streams)
+    if (s.tls && s.conn) tls_conns.insert(s.conn);
+  std::vector<const PayloadStream*> out;
+  for (const auto& s : p.streams) {
+    if (s.data.empty()) continue;
+    if (!s.tls && s.conn && tls_conns.count(s.conn)) continue;  // its plaintext is there
+    out.push_back(&s);
+  }
+  return out;
+}
+
+// ---- 1. fingerprint collection -------------------------------------------
+
+void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>* out) {
+  for (uint32_t root : p.roots) {
+    auto last_send = p.last_send.find(root);
+    if (last_send == p.last_send.end()) continue;
+    std::vector<std::string> titles;
+    std::vector<Evidence> ev;
+    size_t strong = 0;
+    std::vector<std::string> subject = {program_of(p, root)};
+    for (const auto& cat : kb.categories()) {
+      if (!cat.fingerprint) continue;
+      auto items = p.facts.find(cat.id);
+      if (items == p.facts.end()) continue;
+      const Fact* first = nullptr;
+      for (const auto& [item, f] : items->second) {
+        bool in_tree = false;
+        for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
+        // An environment lookup tells even when the variable is unset; a
+        // file that does not exist tells little.
+        if (!in_tree || !(f.succeeded || f.kind == "env")) continue;
+        if (f.first_event > last_send->second) continue;  // gathered after the last send
+        if (!first || f.first_event < first->first_event) first = &f;
+      }
+      if (!first) continue;
+      titles.push_back(cat.title);
+      subject.push_back(cat.id);
+      if (!cat.common) ++strong;
+      for (const auto& [item, f] : items->second) {
+        bool in_tree = false;
+        for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
+        if (in_tree && (f.succeeded || f.kind == "env") && ev.size() < 40) ev.push_back(fact_evidence(f));
+      }
+    }
+    if (titles.size() < 2) continue;
+    Finding f;
+    f.rule = "fingerprint-collection";
+    f.severity = strong >= 2 ? Severity::kHigh : strong == 1 ? Severity::kMedium : Severity::kInfo;
+    f.pid = root;
+    f.comm = p.processes.at(root).comm;
+    // What left, and where to.
+    uint64_t bytes = 0;
+    std::vector<std::string> where;
+    for (const auto& [key, d] : p.destinations) {
+      bool ours = false;
+      for (uint32_t pid : d.pids) ours |= p.root_of(pid) == root;
+      if (!ours) continue;
+      bytes += d.bytes_sent;
+      if (where.size() < 3) where.push_back(key);
+    }
+    f.message = "The process tree of " + who(p, root) + " gathered " + list_text(titles) +
+                " facts, then sent " + human_bytes(bytes) + " to " + list_text(where) + ".";
+    std::sort(ev.begin(), ev.end(), [](const Evidence& a, const Evidence& b) { return a.event < b.event; });
+    f.evidence = std::move(ev);
+    Evidence send;
+    send.event = p.first_send.at(root);
+    send.wall_ns = p.first_send_wall.at(root);
+    send.pid = root;
+    send.comm = f.comm;
+    send.what = "first data sent over the network (to " + list_text(where) + ")";
+    f.evidence.push_back(send);
+    f.id = stable_id(f.rule, subject);
+    out->push_back(std::move(f));
+  }
+}
+
+// ---- 2. hidden and look-alike characters ---------------------------------
+
+void hidden_characters(const Profile& p, std::vector<Finding>* out) {
+  for (const PayloadStream* s : text_streams(p)) {
+    ScanResult scan = scan_hidden_chars(s->data);
+    if (scan.chars.empty()) continue;
+    if (s->data.size() > 64 && static_cast<double>(scan.invalid_utf8_bytes) > kBinaryShare * s->data.size())
+      continue;
+    for (bool lookalike : {false, true}) {
+      std::vector<const HiddenChar*> chars;
+      for (const auto& c : scan.chars)
+        if ((c.kind == HiddenChar::Kind::kLookalike) == lookalike) chars.push_back(&c);
+      if (chars.empty()) continue;
+      Finding f;
+      f.rule = lookalike ? "lookalike-characters" : "hidden-characters";
+      f.severity = Severity::kHigh;
+      f.pid = s->pid;
+      f.comm = s->comm;
+      std::map<uint32_t, CodePoint> totals;
+      for (const HiddenChar* c : chars) {
+        CodePoint& cp = totals[c->code_point];
+        cp.code_point = c->code_point;
+        cp.name = c->name;
+        cp.imitates = c->imitates;
+        cp.count++;
+      }
+      std::vector<std::string> parts;
+      for (const auto& [cp, t] : totals) {
+        std::string part = code_point_label(cp);
+        if (!t.imitates.empty()) part += " for '" + t.imitates + "'";
+        parts.push_back(part + " x" + std::to_string(t.count));
+        if (parts.size() == 4 && totals.size() > 4) {
+          parts.push_back(std::to_string(totals.size() - 4) + " more kinds");
+          break;
+        }
+      }
+      f.message = who(p, s->pid) + " sent " + std::to_string(chars.size()) +
+                  (lookalike ? " look-alike characters standing in for plain letters"
+                             : " invisible or formatting characters") +
+                  " to " + destination_text(*s) + (s->tls ? " inside TLS" : "") + ": " +
+                  list_text(parts) + ".";
+      // Evidence: runs of adjacent characters, each with its context.
+      for (size_t i = 0; i < chars.size() && f.evidence.size() < kMaxPayloadEvidence;) {
+        size_t j = i + 1;
+        while (j < chars.size() && chars[j]->offset - chars[j - 1]->offset <= 8) ++j;
+        uint64_t begin = chars[i]->offset, end = chars[j - 1]->offset + 1;
+        Evidence e = payload_evidence(p, *s, begin, end - begin);
+        std::map<uint32_t, CodePoint> run;
+        for (size_t k = i; k < j; ++k) {
+          CodePoint& cp = run[chars[k]->code_point];
+          cp.code_point = chars[k]->code_point;
+          cp.name = chars[k]->name;
+          cp.imitates = chars[k]->imitates;
+          cp.count++;
+        }
+        for (auto& [cp, c] : run) e.code_points.push_back(c);
+        if (chars[i]->kind == HiddenChar::Kind::kTag) e.decoded = decode_tag_run(s->data, begin);
+        e.what = std::to_string(j - i) + (lookalike ? " look-alike" : " hidden") + " character" +
+                 (j - i == 1 ? "" : "s") + " at byte " + std::to_string(e.offset) + " of connection " +
+                 std::to_string(s->conn);
+        f.evidence.push_back(std::move(e));
+        i = j;
+      }
+      f.id = stable_id(f.rule, {program_of(p, s->pid), s->host.empty() ? s->peer : s->host,
+                                std::to_string(totals.begin()->first)});
+      out->push_back(std::move(f));
+    }
+  }
+}
+
+// ---- 3. value echo --------------------------------------------------------
+
+bool is_encoded(const std::string& encoding) { return encoding != "plain" && encoding != "plain-nocase"; }
+
+void value_echo(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>* out) {
+  const int creds = kb.index_of("credentials");
+  const int endpoint = kb.index_of("api_endpoint");
+  auto streams = text_streams(p);
+  // Group by (tree, value) so one value sent many times is one finding.
+  std::map<std::pair<uint32_t, std::string>, Finding> found;
+  for (const ObtainedValue& v : p.values) {
+    // A credential or base URL sent where it belongs (an API key in its
+    // header, a base URL as the Host) is not an echo; only encoded forms of
+    // these count.
+    bool expected_plain = false;
+    if (v.kind == "env") {
+      CategorySet cats = kb.classify_env(v.name);
+      expected_plain = (creds >= 0 && (cats & (CategorySet{1} << creds))) ||
+                       (endpoint >= 0 && (cats & (CategorySet{1} << endpoint)));
+    }
+    for (const PayloadStream* s : streams) {
+      if (s->root != v.root) continue;
+      auto matches = find_value_echo(s->data, v.value);
+      for (const auto& m : matches) {
+        if (!is_encoded(m.encoding) && expected_plain) continue;
+        auto [it, fresh] = found.try_emplace({v.root, v.kind + '\0' + v.name + '\0' + v.value});
+        Finding& f = it->second;
+        if (fresh) {
+          f.rule = "value-echo";
+          f.pid = v.root;
+          f.comm = p.processes.count(v.root) ? p.processes.at(v.root).comm : "";
+          f.severity = Severity::kMedium;
+          Evidence origin;
+          origin.event = v.event;
+          origin.pid = v.pid;
+          origin.comm = p.processes.count(v.pid) ? p.processes.at(v.pid).comm : "";
+          origin.what = "obtained " + v.kind + " from " + v.name;
+          f.evidence.push_back(origin);
+          f.id = stable_id(f.rule, {program_of(p, v.root), v.kind, v.name});
+        }
+        if (is_encoded(m.encoding) || v.kind == "canary") f.severity = Severity::kHigh;
+        if (f.evidence.size() <= kMaxPayloadEvidence) {
+          Evidence e = payload_evidence(p, *s, m.offset, m.length);
+          e.encoding = m.encoding + (m.xor_key ? " key 0x" + [&] {
+            char b[8];
+            snprintf(b, sizeof(b), "%02x", m.xor_key);
+            return std::string(b);
+          }() : std::string());
+          e.what = v.kind + " from " + v.name + " sent " + (m.encoding == "plain" ? "as is" : "encoded as " + e.encoding) +
+                   " at byte " + std::to_string(e.offset) + " of connection " + std::to_string(s->conn);
+          f.evidence.push_back(std::move(e));
+        }
+      }
+    }
+  }
+  for (auto& [key, f] : found) {
+    std::set<std::string> encodings, dests;
+    for (size_t i = 1; i < f.evidence.size(); ++i) {
+      encodings.insert(f.evidence[i].encoding.substr(0, f.evidence[i].encoding.find(' ')));
+      dests.insert(f.evidence[i].host.empty() ? f.evidence[i].peer : f.evidence[i].host);
+    }
+    std::string origin = f.evidence[0].what.substr(9);  // after "obtained "
+    f.message = who(p, f.pid) + " sent the " + origin + " to " +
+                list_text(std::vector<std::string>(dests.begin(), dests.end())) + " (" +
+                list_text(std::vector<std::string>(encodings.begin(), encodings.end())) + ").";
+    out->push_back(std::move(f));
+  }
+}
+
+// ---- 4. credential access -------------------------------------------------
+
+void credential_access(const Profile& p, std::vector<Finding>* out) {
+  auto items = p.facts.find("credentials");
+  if (items == p.facts.end()) return;
+  for (uint32_t root : p.roots) {
+    std::vector<const Fact*> got;
+    bool files = false;
+    for (const auto& [item, f] : items->second) {
+      bool in_tree = false;
+      for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
+      if (!in_tree || !f.succeeded) continue;
+      got.push_back(&f);
+      files |= f.kind == "file";
+    }
+    if (got.empty()) continue;
+    std::sort(got.begin(), got.end(), [](const Fact* a, const Fact* b) { return a->first_event < b->first_event; });
+    auto last_send = p.last_send.find(root);
+    bool sent_after = last_send != p.last_send.end() && last_send->second > got.front()->first_event;
+    Finding f;
+    f.rule = "credential-access";
+    f.pid = root;
+    f.comm = p.processes.at(root).comm;
+    f.severity = files ? (sent_after ? Severity::kMedium : Severity::kLow) : Severity::kInfo;
+    std::vector<std::string> names;
+    std::vector<std::string> subject = {program_of(p, root)};
+    for (const Fact* c : got) {
+      if (names.size() < 5) names.push_back(c->kind == "env" ? c->item + " (set)" : c->item);
+      subject.push_back(c->item);
+      f.evidence.push_back(fact_evidence(*c));
+    }
+    if (got.size() > 5) names.push_back(std::to_string(got.size() - 5) + " more");
+    f.message = "The process tree of " + who(p, root) + " read credentials: " + list_text(names) +
+                (sent_after ? "; it sent data over the network afterwards." : "; it sent nothing afterwards.");
+    f.id = stable_id(f.rule, subject);
+    out->push_back(std::move(f));
+  }
+}
+
+// ---- 5. coverage gaps -----------------------------------------------------
+
+void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
+  std::map<std::string, Finding> by_key;
+  for (const auto& [pid, proc] : p.processes) {
+    for (const auto& c : proc.coverage) {
+      if (c.state() == "observed") continue;
+      std::string key = c.signal() + '\0' + c.state() + '\0' + c.object();
+      auto [it, fresh] = by_key.try_emplace(key);
+      Finding& f = it->second;
+      if (fresh) {
+        f.rule = "coverage-gap";
+        f.pid = pid;
+        f.comm = proc.comm;
+        f.severity = c.state() == "gap" || c.state() == "partial" ? Severity::kLow : Severity::kInfo;
+        std::string what = c.signal() == "getenv" ? "Environment lookups" : c.signal() == "tls" ? "TLS plaintext" : c.signal();
+        f.message = what + " of " + who(p, pid) + " are " +
+                    (c.state() == "gap" ? "not visible" : c.state() == "partial" ? "only partly visible" : "visible only from when probes were placed") +
+                    ": " + c.detail() + ".";
+        f.id = stable_id(f.rule, {c.signal(), c.state(), c.object()});
+      }
+      if (f.evidence.size() < kMaxPayloadEvidence) {
+        Evidence e;
+        e.pid = pid;
+        e.comm = proc.comm;
+        e.what = c.signal() + " " + c.state() + ": " + c.detail() + (c.object().empty() ? "" : " (" + c.object() + ")");
+        f.evidence.push_back(e);
+      }
+    }
+  }
+  for (auto& [k, f] : by_key) out->push_back(std::move(f));
+
+  if (p.attached) {
+    Finding f;
+    f.rule = "coverage-gap";
+    f.severity = Severity::kInfo;
+    f.message = "The recording attached to processes already running: what they gathered before is unknown.";
+    f.id = stable_id(f.rule, {"attached"});
+    out->push_back(std::move(f));
+  }
+  // Losses are coverage too: the trace does not hold everything that happened.
+  uint64_t dropped = 0;
+  for (const auto& k : p.trailer.kinds()) dropped += k.dropped();
+  std::vector<std::string> losses;
+  if (!p.has_trailer) losses.push_back("the trace has no closing record (the recording was cut short)");
+  if (dropped) losses.push_back(std::to_string(dropped) + " events dropped by a full ring buffer");
+  if (p.trailer.payload_gaps()) losses.push_back(std::to_string(p.trailer.payload_gaps()) + " payloads with missing bytes");
+  if (p.trailer.decode_errors()) losses.push_back(std::to_string(p.trailer.decode_errors()) + " undecodable records");
+  if (p.trailer.stash_full() || p.trailer.filter_full())
+    losses.push_back("kernel tables were full (" + std::to_string(p.trailer.stash_full() + p.trailer.filter_full()) + " losses)");
+  if (!losses.empty()) {
+    Finding f;
+    f.rule = "events-lost";
+    f.severity = Severity::kMedium;
+    f.message = "The trace is incomplete: " + list_text(losses) + ".";
+    f.id = stable_id(f.rule, {});
+    out->push_back(std::move(f));
+  }
+}
+
+}  // namespace
+
+const char* severity_name(Severity s) {
+  switch (s) {
+    case Severity::kInfo: return "info";
+    case Severity::kLow: return "low";
+    case Severity::kMedium: return "medium";
+    case Severity::kHigh: return "high";
+  }
+  return "info";
+}
+
+const std::vector<RuleInfo>& rules() {
+  static const std::vector<RuleInfo> all = {
+      {"fingerprint-collection", "Fingerprint collection",
+       "A process tree gathered facts from two or more fingerprint categories (time zone, locale, "
+       "proxy or gateway, API endpoints, network configuration, host identity, hardware) and then "
+       "sent data over the network. High when two or more of them are categories runtimes do not "
+       "read on their own."},
+      {"hidden-characters", "Hidden characters in outgoing data",
+       "Invisible or formatting code points (zero-width characters, word joiner, BOM, soft hyphen, "
+       "bidi controls, tag characters, variation selectors) in data a process sent."},
+      {"lookalike-characters", "Look-alike characters in outgoing data",
+       "Code points confusable with ASCII letters or digits standing in inside otherwise plain "
+       "words or numbers of data a process sent."},
+      {"value-echo", "Host or environment value in outgoing data",
+       "A value the process tree obtained (time zone, host name, machine id, user name, an "
+       "environment value, a canary) appears in data it sent, plainly or encoded (base64, hex, URL "
+       "encoding, reversed, single-byte XOR)."},
+      {"credential-access", "Credential access",
+       "Credential files were read or secret-bearing environment variables were set and looked "
+       "up; the finding says whether data was sent afterwards."},
+      {"coverage-gap", "Coverage gap",
+       "A signal that could not be observed for a process: environment lookups of static or Go "
+       "programs, TLS plaintext without a probed SSL library, facts from before attaching."},
+      {"events-lost", "Events lost",
+       "The trace is incomplete: dropped events, payload gaps, undecodable records or a missing "
+       "closing record."},
+  };
+  return all;
+}
+
+std::vector<Finding> run_rules(const Profile& profile, const KnowledgeBase& kb) {
+  std::vector<Finding> out;
+  fingerprint_collection(profile, kb, &out);
+  hidden_characters(profile, &out);
+  value_echo(profile, kb, &out);
+  credential_access(profile, &out);
+  coverage_gaps(profile, &out);
+  std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
+    if (a.severity != b.severity) return a.severity > b.severity;
+    uint64_t ea = a.evidence.empty() ? 0 : a.evidence.front().event;
+    uint64_t eb = b.evidence.empty() ? 0 : b.evidence.front().event;
+    return ea < eb;
+  });
+  return out;
+}
+
+}  // namespace agenttrace::analyzer

@@ -1,0 +1,93 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "analyzer/knowledge_base.h"
+#include "analyzer/report.h"
+#include "cli/commands.h"
+#include "cli/parse.h"
+#include "common/error.h"
+#include "trace/reader.h"
+
+namespace agenttrace::cli {
+
+namespace {
+
+// Writes `text` to `path` ("-" or empty: stdout), mode 0600 for files.
+void write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    if (fwrite(text.data(), 1, text.size(), stdout) != text.size() || fflush(stdout) != 0)
+      throw Error("cannot write the report to standard output: " + errno_text(errno));
+    return;
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error("cannot create " + path + ": " + errno_text(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      throw Error("cannot write " + path + ": " + errno_text(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) throw Error("cannot write " + path + ": " + errno_text(errno));
+}
+
+}  // namespace
+
+analyzer::Analysis analyze_trace(const std::string& path, const analyzer::KnowledgeBase& kb) {
+  trace::TraceReader reader(path);
+  analyzer::ProfileBuilder builder(kb);
+  builder.on_header(reader.header());
+  trace::Event event;
+  trace::TraceReader::Status st;
+  while ((st = reader.next(&event)) == trace::TraceReader::Status::kRecord) builder.on_event(event);
+  if (st == trace::TraceReader::Status::kCorrupt)
+    throw Error(path + " is corrupt after " + std::to_string(reader.events_read()) + " events: " + reader.error());
+  analyzer::Analysis a;
+  if (reader.has_trailer()) {
+    builder.on_trailer(reader.trailer());
+  } else {
+    a.truncated = true;
+    spdlog::warn("{} is truncated: it ends after {} events without its closing record; analysing what is there",
+                 path, reader.events_read());
+  }
+  a.profile = std::move(builder.profile());
+  a.findings = analyzer::run_rules(a.profile, kb);
+  a.source = path;
+  return a;
+}
+
+std::string render_report(const analyzer::Analysis& a, const analyzer::KnowledgeBase& kb,
+                          const std::string& format, bool color) {
+  if (format == "json") return report_json(a, kb).dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n";
+  if (format == "html") return report_html(a, kb);
+  if (format == "sarif") return report_sarif(a);
+  return report_text(a, kb, color);
+}
+
+int analyze_command(const std::vector<std::string>& args) {
+  std::string path, format = "text", output, kb_file;
+  CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.", "analyze"};
+  app.add_option("trace", path, "the .atrace file")->required();
+  app.add_option("--format", format, "text, json, html or sarif (default text)")
+      ->check(CLI::IsMember({"text", "json", "html", "sarif"}));
+  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
+  app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
+  if (!parse_or_throw(app, args)) return kExitOk;
+
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  if (!kb_file.empty()) kb.extend_from_file(kb_file);
+  analyzer::Analysis a = analyze_trace(path, kb);
+  bool color = format == "text" && output.empty() && analyzer::terminal_wants_color(STDOUT_FILENO);
+  write_output(output, render_report(a, kb, format, color));
+  return kExitOk;
+}
+
+}  // namespace agenttrace::cli
