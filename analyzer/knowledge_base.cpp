@@ -60,9 +60,9 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>("");
       if (key != "id" && key != "title" && key != "fingerprint" && key != "common" && key != "env" &&
-          key != "paths" && key != "syscalls")
+          key != "paths" && key != "syscalls" && key != "routine")
         throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" +
-                    key + "` (expected id, title, fingerprint, common, env, paths, syscalls)");
+                    key + "` (expected id, title, fingerprint, common, routine, env, paths, syscalls)");
     }
     Category c;
     if (!node["id"] || !node["id"].IsScalar() || node["id"].Scalar().empty())
@@ -84,6 +84,8 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
       for (auto& e : expand_home(p)) c.paths.push_back(std::move(e));
     }
     c.syscalls = string_list(node["syscalls"], "syscalls", source);
+    for (const auto& r : string_list(node["routine"], "routine", source))
+      for (auto& e : expand_home(r)) c.routine.push_back(std::move(e));
     if (kb.index_of(c.id) >= 0) throw Error(source + ": line " + line + ": category `" + c.id + "` appears twice");
     if (kb.categories_.size() == kMaxCategories)
       throw Error(source + ": more than " + std::to_string(kMaxCategories) + " categories");
@@ -105,6 +107,7 @@ void KnowledgeBase::extend(const KnowledgeBase& other) {
     mine.env.insert(mine.env.end(), c.env.begin(), c.env.end());
     mine.paths.insert(mine.paths.end(), c.paths.begin(), c.paths.end());
     mine.syscalls.insert(mine.syscalls.end(), c.syscalls.begin(), c.syscalls.end());
+    mine.routine.insert(mine.routine.end(), c.routine.begin(), c.routine.end());
     if (c.fingerprint) mine.fingerprint = true;
     if (c.common) mine.common = true;
     if (c.title != c.id) mine.title = c.title;
@@ -157,6 +160,14 @@ CategorySet KnowledgeBase::classify_syscall(std::string_view kind) const {
     for (const auto& s : categories_[i].syscalls)
       if (s == kind) set |= CategorySet{1} << i;
   return set;
+}
+
+bool KnowledgeBase::is_routine(const std::string& category, std::string_view item) const {
+  int i = index_of(category);
+  if (i < 0) return false;
+  for (const auto& g : categories_[static_cast<size_t>(i)].routine)
+    if (glob_match(g, item)) return true;
+  return false;
 }
 
 std::vector<std::string> KnowledgeBase::category_ids(CategorySet set) const {

@@ -19,6 +19,7 @@ struct Category {
   std::vector<std::string> env;       // name globs
   std::vector<std::string> paths;     // path globs, ~/ expanded
   std::vector<std::string> syscalls;  // event kinds, e.g. "uname"
+  std::vector<std::string> routine;   // items runtimes read on their own (globs)
 };
 
 // Categories an item belongs to, as a bit set over KnowledgeBase::categories().
@@ -44,6 +45,8 @@ class KnowledgeBase {
   CategorySet classify_syscall(std::string_view kind) const;
 
   std::vector<std::string> category_ids(CategorySet set) const;
+  // Whether `item` (path, variable name or call) is routine for the category.
+  bool is_routine(const std::string& category, std::string_view item) const;
 
   static constexpr size_t kMaxCategories = 64;
 

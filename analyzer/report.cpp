@@ -266,7 +266,7 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
   return j;
 }
 
-std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) {
+std::string findings_text(const Analysis& a, bool color) {
   const Profile& p = a.profile;
   const char* reset = color ? "\x1b[0m" : "";
   const char* bold = color ? "\x1b[1m" : "";
@@ -275,14 +275,16 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
   for (const auto& c : p.header.command()) cmd.push_back(shell_quote(c));
   out += std::string(bold) + "agenttrace findings" + reset + " for " + join(cmd, " ") + "\n";
   if (a.findings.empty()) out += "  none\n";
-  constexpr size_t kEvidenceShown = 6;
+  // A live run prints this at the end of the command's output: a few lines
+  // of evidence per finding, the rest is one `agenttrace analyze` away.
+  const size_t evidence_shown = a.source == "live" || a.findings.size() > 3 ? 3 : 8;
   for (const auto& f : a.findings) {
     out += std::string("  ") + (color ? severity_color(f.severity) : "") + upper(severity_name(f.severity)) +
            reset + " " + f.rule + "  " + f.message + "\n";
     size_t shown = 0;
     for (const auto& e : f.evidence) {
-      if (++shown > kEvidenceShown) {
-        out += "      ... " + std::to_string(f.evidence.size() - kEvidenceShown) + " more (agenttrace analyze for all)\n";
+      if (++shown > evidence_shown) {
+        out += "      ... " + std::to_string(f.evidence.size() - evidence_shown) + " more (agenttrace analyze shows all)\n";
         break;
       }
       std::string line = "      ";
@@ -292,17 +294,32 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
       if (e.pid) line += e.comm + "(" + std::to_string(e.pid) + ") ";
       line += e.what;
       out += line + "\n";
-      if (!e.context.empty()) out += "        \"" + e.context + "\"\n";
-      for (const auto& cp : e.code_points) {
-        out += "        " + cp_text(cp.code_point) + " " + cp.name;
-        if (!cp.imitates.empty()) out += " (looks like '" + cp.imitates + "')";
-        if (cp.count > 1) out += " x" + std::to_string(cp.count);
-        out += "\n";
-      }
       if (!e.decoded.empty()) out += "        tag characters spell: \"" + e.decoded + "\"\n";
+      if (!e.context.empty()) out += "        \"" + e.context + "\"\n";
+      if (!e.code_points.empty()) {
+        std::vector<std::string> names;
+        for (const auto& cp : e.code_points) {
+          if (names.size() == 3) {
+            names.push_back("and " + std::to_string(e.code_points.size() - 3) + " more");
+            break;
+          }
+          std::string n = cp_text(cp.code_point) + " " + cp.name;
+          if (!cp.imitates.empty()) n += " (looks like '" + cp.imitates + "')";
+          if (cp.count > 1) n += " x" + std::to_string(cp.count);
+          names.push_back(n);
+        }
+        out += "        " + join(names, ", ") + "\n";
+      }
     }
   }
+  return out;
+}
 
+std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) {
+  const Profile& p = a.profile;
+  const char* reset = color ? "\x1b[0m" : "";
+  const char* bold = color ? "\x1b[1m" : "";
+  std::string out = findings_text(a, color);
   out += std::string(bold) + "profile" + reset + "\n";
   out += "  " + std::to_string(p.processes.size()) + " process" + (p.processes.size() == 1 ? "" : "es") + ", " +
          std::to_string(p.events) + " events\n";

@@ -28,6 +28,9 @@ trace::Json report_json(const Analysis& a, const KnowledgeBase& kb);
 
 // Findings first, then the profile. `color`: ANSI colours for a terminal.
 std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color);
+// Only the findings part of report_text (the end of a live run prints the
+// collector's summary after it).
+std::string findings_text(const Analysis& a, bool color);
 
 std::string report_sarif(const Analysis& a);
 

@@ -129,37 +129,41 @@ void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vect
     auto last_send = p.last_send.find(root);
     if (last_send == p.last_send.end()) continue;
     std::vector<std::string> titles;
-    std::vector<Evidence> ev;
+    std::vector<Evidence> ev, deliberate_ev;  // what runtimes read on their own goes last
     size_t strong = 0;
     std::vector<std::string> subject = {program_of(p, root)};
     for (const auto& cat : kb.categories()) {
       if (!cat.fingerprint) continue;
       auto items = p.facts.find(cat.id);
       if (items == p.facts.end()) continue;
-      const Fact* first = nullptr;
+      bool gathered = false, deliberate = false;
+      std::vector<Evidence> cat_ev, routine_ev;
       for (const auto& [item, f] : items->second) {
         bool in_tree = false;
         for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
         // An environment lookup tells even when the variable is unset; a
-        // file that does not exist tells little.
-        if (!in_tree || !(f.succeeded || f.kind == "env")) continue;
-        if (f.first_event > last_send->second) continue;  // gathered after the last send
-        if (!first || f.first_event < first->first_event) first = &f;
+        // file that does not exist tells little. Facts gathered after the
+        // last send did not leave with it.
+        if (!in_tree || !(f.succeeded || f.kind == "env") || f.first_event > last_send->second) continue;
+        gathered = true;
+        bool routine = kb.is_routine(cat.id, f.item);
+        if (!routine) deliberate = true;
+        auto& bucket = routine || cat.common ? routine_ev : cat_ev;
+        if (bucket.size() < 8) bucket.push_back(fact_evidence(f));
       }
-      if (!first) continue;
+      if (!gathered) continue;
       titles.push_back(cat.title);
       subject.push_back(cat.id);
-      if (!cat.common) ++strong;
-      for (const auto& [item, f] : items->second) {
-        bool in_tree = false;
-        for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
-        if (in_tree && (f.succeeded || f.kind == "env") && ev.size() < 40) ev.push_back(fact_evidence(f));
-      }
+      // Runtimes read time zone, locale and their routine items on their
+      // own; other categories, read beyond routine, count as deliberate.
+      if (!cat.common && deliberate) ++strong;
+      deliberate_ev.insert(deliberate_ev.end(), cat_ev.begin(), cat_ev.end());
+      ev.insert(ev.end(), routine_ev.begin(), routine_ev.end());
     }
     if (titles.size() < 2) continue;
     Finding f;
     f.rule = "fingerprint-collection";
-    f.severity = strong >= 2 ? Severity::kHigh : strong == 1 ? Severity::kMedium : Severity::kInfo;
+    f.severity = strong >= 3 ? Severity::kHigh : strong == 2 ? Severity::kMedium : Severity::kLow;
     f.pid = root;
     f.comm = p.processes.at(root).comm;
     // What left, and where to.
@@ -174,8 +178,11 @@ void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vect
     }
     f.message = "The process tree of " + who(p, root) + " gathered " + list_text(titles) +
                 " facts, then sent " + human_bytes(bytes) + " to " + list_text(where) + ".";
-    std::sort(ev.begin(), ev.end(), [](const Evidence& a, const Evidence& b) { return a.event < b.event; });
-    f.evidence = std::move(ev);
+    auto by_event = [](const Evidence& a, const Evidence& b) { return a.event < b.event; };
+    std::sort(deliberate_ev.begin(), deliberate_ev.end(), by_event);
+    std::sort(ev.begin(), ev.end(), by_event);
+    f.evidence = std::move(deliberate_ev);
+    f.evidence.insert(f.evidence.end(), ev.begin(), ev.end());
     Evidence send;
     send.event = p.first_send.at(root);
     send.wall_ns = p.first_send_wall.at(root);
@@ -190,11 +197,96 @@ void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vect
 
 // ---- 2. hidden and look-alike characters ---------------------------------
 
+// The text as a reader of the request would see it: JSON \uXXXX escapes
+// (Python's json.dumps writes every non-ASCII character that way) decoded to
+// UTF-8, with where each byte came from in the original.
+struct TextView {
+  std::string text;
+  std::vector<uint64_t> origin;  // empty: text is the data itself
+  uint64_t to_original(uint64_t i) const { return origin.empty() ? i : origin[std::min<uint64_t>(i, origin.size() - 1)]; }
+};
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool read_u16_escape(std::string_view d, size_t i, uint32_t* out) {
+  if (i + 6 > d.size() || d[i] != '\\' || d[i + 1] != 'u') return false;
+  uint32_t v = 0;
+  for (size_t k = 2; k < 6; ++k) {
+    int h = hex_value(d[i + k]);
+    if (h < 0) return false;
+    v = v * 16 + static_cast<uint32_t>(h);
+  }
+  *out = v;
+  return true;
+}
+
+void append_utf8(std::string* out, uint32_t cp) {
+  if (cp < 0x80) {
+    *out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *out += static_cast<char>(0xC0 | (cp >> 6));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *out += static_cast<char>(0xE0 | (cp >> 12));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *out += static_cast<char>(0xF0 | (cp >> 18));
+    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+TextView json_unescaped(std::string_view d) {
+  TextView v;
+  if (d.find("\\u") == std::string_view::npos) {
+    v.text = std::string(d);
+    return v;
+  }
+  v.text.reserve(d.size());
+  v.origin.reserve(d.size());
+  for (size_t i = 0; i < d.size();) {
+    uint32_t cp;
+    // An escaped backslash is left alone so "\\u200b" stays literal text.
+    if (d[i] == '\\' && i + 1 < d.size() && d[i + 1] == '\\') {
+      v.text += "\\\\";
+      v.origin.push_back(i);
+      v.origin.push_back(i + 1);
+      i += 2;
+      continue;
+    }
+    if (read_u16_escape(d, i, &cp)) {
+      size_t len = 6;
+      uint32_t low;
+      if (cp >= 0xD800 && cp < 0xDC00 && read_u16_escape(d, i + 6, &low) && low >= 0xDC00 && low < 0xE000) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        len = 12;
+      }
+      size_t before = v.text.size();
+      append_utf8(&v.text, cp);
+      for (size_t k = before; k < v.text.size(); ++k) v.origin.push_back(i);
+      i += len;
+      continue;
+    }
+    v.text += d[i];
+    v.origin.push_back(i);
+    ++i;
+  }
+  return v;
+}
+
 void hidden_characters(const Profile& p, std::vector<Finding>* out) {
   for (const PayloadStream* s : text_streams(p)) {
-    ScanResult scan = scan_hidden_chars(s->data);
+    TextView view = json_unescaped(s->data);
+    ScanResult scan = scan_hidden_chars(view.text);
     if (scan.chars.empty()) continue;
-    if (s->data.size() > 64 && static_cast<double>(scan.invalid_utf8_bytes) > kBinaryShare * s->data.size())
+    if (view.text.size() > 64 && static_cast<double>(scan.invalid_utf8_bytes) > kBinaryShare * view.text.size())
       continue;
     for (bool lookalike : {false, true}) {
       std::vector<const HiddenChar*> chars;
@@ -227,14 +319,16 @@ void hidden_characters(const Profile& p, std::vector<Finding>* out) {
       f.message = who(p, s->pid) + " sent " + std::to_string(chars.size()) +
                   (lookalike ? " look-alike characters standing in for plain letters"
                              : " invisible or formatting characters") +
-                  " to " + destination_text(*s) + (s->tls ? " inside TLS" : "") + ": " +
-                  list_text(parts) + ".";
+                  " to " + destination_text(*s) + (s->tls ? " inside TLS" : "") +
+                  (view.origin.empty() ? "" : " (some written as JSON escapes)") + ": " + list_text(parts) + ".";
       // Evidence: runs of adjacent characters, each with its context.
       for (size_t i = 0; i < chars.size() && f.evidence.size() < kMaxPayloadEvidence;) {
         size_t j = i + 1;
         while (j < chars.size() && chars[j]->offset - chars[j - 1]->offset <= 8) ++j;
         uint64_t begin = chars[i]->offset, end = chars[j - 1]->offset + 1;
-        Evidence e = payload_evidence(p, *s, begin, end - begin);
+        uint64_t orig_begin = view.to_original(begin), orig_end = view.to_original(end - 1) + 1;
+        Evidence e = payload_evidence(p, *s, orig_begin, orig_end - orig_begin);
+        e.context = context_around(view.text, begin);
         std::map<uint32_t, CodePoint> run;
         for (size_t k = i; k < j; ++k) {
           CodePoint& cp = run[chars[k]->code_point];
@@ -244,15 +338,16 @@ void hidden_characters(const Profile& p, std::vector<Finding>* out) {
           cp.count++;
         }
         for (auto& [cp, c] : run) e.code_points.push_back(c);
-        if (chars[i]->kind == HiddenChar::Kind::kTag) e.decoded = decode_tag_run(s->data, begin);
+        if (chars[i]->kind == HiddenChar::Kind::kTag) e.decoded = decode_tag_run(view.text, begin);
         e.what = std::to_string(j - i) + (lookalike ? " look-alike" : " hidden") + " character" +
                  (j - i == 1 ? "" : "s") + " at byte " + std::to_string(e.offset) + " of connection " +
                  std::to_string(s->conn);
         f.evidence.push_back(std::move(e));
         i = j;
       }
-      f.id = stable_id(f.rule, {program_of(p, s->pid), s->host.empty() ? s->peer : s->host,
-                                std::to_string(totals.begin()->first)});
+      // Host, or address without the port (a stand-in's port changes per run).
+      std::string where = s->host.empty() ? s->peer.substr(0, s->peer.rfind(':')) : s->host;
+      f.id = stable_id(f.rule, {program_of(p, s->pid), where, std::to_string(totals.begin()->first)});
       out->push_back(std::move(f));
     }
   }
@@ -443,8 +538,8 @@ const std::vector<RuleInfo>& rules() {
       {"fingerprint-collection", "Fingerprint collection",
        "A process tree gathered facts from two or more fingerprint categories (time zone, locale, "
        "proxy or gateway, API endpoints, network configuration, host identity, hardware) and then "
-       "sent data over the network. High when two or more of them are categories runtimes do not "
-       "read on their own."},
+       "sent data over the network. Low when little beyond what runtimes read on their own; "
+       "medium with two, high with three or more categories read deliberately."},
       {"hidden-characters", "Hidden characters in outgoing data",
        "Invisible or formatting code points (zero-width characters, word joiner, BOM, soft hyphen, "
        "bidi controls, tag characters, variation selectors) in data a process sent."},

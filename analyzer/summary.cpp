@@ -179,14 +179,20 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
     if (!by_category[i].empty()) out += line_of(kb_.categories()[i].title, by_category[i]);
   if (!other.empty()) out += line_of("other", other);
 
+  // Variables the knowledge base knows first, then the others, on one line.
   out += "  environment looked up (" + std::to_string(env_.size()) + ")";
   if (env_.empty()) {
     out += "\n";
   } else {
-    std::vector<std::string> names;
-    for (const auto& [name, found] : env_) names.push_back(name + (found ? "" : " (unset)"));
-    std::vector<std::string> shown(names.begin(), names.begin() + std::min(names.size(), size_t{40}));
-    out += ": " + join(shown, ", ") + (names.size() > shown.size() ? ", ..." : "") + "\n";
+    std::vector<std::string> known, other;
+    for (const auto& [name, found] : env_)
+      (kb_.classify_env(name) ? known : other).push_back(name + (found ? "" : " (unset)"));
+    std::vector<std::string> shown = known;
+    constexpr size_t kShownNames = 16;
+    if (shown.size() > kShownNames) shown.resize(kShownNames);
+    for (size_t i = 0; shown.size() < kShownNames && i < other.size(); ++i) shown.push_back(other[i]);
+    size_t rest = env_.size() - shown.size();
+    out += ": " + join(shown, ", ") + (rest ? ", and " + std::to_string(rest) + " more" : "") + "\n";
   }
 
   out += "  time zone facts (" + std::to_string(tz_facts_.size()) + ")";

@@ -15,6 +15,8 @@
 #include <spdlog/spdlog.h>
 
 #include "analyzer/knowledge_base.h"
+#include "analyzer/profile.h"
+#include "analyzer/report.h"
 #include "analyzer/summary.h"
 #include "collector/library_probes.h"
 #include "collector/host_info.h"
@@ -126,6 +128,7 @@ int run_traced(const RunOptions& opt) {
   std::optional<trace::JsonLinesSink> json_sink;
   std::optional<trace::TextLinesSink> text_sink;
   analyzer::SummaryBuilder summary(kb);
+  analyzer::ProfileBuilder profile(kb);
   std::string trace_path;
   if (!opt.no_trace_file) {
     trace_path = opt.output_path.empty() ? default_trace_name(opt.command[0], clocks.wall_ns) : opt.output_path;
@@ -139,6 +142,7 @@ int run_traced(const RunOptions& opt) {
   if (json_sink) recorder.add_sink(&*json_sink);
   if (text_sink) recorder.add_sink(&*text_sink);
   recorder.add_sink(&summary);
+  recorder.add_sink(&profile);
 
   // Signals for agenttrace arrive through a signalfd; the command gets the
   // original mask and default dispositions back before it execs.
@@ -240,7 +244,14 @@ int run_traced(const RunOptions& opt) {
   probes.detach_in_background();
 
   if (!opt.quiet) {
-    std::string text = summary.render(file_sink && !sink_failed ? trace_path : "");
+    // Findings first, then the profile: one screen a person reads.
+    analyzer::Analysis analysis;
+    analysis.profile = std::move(profile.profile());
+    analysis.findings = analyzer::run_rules(analysis.profile, kb);
+    analysis.source = "live";
+    bool color = analyzer::terminal_wants_color(STDERR_FILENO);
+    std::string text = analyzer::findings_text(analysis, color) +
+                       summary.render(file_sink && !sink_failed ? trace_path : "");
     fputs(text.c_str(), stderr);
   }
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);

@@ -1,0 +1,365 @@
+// Every rule on built event sequences, positive and negative: no kernel.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "analyzer/findings.h"
+#include "analyzer/profile.h"
+#include "common/base64.h"
+
+namespace agenttrace::analyzer {
+namespace {
+
+// Builds a trace's events in order, with ids and times.
+class Story {
+ public:
+  explicit Story(uint32_t root = 100) : root_(root) {
+    header_.set_start_wall_ns(1'000'000'000);
+    header_.set_root_pid(root);
+    header_.add_command("agent");
+    (*header_.mutable_host_values())["machine_id"] = "3d1219c7c4c5404aaa1f6d2a48adfda4";
+    (*header_.mutable_host_values())["hostname"] = "build-host-7";
+    exec(root, "/usr/bin/agent");
+  }
+  trace::Event& add(uint32_t pid) {
+    events_.emplace_back();
+    trace::Event& e = events_.back();
+    e.set_id(events_.size());
+    e.set_wall_ns(1'000'000'000 + static_cast<int64_t>(events_.size()) * 1'000'000);
+    e.set_pid(pid);
+    e.set_tid(pid);
+    e.set_ppid(pid == root_ ? 1 : root_);
+    e.set_comm(pid == root_ ? "agent" : "helper");
+    return e;
+  }
+  void exec(uint32_t pid, const std::string& path) {
+    auto& e = add(pid);
+    e.mutable_exec()->set_path(path);
+    e.mutable_exec()->set_exe(path);
+  }
+  void getenv(const std::string& name, bool found, const std::string& value = "", uint32_t pid = 0) {
+    auto& e = add(pid ? pid : root_);
+    e.mutable_getenv()->set_name(name);
+    e.mutable_getenv()->set_found(found);
+    if (!value.empty()) {
+      e.mutable_getenv()->set_value(value);
+      e.mutable_getenv()->set_value_captured(true);
+    }
+  }
+  void read(const std::string& path, bool ok = true, uint32_t pid = 0) {
+    auto& e = add(pid ? pid : root_);
+    e.mutable_open()->set_path(path);
+    e.mutable_open()->set_flags(O_RDONLY);
+    e.mutable_open()->set_result(ok ? 3 : -2);
+  }
+  void readlink(const std::string& path, const std::string& target) {
+    auto& e = add(root_);
+    e.mutable_readlink()->set_path(path);
+    e.mutable_readlink()->set_target(target);
+    e.mutable_readlink()->set_result(static_cast<int64_t>(target.size()));
+  }
+  void uname() {
+    auto& e = add(root_);
+    e.mutable_uname()->set_nodename("build-host-7");
+  }
+  void fork(uint32_t child) {
+    auto& e = add(root_);
+    e.mutable_fork()->set_child_pid(child);
+    e.mutable_fork()->set_child_tid(child);
+  }
+  void send(const std::string& data, uint32_t conn = 1, bool tls = false, const std::string& addr = "203.0.113.9",
+            uint32_t pid = 0) {
+    auto& e = add(pid ? pid : root_);
+    auto* d = e.mutable_send();
+    d->set_conn(conn);
+    d->mutable_peer()->set_family("inet");
+    d->mutable_peer()->set_address(addr);
+    d->mutable_peer()->set_port(443);
+    d->set_host("api.example.com");
+    d->set_bytes(data.size());
+    d->set_offset(offsets_[conn * 2 + tls]);
+    offsets_[conn * 2 + tls] += data.size();
+    d->set_data(data);
+    d->set_tls(tls);
+  }
+  void coverage(const std::string& signal, const std::string& state, const std::string& detail) {
+    auto& e = add(root_);
+    e.mutable_coverage()->set_signal(signal);
+    e.mutable_coverage()->set_state(state);
+    e.mutable_coverage()->set_detail(detail);
+  }
+
+  std::vector<Finding> findings(bool with_trailer = true) {
+    KnowledgeBase kb = KnowledgeBase::builtin();
+    ProfileBuilder b(kb);
+    b.on_header(header_);
+    for (const auto& e : events_) b.on_event(e);
+    if (with_trailer) b.on_trailer(trailer_);
+    return run_rules(b.profile(), kb);
+  }
+  trace::Trailer& trailer() { return trailer_; }
+  trace::Header& header() { return header_; }
+
+ private:
+  uint32_t root_;
+  trace::Header header_;
+  trace::Trailer trailer_;
+  std::vector<trace::Event> events_;
+  std::map<uint32_t, uint64_t> offsets_;
+};
+
+std::vector<std::string> rules_of(const std::vector<Finding>& fs) {
+  std::vector<std::string> out;
+  for (const auto& f : fs) out.push_back(f.rule + ":" + severity_name(f.severity));
+  return out;
+}
+
+const Finding* find(const std::vector<Finding>& fs, const std::string& rule) {
+  for (const auto& f : fs)
+    if (f.rule == rule) return &f;
+  return nullptr;
+}
+
+const std::string kRequest = R"({"model":"x","messages":[{"role":"user","content":"Summarize the notes."}]})";
+
+TEST(Rules, FingerprintCollectionNeedsTwoCategoriesAndASend) {
+  Story s;
+  s.getenv("HTTPS_PROXY", false);
+  s.read("/etc/machine-id");
+  s.read("/sys/class/drm/card0/device/vendor");
+  s.send(kRequest);
+  auto fs = s.findings();
+  EXPECT_THAT(rules_of(fs), ::testing::ElementsAre("fingerprint-collection:high"));
+  const Finding& f = fs[0];
+  EXPECT_EQ(f.message,
+            "The process tree of agent (pid 100) gathered proxy and gateway settings, host identity and "
+            "hardware facts, then sent 75 B to api.example.com (203.0.113.9:443).");
+  ASSERT_EQ(f.evidence.size(), 4u);
+  EXPECT_EQ(f.evidence[0].what, "getenv HTTPS_PROXY (unset)");
+  EXPECT_EQ(f.evidence[0].event, 2u);
+  EXPECT_EQ(f.evidence[1].what, "read /etc/machine-id");
+  EXPECT_EQ(f.evidence[3].what, "first data sent over the network (to api.example.com (203.0.113.9:443))");
+}
+
+TEST(Rules, FingerprintSeverityFollowsDeliberateCategories) {
+  Story medium;
+  medium.getenv("HTTPS_PROXY", true);
+  medium.read("/etc/machine-id");
+  medium.send(kRequest);
+  EXPECT_THAT(rules_of(medium.findings()), ::testing::ElementsAre("fingerprint-collection:medium"));
+
+  // What runtimes read on their own (time zone, locale, uname, memory) is low.
+  Story routine;
+  routine.getenv("TZ", false);
+  routine.getenv("LANG", true);
+  routine.uname();
+  routine.read("/proc/meminfo");
+  routine.send(kRequest);
+  EXPECT_THAT(rules_of(routine.findings()), ::testing::ElementsAre("fingerprint-collection:low"));
+}
+
+TEST(Rules, NoFingerprintFindingWithoutSendOrWithOneCategory) {
+  Story no_send;
+  no_send.getenv("HTTPS_PROXY", false);
+  no_send.read("/etc/machine-id");
+  EXPECT_TRUE(no_send.findings().empty());
+
+  Story one;
+  one.read("/etc/machine-id");
+  one.read("/etc/os-release");
+  one.send(kRequest);
+  EXPECT_TRUE(one.findings().empty());
+
+  // A file that does not exist tells nothing; gathering after the send
+  // did not leave with it.
+  Story absent;
+  absent.read("/sys/class/dmi/id/product_uuid", false);
+  absent.getenv("HTTPS_PROXY", false);
+  absent.send(kRequest);
+  absent.read("/etc/machine-id");
+  EXPECT_TRUE(absent.findings().empty());
+}
+
+TEST(Rules, FingerprintCountsTheWholeProcessTree) {
+  Story s;
+  s.fork(101);
+  s.read("/etc/machine-id", true, 101);
+  s.getenv("HTTPS_PROXY", false, "", 101);
+  s.send(kRequest);
+  auto fs = s.findings();
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].pid, 100u);
+  EXPECT_EQ(fs[0].evidence[0].pid, 101u);
+}
+
+TEST(Rules, HiddenCharactersWithOffsetsContextAndNames) {
+  Story s;
+  std::string body = R"({"content":"Summarize)" + std::string("\xE2\x80\x8B\xE2\x80\x8C\xE2\x80\x8B") + R"( the notes."})";
+  s.send("POST /v1 HTTP/1.1\r\n\r\n");
+  s.send(body);
+  auto fs = s.findings();
+  ASSERT_THAT(rules_of(fs), ::testing::ElementsAre("hidden-characters:high"));
+  const Finding& f = fs[0];
+  EXPECT_EQ(f.message, "agent (pid 100) sent 3 invisible or formatting characters to api.example.com "
+                       "(203.0.113.9:443): U+200B ZERO WIDTH SPACE x2 and U+200C ZERO WIDTH NON-JOINER x1.");
+  ASSERT_EQ(f.evidence.size(), 1u);
+  const Evidence& e = f.evidence[0];
+  EXPECT_EQ(e.event, 3u);
+  EXPECT_EQ(e.offset, 21u + 21u) << "headers, then the body's prefix";
+  EXPECT_EQ(e.conn, 1u);
+  // 24 code points each side, across the event boundary; controls escaped.
+  EXPECT_EQ(e.context, R"(\n\r\n{"content":"Summarize<U+200B><U+200C><U+200B> the notes."})");
+  ASSERT_EQ(e.code_points.size(), 2u);
+  EXPECT_EQ(e.code_points[0].name, "ZERO WIDTH SPACE");
+  EXPECT_EQ(e.code_points[0].count, 2u);
+}
+
+TEST(Rules, HiddenCharactersWrittenAsJsonEscapesAreFound) {
+  Story s;
+  s.send(R"({"content":"Summarize\u200b\u200c the notes"})");
+  auto fs = s.findings();
+  ASSERT_THAT(rules_of(fs), ::testing::ElementsAre("hidden-characters:high"));
+  EXPECT_EQ(fs[0].evidence[0].offset, 21u) << "offset of the escape in the bytes sent";
+  EXPECT_THAT(fs[0].message, ::testing::HasSubstr("some written as JSON escapes"));
+}
+
+TEST(Rules, TagCharactersAreSpelledOut) {
+  Story s;
+  std::string tags;
+  for (char c : std::string("tz=UTC")) {
+    uint32_t cp = 0xE0000 + static_cast<unsigned char>(c);
+    tags += static_cast<char>(0xF0 | (cp >> 18));
+    tags += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    tags += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    tags += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  s.send(R"({"content":"hello)" + tags + R"("})");
+  auto fs = s.findings();
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].evidence[0].decoded, "tz=UTC");
+}
+
+TEST(Rules, LookalikeLetters) {
+  Story s;
+  s.send(R"({"content":"Plе)" + std::string("\xD0\xB0") + R"(se summarize"})");  // Cyrillic е and а
+  auto fs = s.findings();
+  ASSERT_THAT(rules_of(fs), ::testing::ElementsAre("lookalike-characters:high"));
+  ASSERT_EQ(fs[0].evidence.size(), 1u);
+  std::vector<std::string> imitated;
+  for (const auto& cp : fs[0].evidence[0].code_points) imitated.push_back(cp.imitates);
+  EXPECT_THAT(imitated, ::testing::UnorderedElementsAre("e", "a"));
+}
+
+TEST(Rules, PlainTextRealForeignTextAndCiphertextAreQuiet) {
+  Story s;
+  s.send(kRequest);
+  s.send(R"({"content":"Привет, как дела? 你好 café naïve"})", 2);
+  // Ciphertext-like bytes on a connection whose plaintext was captured.
+  s.send(std::string("\x17\x03\x03\x00\x40\xE2\x80\x8B\xff\xfe", 10), 3);
+  s.send(kRequest, 3, true);
+  EXPECT_TRUE(s.findings().empty());
+}
+
+TEST(Rules, ValueEchoOfWhatTheTreeReadEncoded) {
+  Story s;
+  s.read("/etc/machine-id");
+  s.send(R"({"metadata":{"user_id":")" + base64_encode("3d1219c7c4c5404aaa1f6d2a48adfda4") + R"("}})");
+  auto fs = s.findings();
+  ASSERT_THAT(rules_of(fs), ::testing::ElementsAre("value-echo:high"));
+  EXPECT_EQ(fs[0].message, "agent (pid 100) sent the machine_id from /etc/machine-id to api.example.com (base64).");
+  ASSERT_EQ(fs[0].evidence.size(), 2u);
+  EXPECT_EQ(fs[0].evidence[0].what, "obtained machine_id from /etc/machine-id");
+  EXPECT_EQ(fs[0].evidence[1].encoding, "base64");
+  EXPECT_EQ(fs[0].evidence[1].offset, 24u) << "where the base64 starts";
+}
+
+TEST(Rules, NoEchoOfValuesTheTreeNeverObtained) {
+  Story s;  // the machine id is in the header, but nothing read it
+  s.send(R"({"id":")" + base64_encode("3d1219c7c4c5404aaa1f6d2a48adfda4") + R"("})");
+  EXPECT_TRUE(s.findings().empty());
+}
+
+TEST(Rules, TimeZoneFromLocaltimeEchoedPlainlyIsMedium) {
+  Story s;
+  s.readlink("/etc/localtime", "/usr/share/zoneinfo/Asia/Shanghai");
+  s.send(R"({"content":"hi","tz":"Asia/Shanghai"})");
+  auto fs = s.findings();
+  const Finding* f = find(fs, "value-echo");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kMedium);
+  EXPECT_EQ(f->evidence[1].encoding, "plain");
+}
+
+TEST(Rules, ApiKeySentAsIsIsNotAnEchoButEncodedIs) {
+  Story plain;
+  plain.getenv("ANTHROPIC_API_KEY", true, "sk-test-0123456789");
+  plain.send("POST / HTTP/1.1\r\nx-api-key: sk-test-0123456789\r\n\r\n");
+  EXPECT_EQ(find(plain.findings(), "value-echo"), nullptr);
+
+  Story encoded;
+  encoded.getenv("ANTHROPIC_API_KEY", true, "sk-test-0123456789");
+  encoded.send(R"({"x":")" + base64_encode("sk-test-0123456789") + R"("})");
+  const Finding* f = find(encoded.findings(), "value-echo");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kHigh);
+}
+
+TEST(Rules, CredentialAccess) {
+  Story files;
+  files.read("/root/.aws/credentials");
+  files.send(kRequest);
+  auto fs = files.findings();
+  ASSERT_THAT(rules_of(fs), ::testing::ElementsAre("credential-access:medium"));
+  EXPECT_EQ(fs[0].message, "The process tree of agent (pid 100) read credentials: /root/.aws/credentials; "
+                           "it sent data over the network afterwards.");
+
+  Story quiet;
+  quiet.read("/home/dev/.ssh/id_ed25519");
+  EXPECT_THAT(rules_of(quiet.findings()), ::testing::ElementsAre("credential-access:low"));
+
+  Story api_key;
+  api_key.getenv("ANTHROPIC_API_KEY", true);
+  api_key.send(kRequest);
+  EXPECT_THAT(rules_of(api_key.findings()), ::testing::ElementsAre("credential-access:info"));
+
+  Story unset;
+  unset.getenv("GITHUB_TOKEN", false);
+  unset.read("/root/.netrc", false);
+  unset.send(kRequest);
+  EXPECT_TRUE(unset.findings().empty());
+}
+
+TEST(Rules, CoverageGapsAndLostEvents) {
+  Story s;
+  s.coverage("getenv", "observed", "getenv calls through its C library are probed");
+  s.coverage("getenv", "gap", "a static binary without a getenv symbol");
+  s.trailer().add_kinds()->set_dropped(4);
+  auto fs = s.findings();
+  EXPECT_THAT(rules_of(fs), ::testing::ElementsAre("events-lost:medium", "coverage-gap:low"));
+  EXPECT_EQ(fs[0].message, "The trace is incomplete: 4 events dropped by a full ring buffer.");
+  EXPECT_EQ(fs[1].message, "Environment lookups of agent (pid 100) are not visible: a static binary without a getenv symbol.");
+
+  Story cut;
+  EXPECT_THAT(rules_of(cut.findings(false)), ::testing::ElementsAre("events-lost:medium"));
+}
+
+TEST(Rules, IdsAreStableAcrossRunsAndPids) {
+  auto run = [](uint32_t root) {
+    Story s(root);
+    s.getenv("HTTPS_PROXY", false);
+    s.read("/etc/machine-id");
+    s.read("/sys/class/drm/card0/device/vendor");
+    s.send(R"({"c":"a)" + std::string("\xE2\x80\x8B") + R"(b"})");
+    return s.findings();
+  };
+  auto a = run(100), b = run(4242);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(a[0].id, b[0].id);
+  EXPECT_EQ(a[1].id, b[1].id);
+  EXPECT_NE(a[0].id, a[1].id);
+  EXPECT_THAT(a[0].id, ::testing::StartsWith(a[0].rule + "-"));
+}
+
+}  // namespace
+}  // namespace agenttrace::analyzer
