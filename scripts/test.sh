@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
+./scripts/fetch-test-data.sh build/testdata
 cd build
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
