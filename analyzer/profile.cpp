@@ -95,13 +95,35 @@ void ProfileBuilder::on_header(const trace::Header& h) {
   profile_.attached = h.mode() == "attach" || h.mode() == "watch";
 }
 
+std::string kind_name_of_case(int body_case) {
+  // Kind names are the oneof's field names (trace/format.cpp agrees).
+  const auto* field = trace::Event::descriptor()->FindFieldByNumber(body_case);
+  return field ? field->name() : "unknown";
+}
+
+void ProfileBuilder::finish_counts() {
+  profile_.kind_counts.clear();
+  for (size_t i = 0; i < kind_counts_.size(); ++i)
+    if (kind_counts_[i]) profile_.kind_counts[kind_name_of_case(static_cast<int>(i))] += kind_counts_[i];
+}
+
 void ProfileBuilder::on_trailer(const trace::Trailer& t) {
+  finish_counts();
   profile_.trailer = t;
   profile_.has_trailer = true;
   profile_.end_wall_ns = std::max(profile_.end_wall_ns, t.end_wall_ns());
 }
 
+const std::vector<std::string>& ProfileBuilder::ids_of(CategorySet cats) {
+  auto it = ids_cache_.find(cats);
+  if (it != ids_cache_.end()) return it->second;
+  auto ids = kb_.category_ids(cats);
+  if (ids.empty()) ids.push_back("");
+  return ids_cache_.emplace(cats, std::move(ids)).first->second;
+}
+
 ProcessInfo& ProfileBuilder::process(const trace::Event& e) {
+  if (last_process_ && last_process_->pid == e.pid()) return *last_process_;
   auto [it, fresh] = profile_.processes.try_emplace(e.pid());
   ProcessInfo& p = it->second;
   if (fresh) {
@@ -119,22 +141,25 @@ ProcessInfo& ProfileBuilder::process(const trace::Event& e) {
       profile_.roots.push_back(p.pid);
     }
   }
+  last_process_ = &p;  // std::map nodes stay put
   return p;
 }
 
+bool ProfileBuilder::timeline_full() {
+  if (profile_.timeline.size() < Profile::kMaxTimeline) return false;
+  profile_.timeline_dropped++;
+  return true;
+}
+
 void ProfileBuilder::plot(const trace::Event& e, const std::string& lane, std::string label) {
-  if (profile_.timeline.size() >= Profile::kMaxTimeline) {
-    profile_.timeline_dropped++;
-    return;
-  }
   profile_.timeline.push_back({e.id(), e.wall_ns(), e.pid(), lane, std::move(label)});
 }
 
 void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const std::string& kind,
                               const std::string& item, bool ok, const std::string& detail) {
-  auto ids = kb_.category_ids(cats);
-  if (!ids.empty()) plot(e, ids.front(), (kind == "env" ? "getenv " : kind == "file" ? detail.substr(0, detail.find(' ')) + " " : "") + item);
-  if (ids.empty()) ids.push_back("");
+  const auto& ids = ids_of(cats);
+  if (cats && !timeline_full())
+    plot(e, ids.front(), (kind == "env" ? "getenv " : kind == "file" ? detail.substr(0, detail.find(' ')) + " " : "") + item);
   for (const auto& category : ids) {
     auto [it, fresh] = profile_.facts[category].try_emplace(item);
     Fact& f = it->second;
@@ -161,6 +186,13 @@ void ProfileBuilder::add_value(const trace::Event& e, const std::string& kind,
                                const std::string& name, const std::string& value) {
   if (value.empty()) return;
   uint32_t root = profile_.root_of(e.pid());
+  // Most repeats are the same call again (uname, the same variable): check
+  // the last key before building a new one.
+  if (last_value_root_ == root && last_value_kind_ == kind && last_value_name_ == name && last_value_ == value) return;
+  last_value_root_ = root;
+  last_value_kind_ = kind;
+  last_value_name_ = name;
+  last_value_ = value;
   std::string key = std::to_string(root) + '\0' + kind + '\0' + name + '\0' + value;
   if (!value_seen_.insert(key).second) return;
   profile_.values.push_back({kind, name, value, e.id(), e.pid(), root});
@@ -192,7 +224,10 @@ void ProfileBuilder::on_send(const trace::Event& e, const trace::Data& d) {
   }
   if (d.bytes() > 0 && !d.peer().family().empty()) profile_.last_send[root] = e.id();
   if (!d.peer().family().empty()) {
-    Destination& dest = profile_.destinations[destination_key(d.peer(), d.host())];
+    // The key of a connection's destination is built once per connection.
+    std::string& key = dest_key_[{d.conn(), d.peer().address(), d.peer().port()}];
+    if (key.empty()) key = destination_key(d.peer(), d.host());
+    Destination& dest = profile_.destinations[key];
     if (dest.key.empty()) {
       dest.key = destination_key(d.peer(), d.host());
       dest.peer = trace::sockaddr_text(d.peer());
@@ -203,7 +238,7 @@ void ProfileBuilder::on_send(const trace::Event& e, const trace::Data& d) {
     (d.tls() ? dest.tls_plaintext : dest.bytes_sent) += d.bytes();
     dest.pids.insert(e.pid());
   }
-  if (d.bytes() && !d.ciphertext())
+  if (d.bytes() && !d.ciphertext() && !timeline_full())
     plot(e, "network", std::string(d.tls() ? "send (TLS) " : "send ") + human_bytes(d.bytes()) + " to " +
                            destination_key(d.peer(), d.host()));
   if (d.ciphertext()) return;
@@ -237,13 +272,14 @@ void ProfileBuilder::on_send(const trace::Event& e, const trace::Data& d) {
 
 void ProfileBuilder::on_event(const trace::Event& e) {
   profile_.events++;
-  profile_.kind_counts[std::string(trace::event_kind(e))]++;
+  // Counted by body case: a string per event would cost more than the rest.
+  kind_counts_[static_cast<size_t>(e.body_case()) % kind_counts_.size()]++;
   profile_.end_wall_ns = std::max(profile_.end_wall_ns, e.wall_ns());
   if (!profile_.start_wall_ns) profile_.start_wall_ns = e.wall_ns();
   ProcessInfo& p = process(e);
   switch (e.body_case()) {
     case trace::Event::kExec: {
-      plot(e, "process", "exec " + e.exec().path());
+      if (!timeline_full()) plot(e, "process", "exec " + e.exec().path());
       p.comm = e.comm();
       p.exe = e.exec().exe().empty() ? e.exec().path() : e.exec().exe();
       p.argv.assign(e.exec().argv().begin(), e.exec().argv().end());
@@ -329,7 +365,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     }
     case trace::Event::kDns: {
       const auto& d = e.dns();
-      if (d.source() != trace::SYSCALL_DNS_RESPONSE) plot(e, "dns", "resolve " + d.name());
+      if (d.source() != trace::SYSCALL_DNS_RESPONSE && !timeline_full()) plot(e, "dns", "resolve " + d.name());
       if (d.source() != trace::SYSCALL_DNS_RESPONSE &&
           std::find(profile_.dns_names.begin(), profile_.dns_names.end(), d.name()) == profile_.dns_names.end())
         profile_.dns_names.push_back(d.name());

@@ -4,7 +4,9 @@
 // live recording and a trace file from any machine give the same profile.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <tuple>
 #include <map>
 #include <optional>
 #include <set>
@@ -145,8 +147,11 @@ class ProfileBuilder : public trace::EventSink {
   void on_event(const trace::Event& e) override;
   void on_trailer(const trace::Trailer& t) override;
 
-  const Profile& profile() const { return profile_; }
-  Profile& profile() { return profile_; }
+  // The profile so far (event counts brought up to date).
+  Profile& profile() {
+    finish_counts();
+    return profile_;
+  }
 
  private:
   ProcessInfo& process(const trace::Event& e);
@@ -157,13 +162,25 @@ class ProfileBuilder : public trace::EventSink {
   void on_path(const trace::Event& e, const std::string& path, bool ok, const std::string& verb);
   void on_send(const trace::Event& e, const trace::Data& d);
   void plot(const trace::Event& e, const std::string& lane, std::string label);
+  bool timeline_full();
+  const std::vector<std::string>& ids_of(CategorySet cats);
+  void finish_counts();
 
   const KnowledgeBase& kb_;
   Profile profile_;
   std::map<std::pair<uint32_t, bool>, size_t> stream_index_;  // (conn, tls) -> streams index
   std::map<std::string, size_t> unattributed_index_;
   std::set<std::string> value_seen_;
+  std::array<uint64_t, 64> kind_counts_{};
+  std::map<CategorySet, std::vector<std::string>> ids_cache_;
+  ProcessInfo* last_process_ = nullptr;
+  std::map<std::tuple<uint32_t, std::string, uint32_t>, std::string> dest_key_;
+  uint32_t last_value_root_ = 0;
+  std::string last_value_kind_, last_value_name_, last_value_;
 };
+
+// "open", "getenv", ... for a trace::Event body case number.
+std::string kind_name_of_case(int body_case);
 
 // "Asia/Shanghai" from "/usr/share/zoneinfo/Asia/Shanghai"; empty otherwise.
 std::string zone_from_path(const std::string& path);

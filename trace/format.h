@@ -13,8 +13,8 @@ namespace agenttrace::trace {
 // "ATRACE\r\n": the CR/LF pair catches files mangled by text-mode transfers.
 inline constexpr char kMagic[8] = {'A', 'T', 'R', 'A', 'C', 'E', '\r', '\n'};
 inline constexpr uint32_t kFormatVersion = 1;
-// Frame: u32 length, u32 CRC-32 of those 4 length bytes, u32 CRC-32 of the
-// payload, then the payload; all little-endian, CRC-32 as zlib computes it.
+// Frame: u32 length, u32 CRC-32C of those 4 length bytes, u32 CRC-32C of the
+// payload, then the payload; all little-endian.
 // The length has its own check so a damaged length is reported as damage,
 // not mistaken for a file that merely ends early.
 inline constexpr size_t kFrameHeaderSize = 12;

@@ -2,11 +2,11 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "common/crc32c.h"
 #include "common/error.h"
 
 namespace agenttrace::trace {
@@ -73,7 +73,7 @@ size_t TraceReader::read_bytes(uint8_t* dst, size_t n) {
   return done;
 }
 
-TraceReader::Status TraceReader::read_record(Record* out) {
+TraceReader::Status TraceReader::read_frame(const uint8_t** payload, uint32_t* length) {
   uint8_t frame[kFrameHeaderSize];
   size_t got = read_bytes(frame, sizeof(frame));
   if (got == 0) return Status::kEnd;
@@ -81,7 +81,7 @@ TraceReader::Status TraceReader::read_record(Record* out) {
   uint32_t len = get_u32(frame);
   uint32_t len_crc = get_u32(frame + 4);
   uint32_t crc = get_u32(frame + 8);
-  if (static_cast<uint32_t>(crc32(0, frame, 4)) != len_crc) {
+  if (static_cast<uint32_t>(crc32c(frame, 4)) != len_crc) {
     error_ = "the frame of the record at byte " + std::to_string(offset_) + " is damaged";
     return Status::kCorrupt;
   }
@@ -90,28 +90,86 @@ TraceReader::Status TraceReader::read_record(Record* out) {
              " bytes";
     return Status::kCorrupt;
   }
-  payload_.resize(len);
-  got = read_bytes(payload_.data(), len);
-  if (got < len) return Status::kTruncated;
-  if (static_cast<uint32_t>(crc32(0, payload_.data(), len)) != crc) {
+  // Most frames lie whole in the read buffer: use them in place.
+  if (buffer_len_ - buffer_pos_ >= len) {
+    *payload = buffer_.data() + buffer_pos_;
+    buffer_pos_ += len;
+  } else {
+    payload_.resize(len);
+    got = read_bytes(payload_.data(), len);
+    if (got < len) return Status::kTruncated;
+    *payload = payload_.data();
+  }
+  if (static_cast<uint32_t>(crc32c(*payload, len)) != crc) {
     error_ = "record at byte " + std::to_string(offset_) + " fails its checksum";
     return Status::kCorrupt;
   }
-  if (!out->ParseFromArray(payload_.data(), static_cast<int>(len))) {
-    error_ = "record at byte " + std::to_string(offset_) + " does not decode";
-    return Status::kCorrupt;
-  }
+  *length = len;
   offset_ += sizeof(frame) + len;
   return Status::kRecord;
 }
 
+TraceReader::Status TraceReader::read_record(Record* out) {
+  const uint8_t* payload;
+  uint32_t len;
+  uint64_t start = offset_;
+  Status st = read_frame(&payload, &len);
+  if (st != Status::kRecord) return st;
+  if (!out->ParseFromArray(payload, static_cast<int>(len))) {
+    error_ = "record at byte " + std::to_string(start) + " does not decode";
+    return Status::kCorrupt;
+  }
+  return Status::kRecord;
+}
+
+namespace {
+
+// A Record holding only an event is the tag of field 2 (0x12), the event's
+// length as a varint, then the event: parse the event in place.
+bool event_span(const uint8_t* p, uint32_t len, const uint8_t** event, uint32_t* event_len) {
+  if (len < 2 || p[0] != 0x12) return false;
+  uint64_t v = 0;
+  uint32_t i = 1;
+  for (int shift = 0; i < len && shift < 35; shift += 7) {
+    uint8_t b = p[i++];
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      if (v != len - i) return false;  // anything else after it: the general path
+      *event = p + i;
+      *event_len = static_cast<uint32_t>(v);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 TraceReader::Status TraceReader::next(Event* out) {
   if (finished_) return Status::kEnd;
   uint64_t record_offset = offset_;
-  Status st = read_record(&record_);
+  const uint8_t* payload;
+  uint32_t len;
+  Status st = read_frame(&payload, &len);
   if (st != Status::kRecord) {
     finished_ = true;
     return st;
+  }
+  const uint8_t* event;
+  uint32_t event_len;
+  if (event_span(payload, len, &event, &event_len)) {
+    if (!out->ParseFromArray(event, static_cast<int>(event_len))) {
+      finished_ = true;
+      error_ = "record at byte " + std::to_string(record_offset) + " does not decode";
+      return Status::kCorrupt;
+    }
+    ++events_read_;
+    return Status::kRecord;
+  }
+  if (!record_.ParseFromArray(payload, static_cast<int>(len))) {
+    finished_ = true;
+    error_ = "record at byte " + std::to_string(record_offset) + " does not decode";
+    return Status::kCorrupt;
   }
   if (record_.has_event()) {
     out->Swap(record_.mutable_event());

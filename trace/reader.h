@@ -46,6 +46,8 @@ class TraceReader {
   // Reads exactly n bytes into dst; returns bytes read (less at end of file).
   size_t read_bytes(uint8_t* dst, size_t n);
   Status read_record(Record* out);
+  // The next frame's verified payload (in the read buffer or payload_).
+  Status read_frame(const uint8_t** payload, uint32_t* length);
 
   std::string name_;
   UniqueFd fd_;

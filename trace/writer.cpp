@@ -3,11 +3,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "common/crc32c.h"
 #include "common/error.h"
 
 namespace agenttrace::trace {
@@ -78,8 +78,8 @@ void TraceWriter::frame(size_t frame_start) {
   size_t payload_len = buffer_.size() - frame_start - kFrameHeaderSize;
   uint8_t* payload = header + kFrameHeaderSize;
   put_u32(header, static_cast<uint32_t>(payload_len));
-  put_u32(header + 4, static_cast<uint32_t>(crc32(0, header, 4)));
-  put_u32(header + 8, static_cast<uint32_t>(crc32(0, payload, payload_len)));
+  put_u32(header + 4, static_cast<uint32_t>(crc32c(header, 4)));
+  put_u32(header + 8, static_cast<uint32_t>(crc32c(payload, payload_len)));
   ++records_;
   if (buffer_.size() >= kFlushThreshold) flush();
 }
