@@ -1775,7 +1775,8 @@ static __always_inline int ssl_return(struct pt_regs *regs)
 	__u32 tid = (__u32)id;
 	__u64 key = USTASH_KEY(tid, USTASH_SSL);
 	struct stash *st = bpf_map_lookup_elem(&ustash, &key);
-	long ret = PT_REGS_RC(regs);
+	/* SSL_* return an int: only the low 32 bits of rax are meaningful. */
+	long ret = (int)PT_REGS_RC(regs);
 	__u64 bytes = 0, ssl, *conn;
 	struct emit_state *es;
 
@@ -1907,7 +1908,8 @@ static __always_inline int dns_return(struct pt_regs *regs)
 	case AT_SRC_GETADDRINFO: {
 		__u64 ai = 0;
 
-		if (ret != 0 || !st->args[1] || bpf_probe_read_user(&ai, sizeof(ai), (const void *)st->args[1]))
+		/* an int: the upper half of rax is undefined */
+		if ((int)ret != 0 || !st->args[1] || bpf_probe_read_user(&ai, sizeof(ai), (const void *)st->args[1]))
 			break;
 		for (int i = 0; i < AT_DNS_MAX_ADDRS && ai; i++) {
 			struct at_addrinfo a = {};
@@ -1928,7 +1930,7 @@ static __always_inline int dns_return(struct pt_regs *regs)
 	case AT_SRC_GETHOSTBYNAME2_R: {
 		__u64 result = 0;
 
-		if (ret == 0 && st->args[1] &&
+		if ((int)ret == 0 && st->args[1] &&
 		    bpf_probe_read_user(&result, sizeof(result), (const void *)st->args[1]) == 0)
 			dns_from_hostent(e, result);
 		break;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -143,6 +144,18 @@ std::optional<ElfSymbol> ElfFile::function_containing(uint64_t address) const {
   return scan_symbols([&](const ElfSymbol& s) {
     return s.is_function && address >= s.address && address < s.address + std::max<uint64_t>(s.size, 1);
   });
+}
+
+std::vector<LoadSegment> ElfFile::load_segments() const {
+  std::vector<LoadSegment> out;
+  out.reserve(segments_.size());
+  for (const auto& s : segments_) out.push_back({s.vaddr, s.memsz, s.offset, s.filesz, s.exec});
+  return out;
+}
+
+uint64_t ElfFile::file_size() const {
+  struct stat st;
+  return fstat(fd_.get(), &st) == 0 && st.st_size > 0 ? static_cast<uint64_t>(st.st_size) : 0;
 }
 
 std::vector<uint8_t> ElfFile::read(uint64_t file_offset, size_t size) const {

@@ -23,6 +23,12 @@ struct ElfSymbol {
   bool is_ifunc = false;
 };
 
+// One PT_LOAD program header: which bytes of the file are mapped where.
+struct LoadSegment {
+  uint64_t vaddr = 0, memsz = 0, offset = 0, filesz = 0;
+  bool executable = false;  // PF_X
+};
+
 class ElfFile {
  public:
   // Opens path; returns nullopt with *error set when it is not a readable ELF.
@@ -48,6 +54,11 @@ class ElfFile {
   // Whether `address` lies in an executable PT_LOAD segment.
   bool is_executable_address(uint64_t address) const;
   std::optional<uint64_t> file_offset_of(uint64_t address) const { return address_to_offset(address); }
+  // The PT_LOAD segments in program header order, for code that scans the
+  // file itself when symbols are missing. A truncated file's segments may
+  // reach past file_size().
+  std::vector<LoadSegment> load_segments() const;
+  uint64_t file_size() const;
 
  private:
   ElfFile() = default;

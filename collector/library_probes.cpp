@@ -82,7 +82,14 @@ ExecutableKind classify_executable(const ElfFile& elf) {
   k.interpreter = elf.interpreter();
   k.go_runtime = elf.has_section(".go.buildinfo") || elf.has_section(".gopclntab") ||
                  elf.has_section(".note.go.buildid");
-  if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) k.exports_ssl = true;
+  if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) {
+    k.exports_ssl = true;
+  } else {
+    // Single-file executables (Bun) carry BoringSSL without symbols.
+    k.boringssl = locate_boringssl_functions(elf, &k.boringssl_why);
+    k.boringssl_present =
+        !k.boringssl.empty() || k.boringssl_why.find("contains no BoringSSL") == std::string::npos;
+  }
   if (!elf.interpreter().empty()) {
     k.kind = elf.interpreter().find("ld-musl") != std::string::npos ? ExecutableKind::kDynamicMusl
                                                                       : ExecutableKind::kDynamicGlibc;
@@ -138,6 +145,39 @@ std::string LibraryProbes::attach_library(const std::string& path, LibraryGroup 
     }
   }
   return {};
+}
+
+std::string LibraryProbes::attach_located(const std::string& path,
+                                          const std::vector<LocatedFunction>& functions) {
+  std::string error;
+  auto elf = ElfFile::open(path, &error);
+  if (!elf) return error;
+  for (const auto& f : functions) {
+    const char* entry = f.name == "SSL_write" ? "handle_ssl_write" : f.name == "SSL_read" ? "handle_ssl_read" : nullptr;
+    if (!entry) continue;
+    // No symbol vouches for these addresses: the signature check is redone
+    // right before the probe goes there.
+    if (std::string why = check_signature_target(*elf, f.address); !why.empty()) return why;
+    std::string err = attach_(entry, false, path, f.file_offset);
+    if (err.empty()) err = attach_("handle_ssl_return", true, path, f.file_offset);
+    if (!err.empty()) return err;
+  }
+  return {};
+}
+
+const LibraryProbes::Library& LibraryProbes::ensure_ssl(const std::string& path, const ExecutableKind& kind,
+                                                        bool* newly_attached) {
+  static const Library unknown{"", "cannot stat the executable"};
+  *newly_attached = false;
+  if (kind.exports_ssl) return ensure_library(path, LibraryGroup::kSsl, newly_attached);
+  auto key = key_of(path, LibraryGroup::kSsl);
+  if (!key) return unknown;
+  auto it = libraries_.find(*key);
+  if (it != libraries_.end()) return it->second;
+  Library lib{path, kind.boringssl.empty() ? kind.boringssl_why : attach_located(path, kind.boringssl)};
+  *newly_attached = lib.error.empty();
+  if (!lib.error.empty()) spdlog::warn("TLS plaintext of {} cannot be seen: {}", path, lib.error);
+  return libraries_.emplace(*key, std::move(lib)).first->second;
 }
 
 const LibraryProbes::Library& LibraryProbes::ensure_library(const std::string& path,
@@ -202,7 +242,7 @@ void LibraryProbes::prepare_executable(const std::string& path) {
     ensure_library(path, LibraryGroup::kCLibrary, &fresh);
   else if (kind.kind == ExecutableKind::kDynamicMusl)
     ensure_library(kind.interpreter, LibraryGroup::kCLibrary, &fresh);
-  if (kind.exports_ssl) ensure_library(path, LibraryGroup::kSsl, &fresh);
+  if (kind.exports_ssl || kind.boringssl_present) ensure_ssl(path, kind, &fresh);
 }
 
 Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const ExecutableKind& kind,
@@ -258,16 +298,18 @@ void LibraryProbes::observe(const trace::Event& event, std::vector<trace::Event>
     std::string path = host_path(event.pid(), exe);
     ExecutableKind kind = kind_of_executable(path);
     extra->push_back(coverage_event(event, "getenv", getenv_visibility(event, kind, path)));
-    if (kind.exports_ssl) {
+    if (kind.exports_ssl || kind.boringssl_present) {
       bool fresh = false;
-      const Library& lib = ensure_library(path, LibraryGroup::kSsl, &fresh);
+      const Library& lib = ensure_ssl(path, kind, &fresh);
+      std::string how = kind.exports_ssl ? "its own SSL_write and SSL_read"
+                                         : "BoringSSL's SSL_write and SSL_read, found by code signature";
       Visibility v = !lib.error.empty()
-                         ? Visibility{"gap", "its own SSL functions could not be probed: " + lib.error, exe}
+                         ? Visibility{"gap", "its TLS library could not be probed: " + lib.error, exe}
                      : fresh ? Visibility{"late",
-                                          "probes on its own SSL functions were placed after it "
-                                          "started; its first TLS writes may be missed",
+                                          "probes on " + how + " were placed after it started; its first TLS "
+                                          "writes may be missed",
                                           exe}
-                             : Visibility{"observed", "TLS plaintext through its own SSL_write and SSL_read is probed", exe};
+                             : Visibility{"observed", "TLS plaintext through " + how + " is probed", exe};
       extra->push_back(coverage_event(event, "tls", v));
     }
     return;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "collector/elf_file.h"
+#include "collector/ssl_signature.h"
 #include "trace/format.h"
 
 namespace agenttrace::collector {
@@ -36,6 +37,10 @@ struct ExecutableKind {
   Kind kind = kNotElf;
   bool go_runtime = false;
   bool exports_ssl = false;  // has its own SSL_write (Node.js, statically linked OpenSSL)
+  // BoringSSL built in without symbols (Bun), located by code signature.
+  bool boringssl_present = false;
+  std::vector<LocatedFunction> boringssl;
+  std::string boringssl_why;  // why it could not be located, when present
   std::string interpreter;
 };
 ExecutableKind classify_executable(const ElfFile& elf);
@@ -58,6 +63,8 @@ class LibraryProbes {
 
   // Probes one file now; returns an error sentence or empty.
   std::string attach_library(const std::string& path, LibraryGroup group);
+  // Probes SSL functions found by code signature; returns an error sentence or empty.
+  std::string attach_located(const std::string& path, const std::vector<LocatedFunction>& functions);
 
   // Before a command is started: a static binary's own getenv, or an
   // executable's own SSL functions, are probed now so nothing is missed.
@@ -77,6 +84,9 @@ class LibraryProbes {
 
   std::optional<FileKey> key_of(const std::string& path, LibraryGroup group) const;
   const Library& ensure_library(const std::string& path, LibraryGroup group, bool* newly_attached);
+  // For group kSsl, the executable's located BoringSSL functions when it has
+  // no symbols (may be empty).
+  const Library& ensure_ssl(const std::string& path, const ExecutableKind& kind, bool* newly_attached);
   ExecutableKind kind_of_executable(const std::string& path);
   Visibility getenv_visibility(const trace::Event& exec, const ExecutableKind& kind,
                                const std::string& path);

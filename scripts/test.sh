@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
 ./scripts/fetch-test-data.sh build/testdata
+# Bun, for the test that finds BoringSSL in it without symbols.
+AGENTTRACE_BUN=$(./scripts/fetch-bun.sh build/testdata/bun)
+export AGENTTRACE_BUN
 cd build
 SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
+[ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=AGENTTRACE_BUN"
 status=0
 ctest -L unit -j "$(nproc)" --output-on-failure || status=1
 $SUDO ctest -L bpf --output-on-failure --timeout 300 || status=1

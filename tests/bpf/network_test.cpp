@@ -206,6 +206,39 @@ TEST(Network, NodeFetchOverHttpsShowsThePlaintext) {
   expect_node_request(true);
 }
 
+// Bun embeds BoringSSL without symbols: its SSL_write and SSL_read are found
+// by code signature (collector/ssl_signature.h).
+TEST(Network, BunOverHttpsShowsThePlaintextThroughBoringSsl) {
+  REQUIRE_BPF();
+  const char* bun = getenv("AGENTTRACE_BUN");
+  if (!bun || !*bun) GTEST_SKIP() << "AGENTTRACE_BUN is not set (scripts/test.sh fetches Bun with scripts/fetch-bun.sh)";
+  StandIn standin(true);
+  TempDir work;
+  std::string body = write_body(work, 4000);
+  std::ofstream(work.file("client.js"))
+      << "const body = await Bun.file(process.argv[2]).text();\n"
+         "const r = await fetch(process.argv[3], {method: 'POST', body, headers: {'content-type': 'application/json'}});\n"
+         "console.log('status: ' + r.status);\n";
+  RunSpec spec;
+  spec.command = {bun, work.file("client.js"), work.file("body.json"), standin.url("https", "127.0.0.1")};
+  spec.env = base_env();
+  spec.env.push_back("NODE_EXTRA_CA_CERTS=" + standin.dir.file("cert.pem"));
+  RunResult r = run(spec);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("status: 200"));
+  ASSERT_EQ(standin.body(1), body);
+  int conn = connect_to(r.events, standin.port);
+  ASSERT_GT(conn, 0);
+  EXPECT_EQ(http_body(stream(r.events, conn, true)), body);
+  bool located = false;
+  for (const auto& c : of_kind(r.events, "coverage"))
+    if (c["signal"] == "tls" && c["state"] == "observed")
+      located = c["detail"].get<std::string>().find("code signature") != std::string::npos;
+  EXPECT_TRUE(located);
+  for (const auto& e : of_kind(r.events, "recv"))
+    if (e["tls"] == true) EXPECT_LT(e["bytes"].get<int64_t>(), 1 << 20) << "failed SSL_read returns are not data";
+}
+
 TEST(Network, PythonUrllibAndTheNameItResolved) {
   REQUIRE_BPF();
   StandIn standin(false);

@@ -1,0 +1,369 @@
+// Finding BoringSSL's SSL_write and SSL_read by signature in a Bun
+// single-file executable, and refusing everything else.
+//
+// The Bun executable is large and downloaded, not built, so it is found
+// through the environment:
+//   AGENTTRACE_BUN=$(scripts/fetch-bun.sh /tmp/bun) build/tests/unit_tests
+// The exact addresses asserted below are Bun 1.4.5's, and were confirmed by
+// uprobes at those file offsets seeing a fetch()'s request plaintext at
+// SSL_write's entry and the response in SSL_read's buffer at its return.
+#include <elf.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "collector/elf_file.h"
+#include "collector/ssl_signature.h"
+
+namespace agenttrace::collector {
+namespace {
+
+// Bun 1.4.5 linux-x64 (npm @oven/bun-linux-x64@1.4.5, package/bin/bun).
+constexpr uint64_t kBunSize = 107394952;
+constexpr uint64_t kSslWrite = 0x2607c30, kSslWriteOffset = 0x23ffc30;
+constexpr uint64_t kSslRead = 0x2586500, kSslReadOffset = 0x237e500;
+
+std::string bun_path() {
+  const char* p = getenv("AGENTTRACE_BUN");
+  return p && *p && access(p, R_OK) == 0 ? p : "";
+}
+
+#define REQUIRE_BUN(path)                                                                \
+  std::string path = bun_path();                                                       \
+  if (path.empty()) {                                                                  \
+    GTEST_SKIP() << "AGENTTRACE_BUN does not name a readable Bun executable; set it with " \
+                    "AGENTTRACE_BUN=$(scripts/fetch-bun.sh DIR) to run this test";        \
+  }
+
+ElfFile open_or_die(const std::string& path) {
+  std::string error;
+  auto f = ElfFile::open(path, &error);
+  if (!f) throw std::runtime_error(error);
+  return std::move(*f);
+}
+
+// Writes the first `size` bytes of `from` to a new file `to`.
+void copy_prefix(const std::string& from, const std::string& to, uint64_t size) {
+  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(in, 0) << from;
+  int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(out, 0) << to;
+  loff_t in_off = 0;
+  while (static_cast<uint64_t>(in_off) < size) {
+    ssize_t n = copy_file_range(in, &in_off, out, nullptr, size - in_off, 0);
+    ASSERT_GT(n, 0) << "copying " << from;
+  }
+  close(in);
+  close(out);
+}
+
+TEST(SslSignature, FindsSslWriteAndSslReadInBun) {
+  REQUIRE_BUN(path);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  ASSERT_EQ(static_cast<uint64_t>(st.st_size), kBunSize)
+      << path << " is not Bun 1.4.5's linux-x64 executable, whose addresses this test knows; "
+      << "use scripts/fetch-bun.sh";
+  auto elf = open_or_die(path);
+  // The reason for the whole exercise: none of the usual ways work.
+  EXPECT_FALSE(elf.find_symbol("SSL_write"));
+  EXPECT_FALSE(elf.find_symbol("SSL_read"));
+  EXPECT_FALSE(elf.has_section(".eh_frame"));
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::string why = "unset";
+  auto found = locate_boringssl_functions(elf, &why);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 10.0) << "must stay a matter of seconds on a 107 MB executable";
+  EXPECT_EQ(why, "");
+  ASSERT_EQ(found.size(), 2u) << why;
+
+  EXPECT_EQ(found[0].name, "SSL_write");
+  EXPECT_EQ(found[0].address, kSslWrite);
+  EXPECT_EQ(found[0].file_offset, kSslWriteOffset);
+  EXPECT_NE(found[0].evidence.find("lines 953,958,973,979"), std::string::npos) << found[0].evidence;
+  EXPECT_NE(found[0].evidence.find("5 direct calls"), std::string::npos) << found[0].evidence;
+
+  EXPECT_EQ(found[1].name, "SSL_read");
+  EXPECT_EQ(found[1].address, kSslRead);
+  EXPECT_EQ(found[1].file_offset, kSslReadOffset);
+  EXPECT_NE(found[1].evidence.find("ssl_read_impl at 0x2586600"), std::string::npos)
+      << found[1].evidence;
+
+  for (const auto& f : found) {
+    EXPECT_EQ(check_signature_target(elf, f.address), "") << f.name;
+    EXPECT_EQ(elf.file_offset_of(f.address), f.file_offset) << f.name;
+    // One byte in is the middle of an instruction.
+    EXPECT_NE(check_signature_target(elf, f.address + 1), "") << f.name;
+  }
+  // `pop rbp` in SSL_write's epilogue: aligned, an instruction, not an entry.
+  EXPECT_NE(check_signature_target(elf, 0x2607ca0).find("follows neither"), std::string::npos);
+}
+
+TEST(SslSignature, TruncatedBunNeitherCrashesNorInventsAddresses) {
+  REQUIRE_BUN(path);
+  std::string copy = ::testing::TempDir() + "/truncated-bun";
+  const uint64_t cuts[] = {64,                     // the ELF header alone
+                           4096,                   // program headers, no strings
+                           30u << 20,              // strings and part of the code
+                           kSslWriteOffset + 0x80,  // SSL_read whole, SSL_write cut
+                           kBunSize - (4u << 20)};  // no section headers
+  for (uint64_t cut : cuts) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    ASSERT_NO_FATAL_FAILURE(copy_prefix(path, copy, cut));
+    std::string error;
+    auto elf = ElfFile::open(copy, &error);
+    if (!elf) continue;  // refusing it is fine too
+    std::string why;
+    auto found = locate_boringssl_functions(*elf, &why);
+    if (found.size() < 2) {
+      EXPECT_NE(why, "");
+    }
+    for (const auto& f : found) {
+      EXPECT_TRUE((f.name == "SSL_write" && f.address == kSslWrite) ||
+                  (f.name == "SSL_read" && f.address == kSslRead))
+          << f.name << " at " << f.address;
+    }
+    if (cut == kSslWriteOffset + 0x80) {
+      // The intact function is still certain; the cut one is not.
+      ASSERT_EQ(found.size(), 1u) << why;
+      EXPECT_EQ(found[0].name, "SSL_read");
+      EXPECT_NE(why.find("SSL_write was not located"), std::string::npos) << why;
+    }
+  }
+  unlink(copy.c_str());
+}
+
+// A miniature of the layouts seen in Bun 1.1 to 1.3, where link-time
+// optimization dropped ERR_put_error's unused parameter (file in rdx, reason
+// in esi, line in ecx) and SSL_write begins right after the previous
+// function's ret and nop alignment, with no int3 padding. Assembled with GNU
+// as (.intel_syntax) from:
+//   caller:     call ssl_write; call ssl_read; call read_impl;
+//               call ssl_write_copy; ret                     (int3 padding)
+//   put_error:  ret                                          (int3 padding)
+//   read_impl:  push rbp; mov rbp, rsp; push rbx; mov rbx, rdi
+//               cmp qword ptr [rdi+0x28], 0; jne 1f
+//               ERR(226, 837); mov eax, -1; pop rbx; pop rbp; ret
+//           1:  test eax, eax; jne 2f; ERR(215, 870)
+//           2:  mov eax, 1; pop rbx; pop rbp; ret            (int3 padding)
+//   ssl_read:   push rbp; mov rbp, rsp; push rbx
+//               cmp qword ptr [rdi+0x98], 0; je 1f
+//               ERR(66, 931); mov eax, -1; jmp 9f
+//           1:  mov rbx, rdi; call read_impl; test eax, eax; jle 9f
+//               mov rcx, qword ptr [rbx+0x30]; add qword ptr [rcx+0x80], 5
+//           9:  pop rbx; pop rbp; ret                        (.p2align 4, 0x90)
+//   ssl_write:  push rbp; mov rbp, rsp; push rbx; push r15; mov rbx, rdi
+//               mov r15d, edx; cmp qword ptr [rdi+0x98], 0; je 1f
+//               ERR(66, 953); mov eax, -1; jmp 9f
+//           1:  cmp qword ptr [rbx+0x28], 0; jne 2f; ARGS(226, 958); jmp 8f
+//           2:  test eax, eax; jne 3f; ARGS(215, 973); jmp 8f
+//           3:  test r15d, r15d; jns 4f; ARGS(111, 979)
+//           8:  call put_error; mov eax, -1; jmp 9f
+//           4:  mov eax, r15d
+//           9:  pop r15; pop rbx; pop rbp; ret               (int3 padding)
+//   ssl_write_copy: the same as ssl_write                    (int3 padding)
+// where ARGS(r, l) is mov edx, 0x400200 (the file name); mov edi, 16;
+// mov esi, r; mov ecx, l and ERR(r, l) is ARGS(r, l); call put_error.
+const std::vector<uint8_t> kMiniCode = {
+    0xe8, 0xdb, 0x00, 0x00, 0x00, 0xe8, 0x86, 0x00, 0x00, 0x00, 0xe8, 0x21,
+    0x00, 0x00, 0x00, 0xe8, 0x6c, 0x01, 0x00, 0x00, 0xc3, 0xcc, 0xcc, 0xcc,
+    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xc3, 0xcc, 0xcc, 0xcc,
+    0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    0x55, 0x48, 0x89, 0xe5, 0x53, 0x48, 0x89, 0xfb, 0x48, 0x83, 0x7f, 0x28,
+    0x00, 0x75, 0x21, 0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00,
+    0x00, 0xbe, 0xe2, 0x00, 0x00, 0x00, 0xb9, 0x45, 0x03, 0x00, 0x00, 0xe8,
+    0xc8, 0xff, 0xff, 0xff, 0xb8, 0xff, 0xff, 0xff, 0xff, 0x5b, 0x5d, 0xc3,
+    0x85, 0xc0, 0x75, 0x19, 0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00,
+    0x00, 0x00, 0xbe, 0xd7, 0x00, 0x00, 0x00, 0xb9, 0x66, 0x03, 0x00, 0x00,
+    0xe8, 0xa3, 0xff, 0xff, 0xff, 0xb8, 0x01, 0x00, 0x00, 0x00, 0x5b, 0x5d,
+    0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    0x55, 0x48, 0x89, 0xe5, 0x53, 0x48, 0x83, 0xbf, 0x98, 0x00, 0x00, 0x00,
+    0x00, 0x74, 0x20, 0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00,
+    0x00, 0xbe, 0x42, 0x00, 0x00, 0x00, 0xb9, 0xa3, 0x03, 0x00, 0x00, 0xe8,
+    0x68, 0xff, 0xff, 0xff, 0xb8, 0xff, 0xff, 0xff, 0xff, 0xeb, 0x18, 0x48,
+    0x89, 0xfb, 0xe8, 0x69, 0xff, 0xff, 0xff, 0x85, 0xc0, 0x7e, 0x0c, 0x48,
+    0x8b, 0x4b, 0x30, 0x48, 0x83, 0x81, 0x80, 0x00, 0x00, 0x00, 0x05, 0x5b,
+    0x5d, 0xc3, 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0x55, 0x48, 0x89, 0xe5,
+    0x53, 0x41, 0x57, 0x48, 0x89, 0xfb, 0x41, 0x89, 0xd7, 0x48, 0x83, 0xbf,
+    0x98, 0x00, 0x00, 0x00, 0x00, 0x74, 0x20, 0xba, 0x00, 0x02, 0x40, 0x00,
+    0xbf, 0x10, 0x00, 0x00, 0x00, 0xbe, 0x42, 0x00, 0x00, 0x00, 0xb9, 0xb9,
+    0x03, 0x00, 0x00, 0xe8, 0x10, 0xff, 0xff, 0xff, 0xb8, 0xff, 0xff, 0xff,
+    0xff, 0xeb, 0x5f, 0x48, 0x83, 0x7b, 0x28, 0x00, 0x75, 0x16, 0xba, 0x00,
+    0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00, 0x00, 0xbe, 0xe2, 0x00, 0x00,
+    0x00, 0xb9, 0xbe, 0x03, 0x00, 0x00, 0xeb, 0x33, 0x85, 0xc0, 0x75, 0x16,
+    0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00, 0x00, 0xbe, 0xd7,
+    0x00, 0x00, 0x00, 0xb9, 0xcd, 0x03, 0x00, 0x00, 0xeb, 0x19, 0x45, 0x85,
+    0xff, 0x79, 0x20, 0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00,
+    0x00, 0xbe, 0x6f, 0x00, 0x00, 0x00, 0xb9, 0xd3, 0x03, 0x00, 0x00, 0xe8,
+    0xb4, 0xfe, 0xff, 0xff, 0xb8, 0xff, 0xff, 0xff, 0xff, 0xeb, 0x03, 0x44,
+    0x89, 0xf8, 0x41, 0x5f, 0x5b, 0x5d, 0xc3, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+    0x55, 0x48, 0x89, 0xe5, 0x53, 0x41, 0x57, 0x48, 0x89, 0xfb, 0x41, 0x89,
+    0xd7, 0x48, 0x83, 0xbf, 0x98, 0x00, 0x00, 0x00, 0x00, 0x74, 0x20, 0xba,
+    0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00, 0x00, 0xbe, 0x42, 0x00,
+    0x00, 0x00, 0xb9, 0xb9, 0x03, 0x00, 0x00, 0xe8, 0x70, 0xfe, 0xff, 0xff,
+    0xb8, 0xff, 0xff, 0xff, 0xff, 0xeb, 0x5f, 0x48, 0x83, 0x7b, 0x28, 0x00,
+    0x75, 0x16, 0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00, 0x00, 0x00,
+    0xbe, 0xe2, 0x00, 0x00, 0x00, 0xb9, 0xbe, 0x03, 0x00, 0x00, 0xeb, 0x33,
+    0x85, 0xc0, 0x75, 0x16, 0xba, 0x00, 0x02, 0x40, 0x00, 0xbf, 0x10, 0x00,
+    0x00, 0x00, 0xbe, 0xd7, 0x00, 0x00, 0x00, 0xb9, 0xcd, 0x03, 0x00, 0x00,
+    0xeb, 0x19, 0x45, 0x85, 0xff, 0x79, 0x20, 0xba, 0x00, 0x02, 0x40, 0x00,
+    0xbf, 0x10, 0x00, 0x00, 0x00, 0xbe, 0x6f, 0x00, 0x00, 0x00, 0xb9, 0xd3,
+    0x03, 0x00, 0x00, 0xe8, 0x14, 0xfe, 0xff, 0xff, 0xb8, 0xff, 0xff, 0xff,
+    0xff, 0xeb, 0x03, 0x44, 0x89, 0xf8, 0x41, 0x5f, 0x5b, 0x5d, 0xc3, 0xcc,
+    0xcc, 0xcc, 0xcc, 0xcc, 0xcc
+};
+constexpr uint64_t kMiniCodeAddress = 0x401000;
+constexpr uint64_t kMiniSslRead = kMiniCodeAddress + 0x90;
+constexpr uint64_t kMiniSslWrite = kMiniCodeAddress + 0xe0;
+constexpr size_t kCallSslWrite = 0, kCallSslWriteCopy = 15;  // offsets in kMiniCode
+
+// An executable with kMiniCode at 0x401000 and BoringSSL's file name at
+// 0x400200, in two PT_LOAD segments and without sections or symbols.
+std::string write_mini_executable(std::vector<uint8_t> code) {
+  std::vector<uint8_t> file(0x1000 + code.size(), 0);
+  Elf64_Ehdr eh = {};
+  memcpy(eh.e_ident, ELFMAG, SELFMAG);
+  eh.e_ident[EI_CLASS] = ELFCLASS64;
+  eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  eh.e_ident[EI_VERSION] = EV_CURRENT;
+  eh.e_type = ET_EXEC;
+  eh.e_machine = EM_X86_64;
+  eh.e_version = EV_CURRENT;
+  eh.e_entry = kMiniCodeAddress;
+  eh.e_phoff = sizeof(Elf64_Ehdr);
+  eh.e_ehsize = sizeof(Elf64_Ehdr);
+  eh.e_phentsize = sizeof(Elf64_Phdr);
+  eh.e_phnum = 2;
+  Elf64_Phdr ph[2] = {};
+  ph[0] = {PT_LOAD, PF_R, 0, 0x400000, 0x400000, 0x1000, 0x1000, 0x1000};
+  ph[1] = {PT_LOAD, PF_R | PF_X, 0x1000, kMiniCodeAddress, kMiniCodeAddress, code.size(),
+           code.size(), 0x1000};
+  memcpy(file.data(), &eh, sizeof(eh));
+  memcpy(file.data() + sizeof(eh), ph, sizeof(ph));
+  const char name[] = "../../vendor/boringssl/ssl/ssl_lib.cc";
+  memcpy(file.data() + 0x200, name, sizeof(name));
+  memcpy(file.data() + 0x1000, code.data(), code.size());
+  std::string path = ::testing::TempDir() + "/mini-boringssl";
+  FILE* f = fopen(path.c_str(), "wb");
+  EXPECT_TRUE(f);
+  if (f) {
+    fwrite(file.data(), 1, file.size(), f);
+    fclose(f);
+  }
+  return path;
+}
+
+std::vector<uint8_t> without_call(std::vector<uint8_t> code, size_t at) {
+  const uint8_t nop5[] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+  memcpy(code.data() + at, nop5, sizeof(nop5));
+  return code;
+}
+
+TEST(SslSignature, FindsEntriesWithoutPaddingAndTheShortErrorCall) {
+  std::string path = write_mini_executable(without_call(kMiniCode, kCallSslWriteCopy));
+  auto elf = open_or_die(path);
+  std::string why = "unset";
+  auto found = locate_boringssl_functions(elf, &why);
+  EXPECT_EQ(why, "");
+  ASSERT_EQ(found.size(), 2u) << why;
+  EXPECT_EQ(found[0].name, "SSL_write");
+  EXPECT_EQ(found[0].address, kMiniSslWrite);
+  EXPECT_EQ(found[0].file_offset, 0x10e0u);
+  EXPECT_NE(found[0].evidence.find("directly follows the previous function's last jmp or ret"),
+            std::string::npos)
+      << found[0].evidence;
+  EXPECT_EQ(found[1].name, "SSL_read");
+  EXPECT_EQ(found[1].address, kMiniSslRead);
+  EXPECT_NE(found[1].evidence.find("ssl_read_impl at 0x401030"), std::string::npos)
+      << found[1].evidence;
+  EXPECT_EQ(check_signature_target(elf, kMiniSslWrite), "");
+  // An instruction start inside SSL_write that follows no ret or jmp.
+  EXPECT_NE(check_signature_target(elf, kMiniSslWrite + 0x10).find("follows neither"),
+            std::string::npos);
+  unlink(path.c_str());
+}
+
+TEST(SslSignature, TwoCandidatesForOneFunctionAreRefused) {
+  // ssl_write_copy is called too: two functions have SSL_write's checks.
+  std::string path = write_mini_executable(kMiniCode);
+  auto elf = open_or_die(path);
+  std::string why;
+  auto found = locate_boringssl_functions(elf, &why);
+  ASSERT_EQ(found.size(), 1u) << why;
+  EXPECT_EQ(found[0].name, "SSL_read");
+  EXPECT_NE(why.find("2 functions have SSL_write's error checks, so none is certain"),
+            std::string::npos)
+      << why;
+  unlink(path.c_str());
+}
+
+TEST(SslSignature, AnEntryNobodyCallsIsNotCertain) {
+  std::string path =
+      write_mini_executable(without_call(without_call(kMiniCode, kCallSslWrite), kCallSslWriteCopy));
+  auto elf = open_or_die(path);
+  std::string why;
+  auto found = locate_boringssl_functions(elf, &why);
+  // Without a call, nothing says SSL_write's code is a function of its own:
+  // its checks count as the end of SSL_read's, which then matches nothing.
+  EXPECT_TRUE(found.empty());
+  EXPECT_NE(why.find("no function has exactly SSL_write's ssl_lib.cc error checks"),
+            std::string::npos)
+      << why;
+  unlink(path.c_str());
+}
+
+TEST(SslSignature, OrdinaryExecutablesHaveNoMatch) {
+  for (const char* path : {"/usr/bin/curl", "/bin/ls", SAMPLES_DIR "/static_getenv_stripped"}) {
+    if (access(path, R_OK) != 0) continue;
+    SCOPED_TRACE(path);
+    auto elf = open_or_die(path);
+    std::string why;
+    EXPECT_TRUE(locate_boringssl_functions(elf, &why).empty());
+    EXPECT_NE(why.find("contains no BoringSSL source name ending in ssl/ssl_lib.cc"),
+              std::string::npos)
+        << why;
+  }
+}
+
+TEST(SslSignature, TruncatedOrdinaryExecutableDoesNotCrash) {
+  std::string copy = ::testing::TempDir() + "/truncated-ls";
+  struct stat st;
+  ASSERT_EQ(stat("/bin/ls", &st), 0);
+  for (uint64_t cut : {uint64_t{64}, uint64_t{1000}, static_cast<uint64_t>(st.st_size / 2)}) {
+    ASSERT_NO_FATAL_FAILURE(copy_prefix("/bin/ls", copy, cut));
+    std::string error;
+    auto elf = ElfFile::open(copy, &error);
+    if (!elf) continue;
+    std::string why;
+    EXPECT_TRUE(locate_boringssl_functions(*elf, &why).empty());
+    EXPECT_NE(why, "");
+  }
+  unlink(copy.c_str());
+}
+
+TEST(SslSignature, RefusesAddressesThatAreNotFunctionEntries) {
+  auto ls = open_or_die("/bin/ls");
+  auto segs = ls.load_segments();
+  uint64_t data = 0, code = 0;
+  for (const auto& s : segs) {
+    if (!s.executable && s.filesz > 0 && !data) data = s.vaddr + s.filesz / 2;
+    if (s.executable && !code) code = s.vaddr + s.filesz / 2 + 1;  // odd: not aligned
+  }
+  ASSERT_NE(data, 0u);
+  ASSERT_NE(code, 0u);
+  EXPECT_NE(check_signature_target(ls, data).find("not in an executable segment"), std::string::npos);
+  EXPECT_NE(check_signature_target(ls, code).find("not 16-byte aligned"), std::string::npos);
+  EXPECT_NE(check_signature_target(ls, 0x10).find("not in an executable segment"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agenttrace::collector
