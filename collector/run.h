@@ -20,6 +20,7 @@ struct RunOptions {
   uint32_t ringbuf_bytes = 16u << 20;
   uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction; 0: off
   std::vector<std::string> agenttrace_argv;  // for the trace header
+  std::string kb_file;          // --kb: extends the built-in knowledge base
 };
 
 // Returns the exit status agenttrace should exit with: CMD's status, 128+N
