@@ -12,7 +12,7 @@ packages=(
   libcapstone-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   nlohmann-json3-dev libcli11-dev libicu-dev libyaml-cpp-dev libcpp-httplib-dev libssl-dev
   # tests
-  libgtest-dev libgmock-dev python3 python3-jsonschema nodejs npm openssl
+  libgtest-dev libgmock-dev python3 python3-jsonschema nodejs npm openssl chromium
   # run-time helpers used by tests and benchmarks
   iproute2 strace bpftrace procps
 )
