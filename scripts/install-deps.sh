@@ -14,7 +14,7 @@ packages=(
   # tests
   libgtest-dev libgmock-dev python3 python3-jsonschema nodejs npm openssl chromium
   # run-time helpers used by tests and benchmarks
-  iproute2 strace bpftrace procps
+  iproute2 strace bpftrace procps curl
 )
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -28,7 +28,9 @@ fi
 missing=()
 for p in "${packages[@]}"; do
   # nodejs may come from another source (NodeSource); a working `node` is what the tests need.
+  # Its nodejs package carries npm too, and conflicts with Debian's npm package.
   if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi

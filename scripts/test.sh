@@ -14,7 +14,7 @@ cd build
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=AGENTTRACE_BUN"
 status=0
-ctest -L unit -j "$(nproc)" --output-on-failure || status=1
+ctest -L "unit|html" -j "$(nproc)" --output-on-failure || status=1
 $SUDO ctest -L bpf --output-on-failure --timeout 300 || status=1
 # A skipped BPF test must never pass silently as a green run.
 skipped=$(grep -c '\[  SKIPPED \]' Testing/Temporary/LastTest.log 2>/dev/null || true)
