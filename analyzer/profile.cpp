@@ -198,8 +198,34 @@ void ProfileBuilder::add_value(const trace::Event& e, const std::string& kind,
   profile_.values.push_back({kind, name, value, e.id(), e.pid(), root});
 }
 
+namespace {
+
+void note(std::map<std::string, Fact>& table, const trace::Event& e, const std::string& kind,
+          const std::string& item, bool ok, const std::string& detail) {
+  auto [it, fresh] = table.try_emplace(item);
+  Fact& f = it->second;
+  if (fresh) {
+    f.kind = kind;
+    f.item = item;
+    f.first_event = e.id();
+    f.first_wall_ns = e.wall_ns();
+    f.first_pid = e.pid();
+    f.first_comm = e.comm();
+    f.detail = detail;
+  }
+  if (ok && !f.succeeded) {
+    f.succeeded = true;
+    f.detail = detail;
+  }
+  f.count++;
+  f.pids.insert(e.pid());
+}
+
+}  // namespace
+
 void ProfileBuilder::on_path(const trace::Event& e, const std::string& path, bool ok,
                              const std::string& verb) {
+  note(profile_.files, e, "file", path, ok, verb);
   CategorySet cats = kb_.classify_path(path);
   // Only what the knowledge base knows becomes a fact; other files are counted.
   if (cats) add_fact(e, cats, "file", path, ok, verb);
@@ -308,6 +334,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kGetenv: {
       const auto& g = e.getenv();
       std::string detail = !g.found() ? "unset" : g.value_captured() ? "= " + g.value() : "set";
+      note(profile_.env, e, "env", g.name(), g.found(), detail);
       add_fact(e, kb_.classify_env(g.name()), "env", g.name(), g.found(), detail);
       if (g.found() && g.value_captured()) {
         add_value(e, "env", g.name(), g.value());
@@ -350,7 +377,8 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kConnect: {
       const auto& c = e.connect();
       if (c.addr().family() == "unix" || c.addr().family().empty()) break;
-      if (c.result() < 0 && c.result() != -115 /* EINPROGRESS */) break;
+      // A failed attempt is still an attempt to reach that destination.
+      bool failed = c.result() < 0 && c.result() != -115 /* EINPROGRESS */;
       Destination& dest = profile_.destinations[destination_key(c.addr(), c.host())];
       if (dest.key.empty()) {
         dest.key = destination_key(c.addr(), c.host());
@@ -359,13 +387,14 @@ void ProfileBuilder::on_event(const trace::Event& e) {
         dest.loopback = is_loopback(c.addr());
         dest.first_event = e.id();
       }
-      dest.connections++;
+      (failed ? dest.failed_attempts : dest.connections)++;
       dest.pids.insert(e.pid());
       break;
     }
     case trace::Event::kDns: {
       const auto& d = e.dns();
-      if (d.source() != trace::SYSCALL_DNS_RESPONSE && !timeline_full()) plot(e, "dns", "resolve " + d.name());
+      if (d.source() != trace::SYSCALL_DNS_RESPONSE && !timeline_full())
+        plot(e, "dns", (d.source() == trace::SYSCALL_DNS_QUERY ? "query " : "resolve ") + d.name());
       if (d.source() != trace::SYSCALL_DNS_RESPONSE &&
           std::find(profile_.dns_names.begin(), profile_.dns_names.end(), d.name()) == profile_.dns_names.end())
         profile_.dns_names.push_back(d.name());

@@ -93,6 +93,7 @@ struct Destination {
   std::string host;
   bool loopback = false;
   uint64_t connections = 0;
+  uint64_t failed_attempts = 0;  // connects that failed (refused, unreachable)
   uint64_t bytes_sent = 0;
   uint64_t tls_plaintext = 0;
   uint64_t first_event = 0;
@@ -119,6 +120,10 @@ struct Profile {
   std::vector<uint32_t> roots;
   // category id ("" for uncategorized) -> item -> fact
   std::map<std::string, std::map<std::string, Fact>> facts;
+  // Every path touched and every variable looked up, categorized or not
+  // (for policies): item -> fact.
+  std::map<std::string, Fact> files;
+  std::map<std::string, Fact> env;
   std::vector<ObtainedValue> values;
   std::map<std::string, Destination> destinations;
   std::vector<std::string> dns_names;

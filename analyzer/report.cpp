@@ -224,6 +224,7 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
     if (!d.host.empty()) dj["host"] = d.host;
     dj["loopback"] = d.loopback;
     dj["connections"] = d.connections;
+    dj["failed_attempts"] = d.failed_attempts;
     dj["bytes_sent"] = d.bytes_sent;
     dj["tls_plaintext_bytes"] = d.tls_plaintext;
     dj["first_event"] = d.first_event;

@@ -364,6 +364,7 @@ void value_echo(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>*
   // Group by (tree, value) so one value sent many times is one finding.
   std::map<std::pair<uint32_t, std::string>, Finding> found;
   for (const ObtainedValue& v : p.values) {
+    if (v.kind == "env" && p.header.canaries().count(v.name)) continue;  // canary-leak reports those
     // A credential or base URL sent where it belongs (an API key in its
     // header, a base URL as the Host) is not an echo; only encoded forms of
     // these count.
@@ -420,6 +421,87 @@ void value_echo(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>*
                 list_text(std::vector<std::string>(encodings.begin(), encodings.end())) + ").";
     out->push_back(std::move(f));
   }
+}
+
+// ---- sandbox: canaries and destinations other than the stand-in ----------
+
+void canary_leak(const Profile& p, std::vector<Finding>* out) {
+  auto streams = text_streams(p);
+  for (const auto& [var, token] : p.header.canaries()) {
+    std::map<std::string, Finding> by_dest;
+    for (const PayloadStream* s : streams) {
+      for (const auto& m : find_value_echo(s->data, token)) {
+        std::string dest = destination_text(*s);
+        auto [it, fresh] = by_dest.try_emplace(dest);
+        Finding& f = it->second;
+        if (fresh) {
+          f.rule = "canary-leak";
+          f.severity = Severity::kHigh;
+          f.pid = s->pid;
+          f.comm = s->comm;
+          std::string where = s->host.empty() ? s->peer.substr(0, s->peer.rfind(':')) : s->host;
+          f.id = stable_id(f.rule, {var, where});
+        }
+        if (f.evidence.size() < kMaxPayloadEvidence) {
+          Evidence e = payload_evidence(p, *s, m.offset, m.length);
+          e.encoding = m.encoding;
+          e.what = "canary of " + var + " sent " + (m.encoding == "plain" ? "as is" : "encoded as " + m.encoding) +
+                   " at byte " + std::to_string(e.offset) + " of connection " + std::to_string(s->conn);
+          f.evidence.push_back(std::move(e));
+        }
+      }
+    }
+    for (auto& [dest, f] : by_dest) {
+      std::set<std::string> encodings;
+      for (const auto& e : f.evidence) encodings.insert(e.encoding);
+      f.message = "The canary value of " + var + " was sent to " + dest + " (" +
+                  list_text(std::vector<std::string>(encodings.begin(), encodings.end())) + ") by " +
+                  who(p, f.pid) + ".";
+      out->push_back(std::move(f));
+    }
+  }
+}
+
+void unexpected_destinations(const Profile& p, std::vector<Finding>* out) {
+  if (p.header.allowed_destinations().empty()) return;
+  std::set<std::string> allowed(p.header.allowed_destinations().begin(), p.header.allowed_destinations().end());
+  std::map<std::string, Finding> by_dest;
+  auto flag = [&](const std::string& dest, const Evidence& e, uint32_t pid) {
+    auto [it, fresh] = by_dest.try_emplace(dest);
+    Finding& f = it->second;
+    if (fresh) {
+      f.rule = "unexpected-destination";
+      f.severity = Severity::kHigh;
+      f.pid = pid;
+      f.comm = e.comm;
+      f.id = stable_id(f.rule, {program_of(p, p.root_of(pid)), dest});
+      f.message = who(p, pid) + " tried to reach " + dest + ", which is not the sandbox's stand-in.";
+    }
+    if (f.evidence.size() < kMaxPayloadEvidence) f.evidence.push_back(e);
+  };
+  for (const auto& [key, d] : p.destinations) {
+    if (allowed.count(d.peer)) continue;
+    for (uint32_t pid : d.pids) {
+      Evidence e;
+      e.event = d.first_event;
+      e.pid = pid;
+      e.comm = p.processes.count(pid) ? p.processes.at(pid).comm : "";
+      e.what = (d.connections || d.bytes_sent ? "connection or datagram to " : "failed attempt to connect to ") + key;
+      flag(key, e, pid);
+      break;
+    }
+  }
+  for (const auto& pt : p.timeline) {
+    if (pt.lane != "dns" || pt.label.rfind("query ", 0) != 0) continue;
+    Evidence e;
+    e.event = pt.event;
+    e.wall_ns = pt.wall_ns;
+    e.pid = pt.pid;
+    e.comm = p.processes.count(pt.pid) ? p.processes.at(pt.pid).comm : "";
+    e.what = "DNS " + pt.label;
+    flag("a DNS resolver (" + pt.label.substr(6) + ")", e, pt.pid);
+  }
+  for (auto& [k, f] : by_dest) out->push_back(std::move(f));
 }
 
 // ---- 4. credential access -------------------------------------------------
@@ -550,6 +632,12 @@ const std::vector<RuleInfo>& rules() {
        "A value the process tree obtained (time zone, host name, machine id, user name, an "
        "environment value, a canary) appears in data it sent, plainly or encoded (base64, hex, URL "
        "encoding, reversed, single-byte XOR)."},
+      {"canary-leak", "Canary value in outgoing data",
+       "A sandbox canary (a variable set to a fresh random token for the run) appears in data the "
+       "command sent, plainly or encoded."},
+      {"unexpected-destination", "Destination other than the stand-in",
+       "In a sandbox run, the command connected, sent a datagram or asked DNS somewhere other than "
+       "the built-in stand-in."},
       {"credential-access", "Credential access",
        "Credential files were read or secret-bearing environment variables were set and looked "
        "up; the finding says whether data was sent afterwards."},
@@ -569,6 +657,8 @@ std::vector<Finding> run_rules(const Profile& profile, const KnowledgeBase& kb) 
   hidden_characters(profile, &out);
   value_echo(profile, kb, &out);
   credential_access(profile, &out);
+  canary_leak(profile, &out);
+  unexpected_destinations(profile, &out);
   coverage_gaps(profile, &out);
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     if (a.severity != b.severity) return a.severity > b.severity;

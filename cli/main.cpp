@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   try {
     if (!args.empty() && args[0] == "dump") return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "analyze") return agenttrace::cli::analyze_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "sandbox") return agenttrace::cli::sandbox_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "diff") return agenttrace::cli::diff_command({args.begin() + 1, args.end()});
     return agenttrace::cli::run_command(args);
   } catch (const agenttrace::Error& e) {
     fprintf(stderr, "agenttrace: %s\n", e.what());

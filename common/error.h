@@ -12,6 +12,7 @@ namespace agenttrace {
 // is CMD's own status; 125-127 follow env(1), timeout(1) and chroot(1).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFindings = 3;      // analysis gate: a policy was violated
+inline constexpr int kExitInputDependent = 4;  // diff: output changed with the varied input
 inline constexpr int kExitToolError = 125;   // agenttrace could not do its job
 inline constexpr int kExitCannotExec = 126;  // CMD exists but could not be executed
 inline constexpr int kExitNotFound = 127;    // CMD was not found
