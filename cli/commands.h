@@ -11,6 +11,7 @@ namespace agenttrace::cli {
 int run_command(const std::vector<std::string>& args);
 int dump_command(const std::vector<std::string>& args);
 int analyze_command(const std::vector<std::string>& args);
+int inspect_command(const std::vector<std::string>& args);
 int sandbox_command(const std::vector<std::string>& args);
 int diff_command(const std::vector<std::string>& args);
 

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   try {
     if (!args.empty() && args[0] == "dump") return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "analyze") return agenttrace::cli::analyze_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "inspect") return agenttrace::cli::inspect_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "sandbox") return agenttrace::cli::sandbox_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "diff") return agenttrace::cli::diff_command({args.begin() + 1, args.end()});
     return agenttrace::cli::run_command(args);
