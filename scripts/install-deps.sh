@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git ccache
   # BPF: compiler, loader library, skeleton generator
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   # libraries the collector and analyzer link
