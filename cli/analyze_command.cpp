@@ -5,8 +5,10 @@
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
 
 #include "analyzer/knowledge_base.h"
+#include "analyzer/policy.h"
 #include "analyzer/report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -48,21 +50,40 @@ std::string render_report(const analyzer::Analysis& a, const analyzer::Knowledge
 }
 
 int analyze_command(const std::vector<std::string>& args) {
-  std::string path, format = "text", output, kb_file;
-  CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.", "analyze"};
+  std::string path, format = "text", output, kb_file, policy_file;
+  CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.\n"
+               "Exit status: 0; 3 when a --policy is violated; 125 on errors.", "analyze"};
   app.add_option("trace", path, "the .atrace file")->required();
-  app.add_option("--format", format, "text, json, html or sarif (default text)")
-      ->check(CLI::IsMember({"text", "json", "html", "sarif"}));
+  app.add_option("--format", format, "text, json, html, sarif, or junit with --policy (default text)")
+      ->check(CLI::IsMember({"text", "json", "html", "sarif", "junit"}));
   app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
   app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
+  app.add_option("--policy", policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)");
   if (!parse_or_throw(app, args)) return kExitOk;
+  if (format == "junit" && policy_file.empty()) throw Error("--format junit needs a --policy (one test case per rule)");
 
   analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
   if (!kb_file.empty()) kb.extend_from_file(kb_file);
+  // A bad policy fails before the trace is read.
+  std::optional<analyzer::Policy> policy;
+  if (!policy_file.empty()) policy = analyzer::Policy::load(policy_file);
   analyzer::Analysis a = analyze_trace(path, kb);
+  std::optional<analyzer::PolicyResult> verdict;
+  if (policy) verdict = policy->evaluate(a, kb);
   bool color = format == "text" && output.empty() && analyzer::terminal_wants_color(STDOUT_FILENO);
-  write_output(output, render_report(a, kb, format, color));
-  return kExitOk;
+  std::string text;
+  if (format == "junit") {
+    text = analyzer::policy_junit(*verdict, "agenttrace analyze");
+  } else if (format == "json" && verdict) {
+    trace::Json j = report_json(a, kb);
+    j["policy"] = analyzer::policy_json(*verdict);
+    text = j.dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n";
+  } else {
+    text = render_report(a, kb, format, color);
+    if (format == "text" && verdict) text += analyzer::policy_text(*verdict, color);
+  }
+  write_output(output, text);
+  return verdict && !verdict->passed() ? kExitFindings : kExitOk;
 }
 
 }  // namespace agenttrace::cli

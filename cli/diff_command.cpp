@@ -158,6 +158,12 @@ int diff_command(const std::vector<std::string>& args) {
   } else {
     write_output(output, text);
   }
+  // Nothing sent in any run is not a pass: there was nothing to compare.
+  bool sent_anything = false;
+  for (const auto& c : captures) sent_anything |= !c.requests.empty() || !c.raw_streams.empty();
+  if (!sent_anything)
+    throw Error("nothing to compare: the command sent no data in any run" +
+                (failures.empty() ? std::string() : " (it failed in " + std::to_string(failures.size()) + " of them)"));
   return report.input_dependent ? kExitInputDependent : kExitOk;
 }
 

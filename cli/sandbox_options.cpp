@@ -121,7 +121,7 @@ void finish_sandbox_options(CLI::App& app, SandboxOptions& o, collector::RunOpti
 
 SandboxRun run_in_sandbox(const SandboxOptions& o, const collector::RunOptions& run) {
   SandboxRun result;
-  std::string private_dir = make_temp_dir("agenttrace-sandbox");
+  std::string private_dir = make_temp_dir("agenttrace-private");
   std::string cert_dir = make_temp_dir("agenttrace-standin");
   struct Cleanup {
     std::string a, b;

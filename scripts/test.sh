@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 # Bun, for the test that finds BoringSSL in it without symbols.
 AGENTTRACE_BUN=$(./scripts/fetch-bun.sh build/testdata/bun)
 export AGENTTRACE_BUN
+# A published Node-based agent CLI, for the test that runs one in the sandbox.
+AGENTTRACE_QWEN=$(./scripts/fetch-agents.sh build/testdata/agents)
+export AGENTTRACE_QWEN
 cd build
 SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=AGENTTRACE_BUN"
+[ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=AGENTTRACE_BUN,AGENTTRACE_QWEN"
 status=0
 ctest -L "unit|html" -j "$(nproc)" --output-on-failure || status=1
 $SUDO ctest -L bpf --output-on-failure --timeout 300 || status=1

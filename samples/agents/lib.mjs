@@ -3,7 +3,8 @@
 // samples differ only in how they hide what they learned.
 //
 // The API is the local stand-in: ANTHROPIC_BASE_URL (e.g. http://127.0.0.1:PORT),
-// and ANTHROPIC_API_KEY if set. Everything stays on loopback.
+// or inside `agenttrace sandbox` the stand-in's AGENTTRACE_STANDIN_URL, and
+// ANTHROPIC_API_KEY if set. Everything stays on loopback.
 import fs from "node:fs";
 import os from "node:os";
 
@@ -31,9 +32,9 @@ export function request(prompt, extra = {}) {
 }
 
 export async function send(body) {
-  const base = process.env.ANTHROPIC_BASE_URL;
+  const base = process.env.ANTHROPIC_BASE_URL || process.env.AGENTTRACE_STANDIN_URL;
   if (!base) {
-    console.error("sample agent: ANTHROPIC_BASE_URL is not set");
+    console.error("sample agent: neither ANTHROPIC_BASE_URL nor AGENTTRACE_STANDIN_URL is set");
     process.exit(2);
   }
   const headers = { "content-type": "application/json", "anthropic-version": "2023-06-01" };

@@ -147,5 +147,19 @@ TEST(DiffRuns, BadUsage) {
   EXPECT_EQ(WEXITSTATUS(rc), 125);
 }
 
+// A command that sends nothing gives nothing to compare: not a pass.
+TEST(DiffRuns, NothingSentIsNotAPass) {
+  REQUIRE_BPF();
+  TempDir dir;
+  std::string cmd = std::string(AGENTTRACE_BIN) + " diff -q --vary TZ=UTC,Asia/Tokyo --repeat 1 -- sh -c 'exit 0' > " +
+                    dir.file("out") + " 2> " + dir.file("err");
+  int rc = system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(rc));
+  EXPECT_EQ(WEXITSTATUS(rc), 125);
+  std::ifstream in(dir.file("err"));
+  std::string err((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(err, ::testing::HasSubstr("agenttrace: nothing to compare: the command sent no data in any run\n"));
+}
+
 }  // namespace
 }  // namespace agenttrace::testing

@@ -87,7 +87,7 @@ TEST(Sandbox, IsolatedEnvironmentNetworkHostsAndHome) {
   EXPECT_THAT(r.out, HasSubstr("127.0.0.1\tapi.some-gateway.example\n"));
   EXPECT_THAT(r.out, HasSubstr("127.0.0.9\tother.example\n"));
   EXPECT_THAT(r.out, HasSubstr("NAME agenttrace-sandbox\n"));
-  EXPECT_THAT(r.out, HasSubstr("HOME-OK /tmp/agenttrace-sandbox-"));
+  EXPECT_THAT(r.out, HasSubstr("HOME-OK /tmp/agenttrace-private-"));
   EXPECT_THAT(r.out, HasSubstr("PID 2\n")) << "its own PID namespace, under the sandbox's init";
   EXPECT_THAT(r.out, HasSubstr("nameserver 127.0.0.1"));
   // Exactly these variables: what was given, and what the sandbox provides
@@ -214,6 +214,45 @@ TEST(Sandbox, ReachingAnythingButTheStandInIsAFinding) {
   for (const auto& f : unexpected) all += f["message"].get<std::string>() + "\n";
   EXPECT_THAT(all, HasSubstr("203.0.113.7:443"));
   EXPECT_THAT(all, HasSubstr("telemetry.example.com"));
+}
+
+// A published Node-based agent CLI (Qwen Code, pinned in tests/agents/)
+// pointed at the stand-in completes its request inside the sandbox: it
+// prints the stand-in's reply, and what the stand-in received is what the
+// trace says was sent.
+TEST(Sandbox, RealNodeAgentCliCompletesARequest) {
+  REQUIRE_BPF();
+  const char* qwen = getenv("AGENTTRACE_QWEN");
+  if (!qwen || !*qwen) GTEST_SKIP() << "AGENTTRACE_QWEN is not set (scripts/test.sh fetches it with scripts/fetch-agents.sh)";
+  TempDir record;
+  Result r = sandbox({"--env", "OPENAI_BASE_URL=http://127.0.0.1/v1", "--env", "OPENAI_API_KEY=sk-test", "--env",
+                      "OPENAI_MODEL=gpt-4o", "--reply", "stand-in says hello", "--record-dir", record.path()},
+                     {"node", qwen, "-p", "say hi"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "stand-in says hello\n");
+  Json report = Json::parse(r.report);
+  ASSERT_GE(report["standin_requests"].size(), 1u) << r.report;
+  uint64_t received = 0;
+  for (const auto& q : report["standin_requests"]) {
+    EXPECT_EQ(q["target"], "/v1/chat/completions");
+    EXPECT_EQ(q["status"], 200);
+  }
+  for (size_t n = 1; n <= report["standin_requests"].size(); ++n) {
+    std::string body = slurp(record.file("request-" + std::to_string(n) + ".body"));
+    Json meta = Json::parse(slurp(record.file("request-" + std::to_string(n) + ".json")));
+    EXPECT_EQ(body.size(), meta["body_length"].get<size_t>());
+    received += body.size();
+  }
+  std::string first = slurp(record.file("request-1.body"));
+  EXPECT_THAT(first, HasSubstr("\"model\":\"gpt-4o\""));
+  EXPECT_THAT(first, HasSubstr("say hi"));
+  // Every body byte the stand-in received was captured on its way out
+  // (headers come on top).
+  uint64_t sent = 0;
+  for (const auto& d : report["destinations"])
+    if (d["peer"] == "127.0.0.1:80") sent = d["bytes_sent"].get<uint64_t>();
+  EXPECT_GT(sent, received);
+  EXPECT_LT(sent, received + 2048 * report["standin_requests"].size());
 }
 
 TEST(Sandbox, CommandNotFoundAndExitStatus) {

@@ -1,0 +1,81 @@
+// The agenttrace binary's commands that need no root, run as a user would:
+// exit statuses, one-sentence errors, and what gates a CI job.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "../support/temp_dir.h"
+
+namespace agenttrace::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kData = DATA_DIR;
+const std::string kPolicies = POLICIES_DIR;
+
+struct Ran {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+Ran agenttrace(const std::string& args) {
+  TempDir dir;
+  std::string cmd = std::string(AGENTTRACE_BIN) + " " + args + " > " + dir.file("out") + " 2> " + dir.file("err");
+  int rc = system(cmd.c_str());
+  Ran r;
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  r.out = slurp(dir.file("out"));
+  r.err = slurp(dir.file("err"));
+  return r;
+}
+
+// The sample trace sent zero-width characters: the CI policy fails it (3),
+// an empty policy passes it (0), and JUnit has one case per rule.
+TEST(AnalyzeCli, PolicyGatesATraceFile) {
+  TempDir dir;
+  Ran fail = agenttrace("analyze --policy " + kPolicies + "/ci.yaml " + kData + "/zero_width.atrace");
+  EXPECT_EQ(fail.status, 3) << fail.err;
+  EXPECT_THAT(fail.out, HasSubstr("deny findings: hidden-characters"));
+
+  std::ofstream(dir.file("empty.yaml")) << "version: 1\n";
+  Ran pass = agenttrace("analyze --policy " + dir.file("empty.yaml") + " " + kData + "/zero_width.atrace");
+  EXPECT_EQ(pass.status, 0) << pass.err;
+
+  Ran junit = agenttrace("analyze --format junit --policy " + kPolicies + "/ci.yaml " + kData +
+                         "/zero_width.atrace -o " + dir.file("r.xml"));
+  EXPECT_EQ(junit.status, 3) << junit.err;
+  std::string xml = slurp(dir.file("r.xml"));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"agenttrace analyze\""));
+  EXPECT_THAT(xml, HasSubstr("name=\"deny findings: hidden-characters"));
+}
+
+TEST(AnalyzeCli, BadInputGetsOneSentence) {
+  TempDir dir;
+  Ran junit = agenttrace("analyze --format junit " + kData + "/zero_width.atrace");
+  EXPECT_EQ(junit.status, 125);
+  EXPECT_EQ(junit.err, "agenttrace: --format junit needs a --policy (one test case per rule)\n");
+
+  std::ofstream(dir.file("bad.yaml")) << "deny: [unclosed\n";
+  Ran bad = agenttrace("analyze --policy " + dir.file("bad.yaml") + " " + kData + "/zero_width.atrace");
+  EXPECT_EQ(bad.status, 125);
+  EXPECT_THAT(bad.err, HasSubstr(dir.file("bad.yaml")));
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+
+  Ran missing = agenttrace("analyze " + dir.file("nothing.atrace"));
+  EXPECT_EQ(missing.status, 125);
+  EXPECT_THAT(missing.err, HasSubstr("nothing.atrace"));
+}
+
+}  // namespace
+}  // namespace agenttrace::testing
