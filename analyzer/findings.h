@@ -41,6 +41,8 @@ struct Evidence {
   std::vector<CodePoint> code_points;
   std::string encoding;  // value echo: plain, base64, hex, ...
   std::string decoded;   // tag characters spelled out, when they carry text
+  // The event whose call stack says which code asked (0: `event`'s own).
+  uint64_t stack_event = 0;
 };
 
 struct Finding {

@@ -64,6 +64,11 @@ const PayloadStream::Segment* PayloadStream::segment_at(uint64_t data_offset) co
   return data_offset < it->data_offset + it->length ? &*it : nullptr;
 }
 
+const trace::Stack* Profile::stack_of(uint64_t event) const {
+  auto it = stacks.find(event);
+  return it == stacks.end() ? nullptr : &it->second.stack;
+}
+
 uint32_t Profile::root_of(uint32_t pid) const {
   auto it = processes.find(pid);
   return it == processes.end() ? pid : it->second.root;
@@ -179,6 +184,7 @@ void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const std
     }
     f.count++;
     f.pids.insert(e.pid());
+    if (!f.stack_event && e.has_stack()) f.stack_event = e.id();
   }
 }
 
@@ -219,6 +225,7 @@ void note(std::map<std::string, Fact>& table, const trace::Event& e, const std::
   }
   f.count++;
   f.pids.insert(e.pid());
+  if (!f.stack_event && e.has_stack()) f.stack_event = e.id();
 }
 
 }  // namespace
@@ -303,7 +310,24 @@ void ProfileBuilder::on_event(const trace::Event& e) {
   profile_.end_wall_ns = std::max(profile_.end_wall_ns, e.wall_ns());
   if (!profile_.start_wall_ns) profile_.start_wall_ns = e.wall_ns();
   ProcessInfo& p = process(e);
+  if (e.has_stack()) {
+    if (profile_.stacks.size() < Profile::kMaxStacks) profile_.stacks.emplace(e.id(), Profile::RecordedStack{e.pid(), e.stack()});
+    else profile_.stacks_dropped++;
+  }
   switch (e.body_case()) {
+    case trace::Event::kJitSymbols: {
+      auto& table = profile_.jit_symbols[e.pid()];
+      for (const auto& x : e.jit_symbols().symbols()) table[x.start()] = {x.start() + x.size(), x.name()};
+      break;
+    }
+    case trace::Event::kProcess: {
+      p.comm = e.comm();
+      p.exe = e.process().exe();
+      p.argv.assign(e.process().argv().begin(), e.process().argv().end());
+      if (e.process().start_wall_ns()) p.start_wall_ns = e.process().start_wall_ns();
+      p.before_trace = e.process().before_trace();
+      break;
+    }
     case trace::Event::kExec: {
       if (!timeline_full()) plot(e, "process", "exec " + e.exec().path());
       p.comm = e.comm();

@@ -6,8 +6,8 @@
 
 #include <array>
 #include <cstdint>
-#include <tuple>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <set>
 #include <string>
@@ -31,6 +31,7 @@ struct ProcessInfo {
   std::vector<uint32_t> children;
   uint32_t root = 0;       // the tree it belongs to: its oldest traced ancestor
   std::vector<trace::Coverage> coverage;
+  bool before_trace = false;  // already running when tracing of it began (attach, watch)
 };
 
 // One thing a process tree found out (or tried to): an environment variable,
@@ -47,6 +48,7 @@ struct Fact {
   std::string first_comm;
   uint64_t count = 0;
   std::set<uint32_t> pids;
+  uint64_t stack_event = 0;  // the first of its events that carries the caller's stack
 };
 
 // A value a process obtained and could send on: from the environment (with
@@ -135,6 +137,18 @@ struct Profile {
   std::map<uint32_t, int64_t> first_send_wall;
   std::map<uint32_t, uint64_t> last_send;
   bool attached = false;  // the recording started after the processes did
+  // The call stacks events carried, by event id (symbolized before reports),
+  // with the process each is of.
+  struct RecordedStack {
+    uint32_t pid = 0;
+    trace::Stack stack;
+  };
+  std::map<uint64_t, RecordedStack> stacks;
+  // Names of JIT code written at the end of the trace, per process: start -> (end, name).
+  std::map<uint32_t, std::map<uint64_t, std::pair<uint64_t, std::string>>> jit_symbols;
+  uint64_t stacks_dropped = 0;  // beyond kMaxStacks
+  static constexpr size_t kMaxStacks = 100000;
+  const trace::Stack* stack_of(uint64_t event) const;
   std::vector<TimelinePoint> timeline;
   uint64_t timeline_dropped = 0;  // points beyond kMaxTimeline
   static constexpr size_t kMaxTimeline = 20000;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 
+#include "analyzer/symbolizer.h"
 #include "analyzer/unicode_scan.h"
 #include "common/strings.h"
 #include "version.h"
@@ -25,7 +26,27 @@ std::string cp_text(uint32_t cp) {
   return buf;
 }
 
-Json evidence_json(const Evidence& e) {
+const trace::Stack* evidence_stack(const Profile& p, const Evidence& e) {
+  return p.stack_of(e.stack_event ? e.stack_event : e.event);
+}
+
+Json frames_json(const trace::Stack& st) {
+  Json frames = Json::array();
+  for (const auto& f : st.frames()) {
+    Json fj;
+    fj["frame"] = frame_text(f);
+    fj["address"] = trace::hex_address(f.address());
+    if (!f.module().empty()) fj["module"] = f.module();
+    if (f.module_offset()) fj["offset"] = trace::hex_address(f.module_offset());
+    if (!f.symbol().empty()) fj["symbol"] = f.symbol();
+    if (f.jit()) fj["jit"] = true;
+    if (!f.instruction().empty()) fj["instruction"] = f.instruction();
+    frames.push_back(std::move(fj));
+  }
+  return frames;
+}
+
+Json evidence_json(const Evidence& e, const Profile& p) {
   Json j;
   if (e.event) j["event"] = e.event;
   if (e.wall_ns) j["ts"] = ts(e.wall_ns);
@@ -56,7 +77,40 @@ Json evidence_json(const Evidence& e) {
   }
   if (!e.encoding.empty()) j["encoding"] = e.encoding;
   if (!e.decoded.empty()) j["decoded"] = e.decoded;
+  if (const trace::Stack* st = evidence_stack(p, e)) {
+    j["stack_event"] = e.stack_event ? e.stack_event : e.event;
+    j["stack"] = frames_json(*st);
+    if (st->truncated()) j["stack_truncated"] = true;
+  }
   return j;
+}
+
+// "asked by" lines for the terminal: the innermost frame (with its calling
+// instruction), then the frames of the program itself: its JavaScript (JIT)
+// functions when it has them, else the next frames out.
+std::string stack_lines(const trace::Stack& st, const char* indent, size_t max_frames) {
+  if (st.frames_size() == 0) return {};
+  std::string out;
+  const trace::Frame& first = st.frames(0);
+  out += std::string(indent) + "at " + frame_text(first);
+  if (!first.instruction().empty()) out += "   [" + first.instruction() + "]";
+  out += "\n";
+  std::vector<const trace::Frame*> rest;
+  for (int i = 1; i < st.frames_size(); ++i)
+    if (st.frames(i).jit()) rest.push_back(&st.frames(i));
+  bool jit = !rest.empty();
+  if (!jit)
+    for (int i = 1; i < st.frames_size(); ++i) rest.push_back(&st.frames(i));
+  size_t shown = 0;
+  for (const trace::Frame* f : rest) {
+    if (shown == max_frames) {
+      out += std::string(indent) + "   ... " + std::to_string(rest.size() - shown) + " more frames\n";
+      break;
+    }
+    out += std::string(indent) + (shown == 0 ? (jit ? "by " : "from ") : "   ") + frame_text(*f) + "\n";
+    ++shown;
+  }
+  return out;
 }
 
 const char* severity_color(Severity s) {
@@ -127,7 +181,7 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
     if (f.pid) fj["pid"] = f.pid;
     if (!f.comm.empty()) fj["comm"] = f.comm;
     Json ev = Json::array();
-    for (const auto& e : f.evidence) ev.push_back(evidence_json(e));
+    for (const auto& e : f.evidence) ev.push_back(evidence_json(e, p));
     fj["evidence"] = ev;
     findings.push_back(fj);
     by_sev[severity_name(f.severity)] = by_sev[severity_name(f.severity)].get<int>() + 1;
@@ -190,6 +244,10 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
       fj["first_comm"] = f.first_comm;
       fj["count"] = f.count;
       fj["pids"] = f.pids;
+      if (const trace::Stack* st = p.stack_of(f.stack_event)) {
+        fj["stack_event"] = f.stack_event;
+        fj["stack"] = frames_json(*st);
+      }
       facts.push_back(fj);
     }
   }
@@ -296,6 +354,7 @@ std::string findings_text(const Analysis& a, bool color) {
       line += e.what;
       out += line + "\n";
       if (!e.decoded.empty()) out += "        tag characters spell: \"" + e.decoded + "\"\n";
+      if (const trace::Stack* st = evidence_stack(p, e)) out += stack_lines(*st, "        ", a.source == "live" ? 4 : 8);
       if (!e.context.empty()) out += "        \"" + e.context + "\"\n";
       if (!e.code_points.empty()) {
         std::vector<std::string> names;
@@ -403,6 +462,30 @@ std::string report_sarif(const Analysis& a) {
       related.push_back(rl);
     }
     if (!related.empty()) r["relatedLocations"] = related;
+    // Which code asked: the call stacks of the evidence that has one.
+    Json stacks = Json::array();
+    for (const auto& e : f.evidence) {
+      const trace::Stack* st = evidence_stack(a.profile, e);
+      if (!st || st->frames_size() == 0) continue;
+      Json sj;
+      sj["message"]["text"] = e.what;
+      Json frames = Json::array();
+      for (const auto& fr : st->frames()) {
+        Json fj;
+        fj["location"]["message"]["text"] = frame_text(fr);
+        if (!fr.symbol().empty()) {
+          Json ll;
+          ll["name"] = fr.symbol();
+          ll["kind"] = "function";
+          fj["location"]["logicalLocations"] = Json::array({ll});
+        }
+        if (!fr.module().empty()) fj["module"] = fr.module();
+        frames.push_back(std::move(fj));
+      }
+      sj["frames"] = std::move(frames);
+      stacks.push_back(std::move(sj));
+    }
+    if (!stacks.empty()) r["stacks"] = stacks;
     r["properties"]["severity"] = severity_name(f.severity);
     results.push_back(r);
   }

@@ -65,6 +65,7 @@ std::string list_text(const std::vector<std::string>& items) {
 Evidence fact_evidence(const Fact& f) {
   Evidence e;
   e.event = f.first_event;
+  e.stack_event = f.stack_event;
   e.wall_ns = f.first_wall_ns;
   e.pid = f.first_pid;
   e.comm = f.first_comm;
@@ -579,8 +580,27 @@ void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
     Finding f;
     f.rule = "coverage-gap";
     f.severity = Severity::kInfo;
-    f.message = "The recording attached to processes already running: what they gathered before is unknown.";
+    std::vector<uint32_t> before;
+    for (const auto& [pid, proc] : p.processes)
+      if (proc.before_trace) before.push_back(pid);
+    f.message = before.empty()
+                    ? "The recording attached to processes already running: what they gathered before is unknown."
+                    : "The recording attached to " + std::to_string(before.size()) +
+                          (before.size() == 1 ? " process" : " processes") +
+                          " already running: what they gathered before tracing began is unknown.";
     f.id = stable_id(f.rule, {"attached"});
+    for (uint32_t pid : before) {
+      if (f.evidence.size() >= kMaxPayloadEvidence) break;
+      const ProcessInfo& proc = p.processes.at(pid);
+      Evidence e;
+      e.event = proc.first_event;
+      e.wall_ns = proc.start_wall_ns;
+      e.pid = pid;
+      e.comm = proc.comm;
+      e.what = "running since " + (proc.start_wall_ns ? format_time_ns(proc.start_wall_ns) : std::string("an unknown time")) +
+               " before tracing began: " + (proc.exe.empty() ? proc.comm : proc.exe);
+      f.evidence.push_back(std::move(e));
+    }
     out->push_back(std::move(f));
   }
   // Losses are coverage too: the trace does not hold everything that happened.

@@ -38,6 +38,7 @@ void SummaryBuilder::on_event(const trace::Event& e) {
   auto in_tz = [&](CategorySet s) { return tz >= 0 && (s & (CategorySet{1} << tz)); };
   switch (e.body_case()) {
     case trace::Event::kExec:
+    case trace::Event::kProcess:
       processes_.insert(e.pid());
       break;
     case trace::Event::kFork:

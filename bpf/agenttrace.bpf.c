@@ -28,6 +28,8 @@ const volatile __u32 self_pid = 0;           /* never trace the collector itself
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the collector past this much data */
 const volatile __u64 capture_bytes = 1 << 20; /* payload budget per connection and direction */
 const volatile __u64 conn_key = 0;           /* hides kernel addresses in connection ids */
+const volatile __u32 stack_kinds = 0;        /* 1 << kind: records that carry the user stack */
+const volatile bool watch_filtered = false;  /* watch --comm/--exe: start tracing at a matching exec */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -41,6 +43,22 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } traced SEC(".maps");
+
+/* watch --comm NAME: process names (the comm after exec, NUL-padded). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, char[AT_COMM_LEN]);
+	__type(value, __u8);
+} watch_comms SEC(".maps");
+
+/* watch --exe PATH: executables by device and inode. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct at_file_id);
+	__type(value, __u8);
+} watch_exes SEC(".maps");
 
 /* Arguments saved at syscall entry, consumed at syscall exit. */
 struct stash {
@@ -196,6 +214,91 @@ static __always_inline void submit_scratch(struct at_header *h, __u32 size)
 		size = AT_SCRATCH_SIZE;
 	h->size = size;
 	count_sent(h, bpf_ringbuf_output(&events, h, size, wakeup_flags()));
+}
+
+static __always_inline bool wants_stack(__u16 kind)
+{
+	return kind < 32 && (stack_kinds & (1u << kind));
+}
+
+/* Where one address lies in the current process's memory map. */
+struct vma_query {
+	__u64 ip;
+	__u64 file_offset;
+	__u64 ino;
+	__u32 dev;
+	__u32 kind;
+};
+
+static long vma_of_frame(struct task_struct *task, struct vm_area_struct *vma, struct vma_query *q)
+{
+	struct file *file = BPF_CORE_READ(vma, vm_file);
+
+	if (!file) {
+		q->kind = AT_FRAME_ANON;
+		return 0;
+	}
+	q->file_offset = q->ip - BPF_CORE_READ(vma, vm_start) + (BPF_CORE_READ(vma, vm_pgoff) << 12);
+	q->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	q->dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	q->kind = AT_FRAME_FILE;
+	return 0;
+}
+
+struct frames_ctx {
+	__u8 *base;  /* the stack: addresses in, frames out */
+	__u32 count;
+};
+
+/* Widens address k (8 bytes at base + 8k) into frame k (32 bytes at
+ * base + 32k), last first, so no address is overwritten before it is read. */
+static long expand_frame(__u32 i, struct frames_ctx *c)
+{
+	__u32 k = c->count - 1 - i;
+	struct vma_query q = {};
+	struct at_frame *f;
+
+	if (k >= AT_STACK_MAX)
+		return 1;
+	/* Opaque to the compiler, so the verifier sees the bound on the
+	 * register the address is computed from. */
+	asm volatile("%0 &= 31" : "+r"(k));
+	q.ip = *(__u64 *)(c->base + k * 8);
+	q.kind = AT_FRAME_NONE;
+	if (bpf_find_vma(bpf_get_current_task_btf(), q.ip, vma_of_frame, &q, 0))
+		q.kind = AT_FRAME_UNKNOWN;
+	f = (struct at_frame *)(c->base + k * sizeof(struct at_frame));
+	f->ip = q.ip;
+	f->file_offset = q.file_offset;
+	f->ino = q.ino;
+	f->dev = q.dev;
+	f->kind = q.kind;
+	return 0;
+}
+
+/*
+ * Writes the calling thread's user stack and its tail at `at`, which has
+ * AT_STACK_BYTES of room, and flags the record; returns the bytes written.
+ * The kernel walks frame pointers (and, in a function-entry uprobe, adds the
+ * return address at the stack pointer): frames of code built without them
+ * are skipped or end the walk.
+ */
+static __always_inline __u32 put_stack(void *ctx, struct at_header *h, __u8 *at)
+{
+	long n = bpf_get_stack(ctx, at, AT_STACK_MAX * 8, BPF_F_USER_STACK);
+	__u32 count = n > 0 ? (__u32)n / 8 : 0;
+	struct frames_ctx c = { .base = at };
+	struct at_stack_tail *t;
+
+	if (count > AT_STACK_MAX)
+		count = AT_STACK_MAX;
+	c.count = count;
+	bpf_loop(count, expand_frame, &c, 0);
+	t = (struct at_stack_tail *)(at + count * sizeof(struct at_frame));
+	t->count = count;
+	t->error = n < 0 ? (__s32)n : 0;
+	h->flags |= AT_F_STACK;
+	return count * sizeof(struct at_frame) + sizeof(*t);
 }
 
 static __always_inline struct at_header *get_scratch(void)
@@ -381,6 +484,39 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	return 0;
 }
 
+/* A process that execs a watched name or executable is traced from here on,
+ * with its descendants. */
+static __always_inline bool watch_match(struct task_struct *task)
+{
+	char comm[AT_COMM_LEN] = {};
+	struct file *exe_file = BPF_CORE_READ(task, mm, exe_file);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 v = AT_TRACED_MATCH;
+	bool match;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	match = bpf_map_lookup_elem(&watch_comms, comm) != NULL;
+	if (!match && exe_file) {
+		struct inode *inode = BPF_CORE_READ(exe_file, f_inode);
+		struct at_file_id id = {
+			.dev = BPF_CORE_READ(inode, i_sb, s_dev),
+			.ino = BPF_CORE_READ(inode, i_ino),
+		};
+
+		match = bpf_map_lookup_elem(&watch_exes, &id) != NULL;
+	}
+	if (!match)
+		return false;
+	if (bpf_map_update_elem(&traced, &tgid, &v, BPF_ANY)) {
+		struct at_counters *c = get_counters();
+
+		if (c)
+			__sync_fetch_and_add(&c->filter_full, 1);
+		return false;
+	}
+	return true;
+}
+
 SEC("tp/sched/sched_process_exec")
 int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
@@ -390,7 +526,7 @@ int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 	__u32 off, fname_off;
 	long n;
 
-	if (!current_traced())
+	if (!current_traced() && !(watch_filtered && watch_match(task)))
 		return 0;
 	e = (struct at_exec *)get_scratch();
 	if (!e)
@@ -531,7 +667,7 @@ static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, _
  * in place of flags). An empty path with AT_EMPTY_PATH is fstat() of an
  * already-recorded fd, not a lookup, and is skipped.
  */
-static __always_inline int emit_path_event(long ret)
+static __always_inline int emit_path_event(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash *s = bpf_map_lookup_elem(&stash, &tid);
@@ -592,6 +728,10 @@ static __always_inline int emit_path_event(long ret)
 			e->h.flags |= AT_F_READ_FAILED;
 		}
 	}
+	/* fixed part + path + directory + target < 16384, and the stack fits
+	 * in the scratch buffer after any such record */
+	if (wants_stack(e->h.kind) && off < AT_SCRATCH_SIZE / 2)
+		off += put_stack(ctx, &e->h, buf + (off & (AT_SCRATCH_SIZE / 2 - 1)));
 	submit_scratch(&e->h, off);
 out:
 	bpf_map_delete_elem(&stash, &tid);
@@ -683,7 +823,7 @@ static __always_inline struct sys_args get_args(struct bpf_raw_tracepoint_args *
 #define SYS_EXIT_PATH(name)                                                           \
 	SEC("raw_tp") int handle_sys_exit_##name(struct bpf_raw_tracepoint_args *ctx) \
 	{                                                                             \
-		return emit_path_event((long)ctx->args[1]);                           \
+		return emit_path_event(ctx, (long)ctx->args[1]);                      \
 	}
 
 /* Handlers are reached only by tail call; they check the filter themselves. */
@@ -929,6 +1069,8 @@ static __always_inline void fill_getenv(struct at_getenv *e, struct stash *s, co
 	e->h.size = sizeof(*e) + e->name_len + e->value_len;
 }
 
+/* With a stack, the record reserves room for it after the longest name
+ * (and value); the stack sits there, at the record's end. */
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_getenv_return, const char *value)
 {
@@ -939,19 +1081,34 @@ int BPF_KRETPROBE(handle_getenv_return, const char *value)
 	if (!s)
 		return 0;
 	if (capture_values) {
-		e = bpf_ringbuf_reserve(&events, GETENV_RECORD_VALUES, 0);
-		if (e) {
-			fill_getenv(e, s, value, true);
-			count_sent(&e->h, 0);
-			bpf_ringbuf_submit(e, wakeup_flags());
+		if (wants_stack(AT_KIND_GETENV)) {
+			e = bpf_ringbuf_reserve(&events, GETENV_RECORD_VALUES + AT_STACK_BYTES, 0);
+			if (e) {
+				fill_getenv(e, s, value, true);
+				e->h.size = GETENV_RECORD_VALUES +
+					    put_stack(ctx, &e->h, (__u8 *)e + GETENV_RECORD_VALUES);
+			}
+		} else {
+			e = bpf_ringbuf_reserve(&events, GETENV_RECORD_VALUES, 0);
+			if (e)
+				fill_getenv(e, s, value, true);
 		}
 	} else {
-		e = bpf_ringbuf_reserve(&events, GETENV_RECORD, 0);
-		if (e) {
-			fill_getenv(e, s, value, false);
-			count_sent(&e->h, 0);
-			bpf_ringbuf_submit(e, wakeup_flags());
+		if (wants_stack(AT_KIND_GETENV)) {
+			e = bpf_ringbuf_reserve(&events, GETENV_RECORD + AT_STACK_BYTES, 0);
+			if (e) {
+				fill_getenv(e, s, value, false);
+				e->h.size = GETENV_RECORD + put_stack(ctx, &e->h, (__u8 *)e + GETENV_RECORD);
+			}
+		} else {
+			e = bpf_ringbuf_reserve(&events, GETENV_RECORD, 0);
+			if (e)
+				fill_getenv(e, s, value, false);
 		}
+	}
+	if (e) {
+		count_sent(&e->h, 0);
+		bpf_ringbuf_submit(e, wakeup_flags());
 	}
 	if (!e) {
 		struct at_header h = { .kind = AT_KIND_GETENV };
@@ -1131,11 +1288,13 @@ static __always_inline __u16 read_user_sockaddr(const void *uaddr, __u32 len,
 
 #define SOCK_RECORD (sizeof(struct at_sock_event) + 128)
 
-static __always_inline void emit_sock_event(__u16 kind, __u16 source, long ret, int fd,
+static __always_inline void emit_sock_event(void *ctx, __u16 kind, __u16 source, long ret, int fd,
 					    struct sock *sk, __u16 sock_type, const void *uaddr,
 					    __u32 ulen, int backlog)
 {
-	struct at_sock_event *e = bpf_ringbuf_reserve(&events, SOCK_RECORD, 0);
+	bool stack = ctx && wants_stack(kind);
+	struct at_sock_event *e = stack ? bpf_ringbuf_reserve(&events, SOCK_RECORD + AT_STACK_BYTES, 0)
+					: bpf_ringbuf_reserve(&events, SOCK_RECORD, 0);
 
 	if (!e) {
 		struct at_header h = { .kind = kind };
@@ -1157,6 +1316,8 @@ static __always_inline void emit_sock_event(__u16 kind, __u16 source, long ret, 
 	else
 		sock_addrs(sk, NULL, &e->local);
 	e->h.size = sizeof(*e) + (e->unix_len & 127);
+	if (stack)
+		e->h.size = SOCK_RECORD + put_stack(ctx, &e->h, (__u8 *)e + SOCK_RECORD);
 	count_sent(&e->h, 0);
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
@@ -1177,7 +1338,7 @@ static __always_inline void emit_sock_event(__u16 kind, __u16 source, long ret, 
 		if (!st || st->kind != KIND)                                               \
 			return 0;                                                          \
 		sk = sock_of_fd((int)st->args[0], &type);                                  \
-		emit_sock_event(KIND, SRC, (long)ctx->args[1], (int)st->args[0], sk, type, \
+		emit_sock_event(ctx, KIND, SRC, (long)ctx->args[1], (int)st->args[0], sk, type, \
 				(const void *)st->args[1], (__u32)st->args[2], 0);         \
 		bpf_map_delete_elem(&stash, &tid);                                         \
 		return 0;                                                                  \
@@ -1203,7 +1364,7 @@ SYS_EXIT(listen)
 	if (!st || st->kind != AT_KIND_LISTEN)
 		return 0;
 	sk = sock_of_fd((int)st->args[0], &type);
-	emit_sock_event(AT_KIND_LISTEN, AT_SRC_LISTEN, (long)ctx->args[1], (int)st->args[0], sk,
+	emit_sock_event(NULL, AT_KIND_LISTEN, AT_SRC_LISTEN, (long)ctx->args[1], (int)st->args[0], sk,
 			type, NULL, 0, (int)st->args[1]);
 	bpf_map_delete_elem(&stash, &tid);
 	return 0;
@@ -1229,7 +1390,7 @@ SYS_EXIT(listen)
 		if (ret >= 0)                                                         \
 			sk = sock_of_fd((int)ret, &type);                             \
 		if (ret != -EAGAIN)                                                   \
-			emit_sock_event(AT_KIND_ACCEPT, SRC, ret, (int)st->args[0], sk, \
+			emit_sock_event(NULL, AT_KIND_ACCEPT, SRC, ret, (int)st->args[0], sk, \
 					type, NULL, 0, 0);                            \
 		bpf_map_delete_elem(&stash, &tid);                                    \
 		return 0;                                                             \
@@ -1250,7 +1411,7 @@ SYS_ENTER(close)
 	if (!sk)
 		return 0;
 	conn = conn_id(sk);
-	emit_sock_event(AT_KIND_CLOSE, AT_SRC_CLOSE, 0, (int)s.a[0], sk, type, NULL, 0, 0);
+	emit_sock_event(NULL, AT_KIND_CLOSE, AT_SRC_CLOSE, 0, (int)s.a[0], sk, type, NULL, 0, 0);
 	bpf_map_delete_elem(&budget, &conn);
 	conn ^= 1;
 	bpf_map_delete_elem(&budget, &conn);
@@ -1884,9 +2045,12 @@ static __always_inline int dns_return(struct pt_regs *regs)
 	struct at_dns_event *e;
 	long n;
 
+	bool stack = wants_stack(AT_KIND_DNS);
+
 	if (!st)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, DNS_RECORD, 0);
+	e = stack ? bpf_ringbuf_reserve(&events, DNS_RECORD + AT_STACK_BYTES, 0)
+		  : bpf_ringbuf_reserve(&events, DNS_RECORD, 0);
 	if (!e) {
 		struct at_header h = { .kind = AT_KIND_DNS };
 
@@ -1937,6 +2101,8 @@ static __always_inline int dns_return(struct pt_regs *regs)
 	}
 	}
 	e->h.size = sizeof(*e) + (e->name_len & (AT_DNS_NAME_MAX - 1));
+	if (stack)
+		e->h.size = DNS_RECORD + put_stack(regs, &e->h, (__u8 *)e + DNS_RECORD);
 	count_sent(&e->h, 0);
 	bpf_ringbuf_submit(e, wakeup_flags());
 out:

@@ -117,6 +117,7 @@ enum at_source {
 #define AT_F_INBOUND (1u << 8)          /* data was received, not sent */
 #define AT_F_IN_TLS_CALL (1u << 9)      /* socket write made inside SSL_write: ciphertext, not copied */
 #define AT_F_BUDGET_SPENT (1u << 10)    /* the connection's capture budget ran out: bytes not copied */
+#define AT_F_STACK (1u << 11)           /* the record ends with a user stack (struct at_stack_tail) */
 
 struct at_header {
 	__u16 kind;   /* enum at_kind */
@@ -263,6 +264,31 @@ struct at_dns_event {
 	struct at_sockaddr addrs[AT_DNS_MAX_ADDRS];
 };
 
+/* A record with AT_F_STACK ends (at h.size) with the calling thread's user
+ * stack: `count` frames, innermost first (the first is where the thread was:
+ * the return address of a probed function, the address after a syscall),
+ * then this tail. Each frame says where its address lies, read from the
+ * process's memory map at that moment, so a process that exits at once still
+ * has its frames placed. Kinds that carry a stack are chosen by the collector
+ * (the stack_kinds bit mask, 1 << kind). */
+#define AT_STACK_MAX 32
+#define AT_FRAME_UNKNOWN 0  /* the memory map could not be looked at (busy) */
+#define AT_FRAME_FILE 1     /* in a mapped file: file_offset, dev and ino are set */
+#define AT_FRAME_ANON 2     /* in anonymous memory: JIT code */
+#define AT_FRAME_NONE 3     /* in no mapping at all */
+struct at_frame {
+	__u64 ip;
+	__u64 file_offset;  /* where ip lies in the mapped file */
+	__u64 ino;          /* the mapped file's inode */
+	__u32 dev;          /* and its super_block->s_dev (the kernel's encoding) */
+	__u32 kind;         /* AT_FRAME_* */
+};
+struct at_stack_tail {
+	__u32 count;
+	__s32 error;  /* bpf_get_stack's error when it could not walk; 0 otherwise */
+};
+#define AT_STACK_BYTES (AT_STACK_MAX * 32 + 8)
+
 /* Per-kind counters, summed over CPUs by the collector. */
 struct at_kind_counters {
 	__u64 emitted;     /* records written to the ring buffer */
@@ -280,8 +306,15 @@ struct at_counters {
 	__u64 payload_truncated; /* payload bytes not copied: budget spent or per-call limits */
 };
 
+/* Key of the watch_exes map: an executable file, as the kernel knows it. */
+struct at_file_id {
+	__u64 dev;  /* super_block->s_dev, the kernel's encoding (major << 20 | minor) */
+	__u64 ino;
+};
+
 /* Values of the traced-process map. */
 #define AT_TRACED_ROOT 1u     /* put there by the collector */
 #define AT_TRACED_CHILD 2u    /* inherited through fork */
+#define AT_TRACED_MATCH 3u    /* matched a watch filter at exec */
 
 #endif /* AGENTTRACE_BPF_AGENTTRACE_H */

@@ -10,6 +10,7 @@
 #include "analyzer/knowledge_base.h"
 #include "analyzer/policy.h"
 #include "analyzer/report.h"
+#include "analyzer/symbolizer.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/parse.h"
@@ -18,7 +19,8 @@
 
 namespace agenttrace::cli {
 
-analyzer::Analysis analyze_trace(const std::string& path, const analyzer::KnowledgeBase& kb) {
+analyzer::Analysis analyze_trace(const std::string& path, const analyzer::KnowledgeBase& kb,
+                                 const analyzer::SymbolizerOptions& symbols) {
   trace::TraceReader reader(path);
   analyzer::ProfileBuilder builder(kb);
   builder.on_header(reader.header());
@@ -36,6 +38,7 @@ analyzer::Analysis analyze_trace(const std::string& path, const analyzer::Knowle
                  path, reader.events_read());
   }
   a.profile = std::move(builder.profile());
+  analyzer::symbolize_stacks(a.profile, symbols);
   a.findings = analyzer::run_rules(a.profile, kb);
   a.source = path;
   return a;
@@ -51,6 +54,7 @@ std::string render_report(const analyzer::Analysis& a, const analyzer::Knowledge
 
 int analyze_command(const std::vector<std::string>& args) {
   std::string path, format = "text", output, kb_file, policy_file;
+  analyzer::SymbolizerOptions symbols;
   CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.\n"
                "Exit status: 0; 3 when a --policy is violated; 125 on errors.", "analyze"};
   app.add_option("trace", path, "the .atrace file")->required();
@@ -59,6 +63,9 @@ int analyze_command(const std::vector<std::string>& args) {
   app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
   app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
   app.add_option("--policy", policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)");
+  app.add_option("--binaries", symbols.binary_dirs,
+                 "a directory with the traced programs' binaries, to name stack frames (repeatable)")
+      ->check(CLI::ExistingDirectory);
   if (!parse_or_throw(app, args)) return kExitOk;
   if (format == "junit" && policy_file.empty()) throw Error("--format junit needs a --policy (one test case per rule)");
 
@@ -67,7 +74,7 @@ int analyze_command(const std::vector<std::string>& args) {
   // A bad policy fails before the trace is read.
   std::optional<analyzer::Policy> policy;
   if (!policy_file.empty()) policy = analyzer::Policy::load(policy_file);
-  analyzer::Analysis a = analyze_trace(path, kb);
+  analyzer::Analysis a = analyze_trace(path, kb, symbols);
   std::optional<analyzer::PolicyResult> verdict;
   if (policy) verdict = policy->evaluate(a, kb);
   bool color = format == "text" && output.empty() && analyzer::terminal_wants_color(STDOUT_FILENO);

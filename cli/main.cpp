@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == "inspect") return agenttrace::cli::inspect_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "sandbox") return agenttrace::cli::sandbox_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "diff") return agenttrace::cli::diff_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "attach") return agenttrace::cli::attach_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "watch") return agenttrace::cli::watch_command({args.begin() + 1, args.end()});
     return agenttrace::cli::run_command(args);
   } catch (const agenttrace::Error& e) {
     fprintf(stderr, "agenttrace: %s\n", e.what());

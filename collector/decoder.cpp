@@ -326,6 +326,35 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra
     return false;
   }
   size = h.size;
+  if (h.flags & AT_F_STACK) {
+    // The stack is the record's last bytes: frames, then their count.
+    at_stack_tail tail;
+    if (size < sizeof(at_header) + sizeof(tail)) return overrun(error, "stack");
+    memcpy(&tail, data + size - sizeof(tail), sizeof(tail));
+    if (tail.count > AT_STACK_MAX ||
+        tail.count * sizeof(at_frame) > size - sizeof(at_header) - sizeof(tail))
+      return overrun(error, "stack");
+    size -= sizeof(tail) + tail.count * sizeof(at_frame);
+    trace::Stack* st = out->mutable_stack();
+    for (uint32_t i = 0; i < tail.count; ++i) {
+      at_frame raw;
+      memcpy(&raw, data + size + i * sizeof(at_frame), sizeof(raw));
+      trace::Frame* f = st->add_frames();
+      f->set_address(raw.ip);
+      switch (raw.kind) {
+        case AT_FRAME_FILE:
+          f->set_module_offset(raw.file_offset);
+          f->set_device(raw.dev);
+          f->set_inode(raw.ino);
+          break;
+        case AT_FRAME_ANON: f->set_module("[anon]"); break;
+        case AT_FRAME_NONE: f->set_module("[unmapped]"); break;
+        default: break;  // the map was busy: the collector looks at /proc
+      }
+    }
+    st->set_truncated(tail.count == AT_STACK_MAX);
+    st->set_failed(tail.error != 0 && tail.count == 0);
+  }
   out->set_mono_ns(h.mono_ns);
   out->set_wall_ns(static_cast<int64_t>(h.mono_ns) + wall_minus_mono_);
   out->set_pid(h.pid);

@@ -18,7 +18,7 @@
 #include <tuple>
 #include <vector>
 
-#include "collector/elf_file.h"
+#include "common/elf_file.h"
 #include "collector/ssl_signature.h"
 #include "trace/format.h"
 

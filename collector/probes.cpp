@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <ctime>
 #include <unistd.h>
@@ -84,6 +86,8 @@ Probes::Probes(const ProbeConfig& config) {
   // short timer, so quiet periods cost no wake-ups at all.
   skel_->rodata->wakeup_bytes = config.ringbuf_bytes / 4;
   skel_->rodata->capture_bytes = config.capture_bytes;
+  skel_->rodata->stack_kinds = config.stack_kinds;
+  skel_->rodata->watch_filtered = !config.watch_comms.empty() || !config.watch_exes.empty();
   // Connection ids are kernel addresses XOR a random key, so traces do not
   // reveal the kernel's memory layout.
   uint64_t key = 0;
@@ -119,6 +123,7 @@ Probes::Probes(const ProbeConfig& config) {
   }
 
   fill_syscall_tables();
+  fill_watch_filters(config);
 
   bpf_object__for_each_program(prog, skel_->obj) {
     if (!bpf_program__autoload(prog)) continue;
@@ -131,6 +136,25 @@ Probes::Probes(const ProbeConfig& config) {
                   (err == EPERM || err == EACCES ? " (" + permission_hint() + ")" : ""));
     }
     links_.push_back(link);
+  }
+}
+
+void Probes::fill_watch_filters(const ProbeConfig& config) {
+  const uint8_t one = 1;
+  for (const auto& name : config.watch_comms) {
+    char comm[AT_COMM_LEN] = {};
+    // The kernel keeps 15 bytes of a name (TASK_COMM_LEN - 1).
+    memcpy(comm, name.data(), std::min(name.size(), sizeof(comm) - 1));
+    if (bpf_map__update_elem(skel_->maps.watch_comms, comm, sizeof(comm), &one, sizeof(one), BPF_ANY) != 0)
+      throw Error("cannot add --comm " + name + " to the kernel's filter: " + errno_text(errno));
+  }
+  for (const auto& path : config.watch_exes) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) throw Error("--exe " + path + ": " + errno_text(errno));
+    // The kernel's s_dev encoding, not the one stat(2) reports.
+    at_file_id id{(static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    if (bpf_map__update_elem(skel_->maps.watch_exes, &id, sizeof(id), &one, sizeof(one), BPF_ANY) != 0)
+      throw Error("cannot add --exe " + path + " to the kernel's filter: " + errno_text(errno));
   }
 }
 

@@ -21,6 +21,11 @@ struct ProbeConfig {
   uint32_t ringbuf_bytes = 16u << 20;
   uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction
   bool debug = false;           // show libbpf's own messages
+  uint32_t stack_kinds = 0;     // 1 << AT_KIND_*: records that carry the user stack
+  // Processes that start being traced when they exec (watch filters): by
+  // name, and by executable file. Checked by the kernel at every exec.
+  std::vector<std::string> watch_comms;
+  std::vector<std::string> watch_exes;
 };
 
 // Checks what the kernel must offer before anything is loaded: BTF, tracefs.
@@ -64,6 +69,7 @@ class Probes {
  private:
   // Puts each syscall handler into the tail-call tables at its number.
   void fill_syscall_tables();
+  void fill_watch_filters(const ProbeConfig& config);
   agenttrace_bpf* skel_ = nullptr;
   std::vector<bpf_link*> links_;
   std::vector<std::string> missing_;

@@ -3,6 +3,8 @@
 #include <bpf/libbpf.h>
 #include <time.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "agenttrace.h"
@@ -52,6 +54,15 @@ Recorder::~Recorder() {
 
 int Recorder::poll_fd() const { return rb_ ? ring_buffer__epoll_fd(rb_) : -1; }
 
+void Recorder::remove_sink(trace::EventSink* sink) {
+  sinks_.erase(std::remove(sinks_.begin(), sinks_.end(), sink), sinks_.end());
+}
+
+void Recorder::set_stacks(std::unique_ptr<StackResolver> resolver, StackFilter keep) {
+  stack_resolver_ = std::move(resolver);
+  keep_stack_ = std::move(keep);
+}
+
 void Recorder::start(const trace::Header& header) {
   for (auto* s : sinks_) s->on_header(header);
 }
@@ -87,6 +98,12 @@ void Recorder::handle_record(const void* data, size_t size) {
     return;
   }
   last_mono_ns_ = event_.mono_ns();
+  if (stack_resolver_ && (kind == AT_KIND_EXEC || kind == AT_KIND_OPEN)) stack_resolver_->observe(event_);
+  if (event_.has_stack()) {
+    // Resolved now, while the process and its memory map still exist.
+    if (keep_stack_ && !keep_stack_(event_)) event_.clear_stack();
+    else if (stack_resolver_) stack_resolver_->resolve(&event_);
+  }
   switch (kind) {
     case AT_KIND_CONNECT:
     case AT_KIND_BIND:
@@ -102,6 +119,7 @@ void Recorder::handle_record(const void* data, size_t size) {
       break;
   }
   dispatch(&event_);
+  if (kind == AT_KIND_EXIT && stack_resolver_) stack_resolver_->forget(event_.pid());
   if (env_) {
     extra_.clear();
     env_->observe(event_, &extra_);
@@ -133,8 +151,26 @@ void Recorder::flush() {
   for (auto* s : sinks_) s->flush();
 }
 
+void Recorder::emit_late_jit_symbols() {
+  if (!stack_resolver_) return;
+  ClockPair now = read_clocks();
+  for (auto& e : stack_resolver_->late_jit_symbols()) {
+    e.set_mono_ns(now.mono_ns);
+    e.set_wall_ns(now.wall_ns);
+    dispatch(&e);
+  }
+}
+
 trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
   network_.finish();
+  emit_late_jit_symbols();
+  trace::Trailer t = trailer(exit_status, target_exited);
+  if (decode_errors_) spdlog::warn("{} records could not be decoded (first: {})", decode_errors_, first_decode_error_);
+  for (auto* s : sinks_) s->on_trailer(t);
+  return t;
+}
+
+trace::Trailer Recorder::trailer(int exit_status, bool target_exited) {
   trace::Trailer t;
   t.set_events(events());
   t.set_end_wall_ns(read_clocks().wall_ns);
@@ -166,8 +202,6 @@ trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
     kc->set_kind("coverage");
     kc->set_recorded(it->second);
   }
-  if (decode_errors_) spdlog::warn("{} records could not be decoded (first: {})", decode_errors_, first_decode_error_);
-  for (auto* s : sinks_) s->on_trailer(t);
   return t;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "collector/decoder.h"
 #include "collector/library_probes.h"
 #include "collector/network.h"
+#include "collector/stack_resolver.h"
 #include "trace/sink.h"
 
 struct ring_buffer;
@@ -30,6 +32,14 @@ class Recorder {
   Recorder& operator=(const Recorder&) = delete;
 
   void add_sink(trace::EventSink* sink) { sinks_.push_back(sink); }
+  void remove_sink(trace::EventSink* sink);
+
+  // Call stacks: `keep` says which events keep the stack the kernel captured
+  // (the rest are dropped before anything is written); kept ones are
+  // resolved to modules and offsets by `resolver`.
+  using StackFilter = std::function<bool(const trace::Event&)>;
+  void set_stacks(std::unique_ptr<StackResolver> resolver, StackFilter keep);
+  const StackResolver* stacks() const { return stack_resolver_.get(); }
 
   void start(const trace::Header& header);
   // An event the collector itself produced (e.g. a coverage note).
@@ -41,6 +51,10 @@ class Recorder {
   void flush();
   // Reads the kernel counters and writes the closing record to every sink.
   trace::Trailer finish(int exit_status, bool target_exited);
+  // Names of JIT code that stacks needed and perf maps had not yet written.
+  void emit_late_jit_symbols();
+  // The closing record as it would be now, written nowhere (a rotated file's).
+  trace::Trailer trailer(int exit_status, bool target_exited);
 
   uint64_t events() const { return next_id_ - 1; }
   uint64_t decode_errors() const { return decode_errors_; }
@@ -66,6 +80,8 @@ class Recorder {
   uint64_t decode_errors_ = 0;
   std::string first_decode_error_;
   std::map<std::string, uint64_t> recorded_;
+  std::unique_ptr<StackResolver> stack_resolver_;
+  StackFilter keep_stack_;
   std::exception_ptr failure_;
 };
 

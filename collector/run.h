@@ -21,6 +21,14 @@ struct RunOptions {
   uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction; 0: off
   std::vector<std::string> agenttrace_argv;  // for the trace header
   std::string kb_file;          // --kb: extends the built-in knowledge base
+  bool stacks = true;           // capture callers' stacks (--no-stacks turns it off)
+  bool capture_symbols = false; // name stack frames at record time (--capture-symbols)
+  bool jit_symbols = false;     // ask Node.js for a perf map (--jit-symbols)
+  // watch: every process on the host, or those matching a filter (and
+  // their descendants).
+  bool trace_all = false;
+  std::vector<std::string> watch_comms;  // process names (comm, 15 bytes at most)
+  std::vector<std::string> watch_exes;   // executables, matched by device and inode
 };
 
 // Returns the exit status agenttrace should exit with: CMD's status, 128+N

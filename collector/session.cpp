@@ -2,21 +2,27 @@
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
 
+#include "analyzer/symbolizer.h"
 #include "collector/host_info.h"
 #include "collector/launcher.h"
 #include "collector/library_probes.h"
 #include "collector/probes.h"
+#include "collector/proc.h"
 #include "collector/recorder.h"
+#include "collector/stack_resolver.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "agenttrace.h"
 #include "version.h"
 
 namespace agenttrace::collector {
@@ -76,14 +82,64 @@ int exit_status_of(int wait_status) {
   return WEXITSTATUS(wait_status);
 }
 
-TraceSession::TraceSession(const RunOptions& opt)
-    : options_(opt), kb_(analyzer::KnowledgeBase::builtin()), summary_(kb_), profile_(kb_) {
+namespace {
+
+// Who asked: environment lookups, DNS lookups, connects and the path
+// lookups (only those of fingerprint and credential paths keep theirs).
+constexpr int kStackKinds[] = {AT_KIND_GETENV, AT_KIND_DNS, AT_KIND_CONNECT, AT_KIND_OPEN,
+                               AT_KIND_READLINK, AT_KIND_STAT, AT_KIND_ACCESS};
+
+const std::string* path_of(const trace::Event& e) {
+  switch (e.body_case()) {
+    case trace::Event::kOpen: return &e.open().path();
+    case trace::Event::kReadlink: return &e.readlink().path();
+    case trace::Event::kStat: return &e.stat().path();
+    case trace::Event::kAccess: return &e.access().path();
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> stack_kind_names() {
+  std::vector<std::string> out;
+  for (int k : kStackKinds) out.push_back(kernel_kind_name(k));
+  return out;
+}
+
+uint32_t stack_kind_mask() {
+  uint32_t m = 0;
+  for (int k : kStackKinds) m |= 1u << k;
+  return m;
+}
+
+// Follows which traced processes are alive: a target such as `attach` ends
+// when none is left.
+class TraceSession::LiveSink : public trace::EventSink {
+ public:
+  explicit LiveSink(std::set<uint32_t>* live) : live_(live) {}
+  void on_event(const trace::Event& e) override {
+    if (e.has_fork() && !e.fork().thread()) live_->insert(e.fork().child_pid());
+    else if (e.has_exec() || e.has_process()) live_->insert(e.pid());
+    else if (e.has_exit()) live_->erase(e.pid());
+  }
+
+ private:
+  std::set<uint32_t>* live_;
+};
+
+TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
+    : options_(opt), mode_(mode), kb_(analyzer::KnowledgeBase::builtin()), summary_(kb_), profile_(kb_) {
   if (!opt.kb_file.empty()) kb_.extend_from_file(opt.kb_file);
   ProbeConfig pc;
   pc.capture_values = opt.show_values;
   pc.ringbuf_bytes = opt.ringbuf_bytes;
   pc.capture_bytes = opt.capture_bytes;
   pc.debug = opt.debug;
+  pc.trace_all = opt.trace_all;
+  pc.watch_comms = opt.watch_comms;
+  pc.watch_exes = opt.watch_exes;
+  pc.stack_kinds = opt.stacks ? stack_kind_mask() : 0;
   probes_ = std::make_unique<Probes>(pc);
   for (const auto& tp : probes_->missing_tracepoints())
     spdlog::warn("this kernel has no tracepoint {}; what it records is missing from the trace", tp);
@@ -104,16 +160,36 @@ TraceSession::TraceSession(const RunOptions& opt)
     trace_path_ = opt.output_path.empty() ? default_trace_name(opt.command.empty() ? "" : opt.command[0], clocks.wall_ns)
                                           : opt.output_path;
     file_sink_.emplace(trace_path_);
+    trace_files_.push_back(trace_path_);
   }
   if (!opt.json_path.empty()) json_sink_.emplace(opt.json_path);
   if (opt.verbose) text_sink_.emplace(stderr);
 
   recorder_ = std::make_unique<Recorder>(probes_.get(), libraries_.get(), clocks.wall_minus_mono());
+  if (opt.stacks) {
+    // A path lookup keeps its stack only when the path is a fingerprint or
+    // credential path; everything else that carries one keeps it.
+    const int credentials = kb_.index_of("credentials");
+    analyzer::CategorySet wanted = 0;
+    for (size_t i = 0; i < kb_.categories().size(); ++i)
+      if (kb_.categories()[i].fingerprint || static_cast<int>(i) == credentials) wanted |= analyzer::CategorySet{1} << i;
+    const analyzer::KnowledgeBase* kb = &kb_;
+    recorder_->set_stacks(std::make_unique<StackResolver>(opt.capture_symbols), [kb, wanted](const trace::Event& e) {
+      const std::string* path = path_of(e);
+      return !path || (kb->classify_path(*path) & wanted) != 0;
+    });
+  }
   if (file_sink_) recorder_->add_sink(&*file_sink_);
   if (json_sink_) recorder_->add_sink(&*json_sink_);
   if (text_sink_) recorder_->add_sink(&*text_sink_);
-  recorder_->add_sink(&summary_);
-  recorder_->add_sink(&profile_);
+  live_sink_ = std::make_unique<LiveSink>(&live_);
+  recorder_->add_sink(live_sink_.get());
+  // A watch runs for hours: its analysis is of the files it writes, later,
+  // so the profile (which keeps payloads) is not built in memory.
+  if (mode_ != "watch") {
+    recorder_->add_sink(&summary_);
+    recorder_->add_sink(&profile_);
+  }
 
   // Signals for agenttrace arrive through a signalfd; the command gets the
   // original mask and default dispositions back before it execs.
@@ -136,7 +212,10 @@ TraceSession::TraceSession(const RunOptions& opt)
   header_.set_start_mono_ns(clocks.mono_ns);
   for (const auto& a : opt.command) header_.add_command(a);
   for (const auto& a : opt.agenttrace_argv) header_.add_options(a);
-  header_.set_mode("run");
+  header_.set_mode(mode_);
+  if (opt.stacks)
+    for (const auto& k : stack_kind_names()) header_.add_stack_kinds(k);
+  header_.set_symbols_captured(opt.capture_symbols);
   header_.set_values_captured(opt.show_values);
   header_.set_ringbuf_bytes(opt.ringbuf_bytes);
   header_.set_capture_bytes(opt.capture_bytes);
@@ -150,12 +229,83 @@ TraceSession::~TraceSession() {
 
 void TraceSession::add_sink(trace::EventSink* sink) { recorder_->add_sink(sink); }
 
-int TraceSession::run(GatedChild& child) {
-  probes_->trace_pid(static_cast<uint32_t>(child.pid()));
-  header_.set_root_pid(static_cast<uint32_t>(child.pid()));
-  recorder_->start(header_);
+namespace {
 
-  if (int err = child.release()) {
+// A gated child as a target: the session ends when it exits; signals sent
+// to agenttrace from elsewhere are passed on to it.
+class ChildTarget : public Target {
+ public:
+  ChildTarget(GatedChild& child, const std::string& what) : child_(child), what_(what) {}
+  void begin(TraceSession& session) override {
+    session.trace_process(child_.pid());
+    session.header().set_root_pid(static_cast<uint32_t>(child_.pid()));
+  }
+  // Released after the header is written, so the exec is the first event.
+  int release() { return child_.release(); }
+  int exit_fd() const override { return child_.exit_fd(); }
+  bool on_exit_fd(int* status) override { return child_.try_reap(status); }
+  SignalAction on_signal(const signalfd_siginfo& si) override {
+    if (should_forward(si, child_.pid())) child_.forward(static_cast<int>(si.ssi_signo));
+    return SignalAction::kIgnore;
+  }
+
+ private:
+  GatedChild& child_;
+  std::string what_;
+};
+
+}  // namespace
+
+void TraceSession::trace_process(pid_t pid) {
+  probes_->trace_pid(static_cast<uint32_t>(pid));
+  live_.insert(static_cast<uint32_t>(pid));
+}
+
+bool TraceSession::announce_running_process(pid_t pid, bool before_trace) {
+  auto info = read_proc_info(pid);
+  if (!info) return false;
+  trace::Event e;
+  ClockPair now = read_clocks();
+  e.set_mono_ns(now.mono_ns);
+  e.set_wall_ns(now.wall_ns);
+  e.set_pid(static_cast<uint32_t>(pid));
+  e.set_tid(static_cast<uint32_t>(pid));
+  e.set_ppid(static_cast<uint32_t>(info->stat.ppid));
+  e.set_comm(info->stat.comm);
+  trace::Process* p = e.mutable_process();
+  p->set_exe(info->exe);
+  for (const auto& a : info->argv) p->add_argv(a);
+  p->set_cwd(info->cwd);
+  p->set_start_wall_ns(info->start_wall_ns);
+  p->set_before_trace(before_trace);
+  p->set_threads(info->stat.threads);
+  recorder_->emit(e);
+  // What it has mapped is probed now: its own getenv or TLS functions, a C
+  // or TLS library of its own. Coverage events say what is visible.
+  std::vector<trace::Event> extra;
+  if (!info->exe.empty()) {
+    trace::Event exec = e;
+    exec.mutable_exec()->set_path(info->exe);
+    exec.mutable_exec()->set_exe(info->exe);
+    libraries_->observe(exec, &extra);
+  }
+  std::set<std::string> seen;
+  for (const Mapping& m : read_maps(pid)) {
+    if (m.path.empty() || m.path[0] != '/' || !seen.insert(m.path).second || m.path == info->exe) continue;
+    trace::Event open = e;
+    open.mutable_open()->set_path(m.path);
+    open.mutable_open()->set_result(0);
+    libraries_->observe(open, &extra);
+  }
+  for (auto& x : extra) recorder_->emit(std::move(x));
+  return true;
+}
+
+int TraceSession::run(GatedChild& child) {
+  ChildTarget target(child, options_.command.empty() ? "command" : options_.command[0]);
+  target.begin(*this);
+  recorder_->start(header_);
+  if (int err = target.release()) {
     int status;
     std::string msg = exec_failure_message(options_.command.empty() ? "command" : options_.command[0], err, &status);
     recorder_->drain();
@@ -163,7 +313,37 @@ int TraceSession::run(GatedChild& child) {
     if (file_sink_) unlink(trace_path_.c_str());
     throw Error(msg, status);
   }
+  return run_loop(target, true);
+}
 
+int TraceSession::run(Target& target) {
+  recorder_->start(header_);
+  target.begin(*this);
+  return run_loop(target, false);
+}
+
+void TraceSession::rotate(const std::string& path) {
+  if (!file_sink_) return;
+  recorder_->emit_late_jit_symbols();
+  file_sink_->on_trailer(recorder_->trailer(0, false));
+  recorder_->remove_sink(&*file_sink_);
+  file_sink_.reset();
+  trace_path_ = path;
+  file_sink_.emplace(trace_path_);
+  trace_files_.push_back(trace_path_);
+  header_.set_file_sequence(header_.file_sequence() + 1);
+  ClockPair now = read_clocks();
+  header_.set_start_wall_ns(now.wall_ns);
+  header_.set_start_mono_ns(now.mono_ns);
+  file_sink_->on_header(header_);
+  recorder_->add_sink(&*file_sink_);
+  // Each file reads by itself: it starts with the processes being traced.
+  std::set<uint32_t> live = live_;
+  for (uint32_t pid : live)
+    if (!announce_running_process(static_cast<pid_t>(pid), false)) live_.erase(pid);
+}
+
+int TraceSession::run_loop(Target& target, bool child) {
   UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
   if (!ep.valid()) throw Error("cannot create an epoll instance: " + errno_text(errno));
   auto add_fd = [&](int fd) {
@@ -175,9 +355,10 @@ int TraceSession::run(GatedChild& child) {
   };
   add_fd(recorder_->poll_fd());
   add_fd(signal_fd_);
-  add_fd(child.exit_fd());
+  if (target.exit_fd() >= 0) add_fd(target.exit_fd());
 
   int status = 0;
+  bool exited = false;
   auto guarded = [&](auto&& fn) {
     // A sink that fails (disk full) stops recording loudly; the command runs on.
     if (sink_failed_) return;
@@ -188,30 +369,55 @@ int TraceSession::run(GatedChild& child) {
       spdlog::error("{}; recording stopped, the command continues", e.what());
     }
   };
+  auto last_check = std::chrono::steady_clock::now();
 
   for (;;) {
     struct epoll_event evs[4];
     int n = epoll_wait(ep.get(), evs, 4, kPollMs);
     if (n < 0 && errno != EINTR) throw Error("epoll_wait failed: " + errno_text(errno));
     guarded([&] { recorder_->drain(); });
-    bool exited = false;
+    bool stop = false;
+    std::string rotate_to;
     for (int i = 0; i < n; ++i) {
       if (evs[i].data.fd == signal_fd_) {
         signalfd_siginfo si;
-        while (read(signal_fd_, &si, sizeof(si)) == sizeof(si))
-          if (should_forward(si, child.pid())) child.forward(static_cast<int>(si.ssi_signo));
-      } else if (evs[i].data.fd == child.exit_fd()) {
-        exited = child.try_reap(&status);
+        while (read(signal_fd_, &si, sizeof(si)) == sizeof(si)) {
+          switch (target.on_signal(si)) {
+            case Target::SignalAction::kStop: stop = true; break;
+            case Target::SignalAction::kRotate: rotate_to = target.next_file(); break;
+            case Target::SignalAction::kIgnore: break;
+          }
+        }
+      } else if (evs[i].data.fd == target.exit_fd()) {
+        exited = target.on_exit_fd(&status);
       }
     }
-    if (exited) break;
+    if (exited || stop) break;
+    // An exit record lost to a full ring buffer must not keep a session
+    // waiting forever: now and then, ask the kernel who is still there.
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_check > std::chrono::seconds(1)) {
+      last_check = now;
+      for (auto it = live_.begin(); it != live_.end();)
+        it = kill(static_cast<pid_t>(*it), 0) != 0 && errno == ESRCH ? live_.erase(it) : std::next(it);
+    }
+    if (target.finished(live_.size())) break;
+    if (rotate_to.empty() && file_sink_) rotate_to = target.rotation_due(file_sink_->bytes_written());
+    if (!rotate_to.empty()) {
+      guarded([&] {
+        std::string done = trace_path_;
+        rotate(rotate_to);
+        target.file_closed(done);
+      });
+    }
     guarded([&] { recorder_->flush(); });
   }
 
   // The exit record is in the ring buffer before the parent could reap the
   // command; drain until nothing is left.
   guarded([&] { recorder_->drain(); });
-  guarded([&] { recorder_->finish(status, true); });
+  guarded([&] { recorder_->finish(status, child && exited); });
+  if (file_sink_ && !sink_failed_) target.file_closed(trace_path_);
   probes_->detach_in_background();
   return status;
 }
@@ -219,6 +425,8 @@ int TraceSession::run(GatedChild& child) {
 analyzer::Analysis TraceSession::analysis() {
   analyzer::Analysis a;
   a.profile = std::move(profile_.profile());
+  // Frames are named from this machine's binaries, the ones that ran.
+  analyzer::symbolize_stacks(a.profile, {});
   a.findings = analyzer::run_rules(a.profile, kb_);
   a.source = "live";
   return a;
@@ -252,14 +460,27 @@ class PlainChild : public GatedChild {
 
 int run_traced(const RunOptions& opt) {
   if (opt.command.empty()) throw Error("no command to trace (usage: agenttrace [OPTIONS] -- CMD [ARGS...])");
+  if (opt.jit_symbols) {
+    // Node.js takes V8's perf-map flags from NODE_OPTIONS; interpreted
+    // functions get frames of their own, so the map names every JS function.
+    const char* old = getenv("NODE_OPTIONS");
+    std::string v = old && *old ? std::string(old) + " " : std::string();
+    setenv("NODE_OPTIONS", (v + "--perf-basic-prof --interpreted-frames-native-stack").c_str(), 1);
+  }
   TraceSession session(opt);
   if (std::string exe = find_in_path(opt.command[0], getenv("PATH")); !exe.empty())
     session.libraries().prepare_executable(exe);
   PlainChild child(opt.command, session.original_mask());
   int status = session.run(child);
-  if (!opt.quiet) {
-    analyzer::Analysis a = session.analysis();
-    fputs(session.end_report(a).c_str(), stderr);
+  analyzer::Analysis a = session.analysis();
+  if (!opt.quiet) fputs(session.end_report(a).c_str(), stderr);
+  if (opt.jit_symbols) {
+    // The perf maps were asked for by agenttrace; their content is in the trace.
+    for (const auto& [pid, proc] : a.profile.processes) {
+      std::string map = "/tmp/perf-" + std::to_string(pid) + ".map";
+      struct stat st;
+      if (stat(map.c_str(), &st) == 0 && st.st_mtime >= a.profile.header.start_wall_ns() / 1'000'000'000) unlink(map.c_str());
+    }
   }
   return exit_status_of(status);
 }

@@ -1,14 +1,17 @@
 // A recording session: probes loaded and attached, sinks open, signals
-// routed; it starts a gated child (a plain command, or one inside a sandbox),
-// records until that child ends, and leaves the analysis behind. Both
-// `agenttrace -- CMD` and `agenttrace sandbox` are a session around a child.
+// routed; it traces a target until the target is done, and leaves the
+// analysis behind. A target is a gated child (`agenttrace -- CMD`, a
+// sandbox), processes already running (`attach`), or the host (`watch`).
 #pragma once
 
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ namespace agenttrace::collector {
 class Probes;
 class LibraryProbes;
 class Recorder;
+class TraceSession;
 
 // What a session traces: a child that is started but waits to exec.
 class GatedChild {
@@ -41,10 +45,38 @@ class GatedChild {
   virtual void forward(int signal) = 0;
 };
 
+// The general form: anything a session can trace until it is done.
+class Target {
+ public:
+  virtual ~Target() = default;
+  // Recording has started: put the processes to trace into the kernel's
+  // filter (TraceSession::trace_process) and emit what is known of them.
+  virtual void begin(TraceSession& session) = 0;
+  // A descriptor that becomes readable when the target may have ended; -1: none.
+  virtual int exit_fd() const { return -1; }
+  // exit_fd() became readable: true when the session ends, with *status
+  // (a wait(2) status) to report.
+  virtual bool on_exit_fd(int* status) { return false; }
+  enum class SignalAction { kIgnore, kStop, kRotate };
+  // A signal sent to agenttrace (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1/2).
+  virtual SignalAction on_signal(const signalfd_siginfo& si) = 0;
+  // Called as the session runs with the traced processes still alive:
+  // true ends the session.
+  virtual bool finished(size_t live_processes) { return false; }
+  // Called as the session runs: a non-empty path starts a new trace file
+  // there (watch's size-based rotation).
+  virtual std::string rotation_due(uint64_t file_bytes) { return {}; }
+  // A rotation by signal: the next file's path (empty: keep writing).
+  virtual std::string next_file() { return {}; }
+  // A trace file was completed (closed with its trailer).
+  virtual void file_closed(const std::string& path) {}
+};
+
 class TraceSession {
  public:
   // Loads the probes and opens the sinks; throws agenttrace::Error.
-  explicit TraceSession(const RunOptions& options);
+  // `mode` goes into the header: "run", "sandbox", "attach", "watch".
+  explicit TraceSession(const RunOptions& options, const std::string& mode = "run");
   ~TraceSession();
   TraceSession(const TraceSession&) = delete;
   TraceSession& operator=(const TraceSession&) = delete;
@@ -61,15 +93,36 @@ class TraceSession {
   // Throws agenttrace::Error (with the exec's exit status) when the command
   // could not be started.
   int run(GatedChild& child);
+  // Traces `target` until it is done; returns the status it reported (0
+  // when it ended by a signal or by running out of processes).
+  int run(Target& target);
+
+  // For targets: adds a process to the kernel's filter (its descendants
+  // follow by themselves) and to the processes the session waits for.
+  void trace_process(pid_t pid);
+  // For targets: a process that was running before tracing began, with
+  // what /proc says of it, and probes on the libraries it has mapped.
+  // Returns false when it is gone.
+  bool announce_running_process(pid_t pid, bool before_trace);
+  // Processes traced and alive, as far as the events say.
+  const std::set<uint32_t>& live_processes() const { return live_; }
 
   // After run(): the profile and findings, and what to print at the end.
   analyzer::Analysis analysis();
   std::string end_report(const analyzer::Analysis& analysis) const;
   const std::string& trace_path() const { return trace_path_; }
   bool recording_failed() const { return sink_failed_; }
+  // Trace files written (more than one when a watch rotated).
+  const std::vector<std::string>& trace_files() const { return trace_files_; }
 
  private:
+  class LiveSink;
+  int run_loop(Target& target, bool child);
+  // Closes the current trace file with its trailer and continues in `path`.
+  void rotate(const std::string& path);
+
   RunOptions options_;
+  std::string mode_;
   analyzer::KnowledgeBase kb_;
   std::unique_ptr<Probes> probes_;
   std::unique_ptr<LibraryProbes> libraries_;
@@ -77,10 +130,13 @@ class TraceSession {
   std::optional<trace::TraceFileSink> file_sink_;
   std::optional<trace::JsonLinesSink> json_sink_;
   std::optional<trace::TextLinesSink> text_sink_;
+  std::unique_ptr<LiveSink> live_sink_;
   analyzer::SummaryBuilder summary_;
   analyzer::ProfileBuilder profile_;
   trace::Header header_;
   std::string trace_path_;
+  std::vector<std::string> trace_files_;
+  std::set<uint32_t> live_;
   sigset_t original_mask_;
   int signal_fd_ = -1;
   bool sink_failed_ = false;
@@ -88,5 +144,10 @@ class TraceSession {
 
 // Exit status agenttrace reports for a command's wait(2) status.
 int exit_status_of(int wait_status);
+
+// The kinds of events whose records carry the caller's stack (names, for
+// the header) and their bit mask for the kernel.
+std::vector<std::string> stack_kind_names();
+uint32_t stack_kind_mask();
 
 }  // namespace agenttrace::collector

@@ -43,7 +43,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/elf_file.h"
+#include "common/elf_file.h"
 
 namespace agenttrace::collector {
 

@@ -1,31 +1,6 @@
 #include "collector/uprobe_guard.h"
 
-#include <capstone/capstone.h>
-
 namespace agenttrace::collector {
-
-std::vector<DecodedInstruction> decode_x86_64(const std::vector<uint8_t>& code, uint64_t address,
-                                              size_t count) {
-  std::vector<DecodedInstruction> out;
-  csh handle;
-  if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return out;
-  cs_insn* insn = nullptr;
-  size_t n = cs_disasm(handle, code.data(), code.size(), address, count, &insn);
-  for (size_t i = 0; i < n; ++i) {
-    DecodedInstruction d;
-    d.address = insn[i].address;
-    d.size = insn[i].size;
-    d.text = insn[i].mnemonic;
-    if (insn[i].op_str[0]) {
-      d.text += ' ';
-      d.text += insn[i].op_str;
-    }
-    out.push_back(std::move(d));
-  }
-  if (insn) cs_free(insn, n);
-  cs_close(&handle);
-  return out;
-}
 
 std::string check_uprobe_target(const ElfFile& elf, uint64_t address) {
   char hex[32];

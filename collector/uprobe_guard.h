@@ -7,19 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "collector/elf_file.h"
+#include "common/disassembly.h"
+#include "common/elf_file.h"
 
 namespace agenttrace::collector {
-
-struct DecodedInstruction {
-  uint64_t address = 0;
-  std::string text;  // "endbr64", "push rbp", ...
-  size_t size = 0;
-};
-
-// Decodes up to `count` x86-64 instructions from `code` placed at `address`.
-std::vector<DecodedInstruction> decode_x86_64(const std::vector<uint8_t>& code, uint64_t address,
-                                              size_t count);
 
 // Returns an empty string when `address` in `elf` is a safe uprobe target:
 // in executable code, exactly the first byte of a function symbol (so an

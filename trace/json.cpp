@@ -67,7 +67,36 @@ void put_data(Json& j, const Data& x) {
   if (x.result() < 0) put_result(j, x.result());
 }
 
+Json stack_json(const Stack& st) {
+  Json frames = Json::array();
+  for (const Frame& f : st.frames()) {
+    Json fj;
+    fj["address"] = hex_address(f.address());
+    if (!f.module().empty()) fj["module"] = f.module();
+    if (f.module_offset()) fj["offset"] = hex_address(f.module_offset());
+    if (!f.build_id().empty()) fj["build_id"] = f.build_id();
+    if (!f.symbol().empty()) {
+      fj["symbol"] = f.symbol();
+      fj["symbol_offset"] = f.symbol_offset();
+    }
+    if (f.jit()) fj["jit"] = true;
+    if (!f.instruction().empty()) fj["instruction"] = f.instruction();
+    frames.push_back(std::move(fj));
+  }
+  Json j;
+  j["frames"] = std::move(frames);
+  if (st.truncated()) j["truncated"] = true;
+  if (st.failed()) j["failed"] = true;
+  return j;
+}
+
 }  // namespace
+
+std::string hex_address(uint64_t address) {
+  char buf[24];
+  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(address));
+  return buf;
+}
 
 std::string open_flags_text(int flags) {
   std::string out;
@@ -240,9 +269,33 @@ Json event_json(const Event& e) {
       if (!x.object().empty()) j["object"] = x.object();
       break;
     }
+    case Event::kProcess: {
+      const Process& x = e.process();
+      j["exe"] = x.exe();
+      j["argv"] = x.argv();
+      if (!x.cwd().empty()) j["cwd"] = x.cwd();
+      if (x.start_wall_ns()) j["started"] = format_time_ns(x.start_wall_ns());
+      j["before_trace"] = x.before_trace();
+      if (x.threads()) j["threads"] = x.threads();
+      break;
+    }
+    case Event::kJitSymbols: {
+      Json syms = Json::array();
+      for (const auto& x : e.jit_symbols().symbols()) {
+        Json sj;
+        sj["start"] = hex_address(x.start());
+        sj["size"] = x.size();
+        sj["name"] = x.name();
+        syms.push_back(std::move(sj));
+      }
+      j["source"] = e.jit_symbols().source();
+      j["symbols"] = std::move(syms);
+      break;
+    }
     case Event::BODY_NOT_SET:
       break;
   }
+  if (e.has_stack()) j["stack"] = stack_json(e.stack());
   return j;
 }
 
@@ -263,6 +316,12 @@ Json header_json(const Header& h) {
   j["values_captured"] = h.values_captured();
   j["ringbuf_bytes"] = h.ringbuf_bytes();
   j["capture_bytes"] = h.capture_bytes();
+  if (h.attached_pids_size()) j["attached_pids"] = h.attached_pids();
+  if (h.watch_comms_size()) j["watch_comms"] = h.watch_comms();
+  if (h.watch_exes_size()) j["watch_exes"] = h.watch_exes();
+  if (h.file_sequence()) j["file_sequence"] = h.file_sequence();
+  if (h.stack_kinds_size()) j["stack_kinds"] = h.stack_kinds();
+  if (h.symbols_captured()) j["symbols_captured"] = true;
   return j;
 }
 

@@ -21,6 +21,8 @@ std::string json_line(const Json& json);
 
 // open(2) flags as "O_WRONLY|O_CREAT|O_CLOEXEC".
 std::string open_flags_text(int flags);
+// "0x7f2c24e5d0b0"
+std::string hex_address(uint64_t address);
 // access(2) mode as "F_OK" or "R_OK|X_OK".
 std::string access_mode_text(int mode);
 

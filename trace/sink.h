@@ -32,6 +32,7 @@ class TraceFileSink : public EventSink {
   }
   void flush() override { writer_.flush(); }
   const std::string& path() const { return writer_.path(); }
+  uint64_t bytes_written() const { return writer_.bytes_written(); }
 
  private:
   TraceWriter writer_;

@@ -97,6 +97,14 @@ std::string event_summary(const Event& e) {
     case Event::kCoverage:
       return "coverage " + e.coverage().signal() + " " + e.coverage().state() + ": " +
              e.coverage().detail();
+    case Event::kJitSymbols:
+      return "jit_symbols " + std::to_string(e.jit_symbols().symbols_size()) + " names from " + e.jit_symbols().source();
+    case Event::kProcess: {
+      std::vector<std::string> quoted;
+      for (const auto& a : e.process().argv()) quoted.push_back(shell_quote(a));
+      return std::string(e.process().before_trace() ? "running " : "process ") + e.process().exe() + " [" +
+             join(quoted, " ") + "]";
+    }
     case Event::BODY_NOT_SET:
       break;
   }

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "collector/elf_file.h"
+#include "common/elf_file.h"
 #include "collector/library_probes.h"
 #include "collector/uprobe_guard.h"
 

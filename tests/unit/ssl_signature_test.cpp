@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/elf_file.h"
+#include "common/elf_file.h"
 #include "collector/ssl_signature.h"
 
 namespace agenttrace::collector {

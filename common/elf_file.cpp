@@ -1,4 +1,4 @@
-#include "collector/elf_file.h"
+#include "common/elf_file.h"
 
 #include <fcntl.h>
 #include <gelf.h>
@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 
-namespace agenttrace::collector {
+namespace agenttrace {
 
 std::optional<ElfFile> ElfFile::open(const std::string& path, std::string* error) {
   if (elf_version(EV_CURRENT) == EV_NONE) {
@@ -146,6 +146,97 @@ std::optional<ElfSymbol> ElfFile::function_containing(uint64_t address) const {
   });
 }
 
+std::optional<uint64_t> ElfFile::address_of_offset(uint64_t file_offset) const {
+  for (const auto& s : segments_)
+    if (file_offset >= s.offset && file_offset < s.offset + s.filesz) return file_offset - s.offset + s.vaddr;
+  return std::nullopt;
+}
+
+std::string ElfFile::build_id() const {
+  for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn; scn = elf_nextscn(elf_, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data) continue;
+    size_t off = 0, name_off = 0, desc_off = 0;
+    GElf_Nhdr nh;
+    while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+      if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+          memcmp(static_cast<const char*>(data->d_buf) + name_off, "GNU", 4) != 0)
+        continue;
+      static const char kHex[] = "0123456789abcdef";
+      std::string out;
+      const auto* d = static_cast<const uint8_t*>(data->d_buf) + desc_off;
+      for (size_t i = 0; i < nh.n_descsz; ++i) {
+        out += kHex[d[i] >> 4];
+        out += kHex[d[i] & 15];
+      }
+      return out;
+    }
+  }
+  return {};
+}
+
+std::vector<ElfSymbol> ElfFile::functions() const {
+  std::vector<ElfSymbol> out;
+  scan_symbols([&](const ElfSymbol& s) {
+    if (s.is_function) out.push_back(s);
+    return false;
+  });
+  // PLT stubs: the n-th relocation of .rela.plt jumps through the n-th entry
+  // of .plt.sec (with IBT) or the (n+1)-th of .plt (after PLT0), 16 bytes each.
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf_, &shstrndx) == 0) {
+    GElf_Shdr plt{}, plt_sec{}, rela{};
+    Elf_Scn* rela_scn = nullptr;
+    bool have_plt = false, have_sec = false;
+    for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn; scn = elf_nextscn(elf_, scn)) {
+      GElf_Shdr sh;
+      if (!gelf_getshdr(scn, &sh)) continue;
+      const char* name = elf_strptr(elf_, shstrndx, sh.sh_name);
+      if (!name) continue;
+      if (strcmp(name, ".plt") == 0) plt = sh, have_plt = true;
+      else if (strcmp(name, ".plt.sec") == 0) plt_sec = sh, have_sec = true;
+      else if (strcmp(name, ".rela.plt") == 0) rela = sh, rela_scn = scn;
+    }
+    Elf_Data* rdata = rela_scn ? elf_getdata(rela_scn, nullptr) : nullptr;
+    Elf_Scn* dynsym = rela_scn ? elf_getscn(elf_, rela.sh_link) : nullptr;
+    GElf_Shdr dsh;
+    Elf_Data* ddata = dynsym && gelf_getshdr(dynsym, &dsh) ? elf_getdata(dynsym, nullptr) : nullptr;
+    if (rdata && ddata && rela.sh_entsize && (have_plt || have_sec)) {
+      size_t count = rela.sh_size / rela.sh_entsize;
+      uint64_t base = have_sec ? plt_sec.sh_addr : plt.sh_addr + 16;
+      for (size_t i = 0; i < count; ++i) {
+        GElf_Rela r;
+        GElf_Sym sym;
+        if (!gelf_getrela(rdata, static_cast<int>(i), &r)) continue;
+        if (!gelf_getsym(ddata, static_cast<int>(GELF_R_SYM(r.r_info)), &sym)) continue;
+        const char* sname = elf_strptr(elf_, dsh.sh_link, sym.st_name);
+        if (!sname || !*sname) continue;
+        ElfSymbol p;
+        p.name = std::string(sname) + "@plt";
+        p.address = base + 16 * i;
+        p.size = 16;
+        p.file_offset = address_to_offset(p.address).value_or(0);
+        p.is_function = true;
+        out.push_back(std::move(p));
+      }
+    }
+  }
+  // At one address, the name a person knows: getenv rather than __GI_getenv.
+  auto internal = [](const std::string& n) { return n.size() > 1 && n[0] == '_' && n[1] == '_'; };
+  std::sort(out.begin(), out.end(), [&](const ElfSymbol& a, const ElfSymbol& b) {
+    if (a.address != b.address) return a.address < b.address;
+    if (internal(a.name) != internal(b.name)) return !internal(a.name);
+    if (a.size != b.size) return a.size > b.size;
+    return a.name.size() < b.name.size();
+  });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const ElfSymbol& a, const ElfSymbol& b) { return a.address == b.address; }),
+            out.end());
+  return out;
+}
+
 std::vector<LoadSegment> ElfFile::load_segments() const {
   std::vector<LoadSegment> out;
   out.reserve(segments_.size());
@@ -165,4 +256,4 @@ std::vector<uint8_t> ElfFile::read(uint64_t file_offset, size_t size) const {
   return out;
 }
 
-}  // namespace agenttrace::collector
+}  // namespace agenttrace

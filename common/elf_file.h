@@ -12,7 +12,7 @@
 
 typedef struct Elf Elf;
 
-namespace agenttrace::collector {
+namespace agenttrace {
 
 struct ElfSymbol {
   std::string name;
@@ -54,6 +54,13 @@ class ElfFile {
   // Whether `address` lies in an executable PT_LOAD segment.
   bool is_executable_address(uint64_t address) const;
   std::optional<uint64_t> file_offset_of(uint64_t address) const { return address_to_offset(address); }
+  // The virtual address a file offset is loaded at, when a PT_LOAD maps it.
+  std::optional<uint64_t> address_of_offset(uint64_t file_offset) const;
+  // The GNU build id (.note.gnu.build-id) as lower-case hex; empty when none.
+  std::string build_id() const;
+  // Every function symbol (.symtab and .dynsym, duplicates removed) and a
+  // "NAME@plt" entry for each PLT stub, sorted by address.
+  std::vector<ElfSymbol> functions() const;
   // The PT_LOAD segments in program header order, for code that scans the
   // file itself when symbols are missing. A truncated file's segments may
   // reach past file_size().
@@ -85,4 +92,4 @@ class ElfFile {
   std::vector<std::string> section_names_;
 };
 
-}  // namespace agenttrace::collector
+}  // namespace agenttrace

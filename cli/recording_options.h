@@ -1,0 +1,25 @@
+// The options every recording command shares (`agenttrace -- CMD`, attach,
+// watch): outputs, capture limits, call stacks. One place, so they read and
+// behave the same everywhere.
+#pragma once
+
+#include <string>
+
+#include "cli/parse.h"
+#include "collector/run.h"
+
+namespace agenttrace::cli {
+
+struct RecordingFlags {
+  std::string ringbuf = "16M";
+  std::string capture = "1M";
+  bool no_stacks = false;
+};
+
+// Adds --json, -v, --show-values, --ringbuf-size, --capture-bytes, -q,
+// --debug, --kb, --no-stacks and --capture-symbols.
+void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingFlags& flags);
+// Checks and converts them into `run` after parsing; throws agenttrace::Error.
+void finish_recording_options(collector::RunOptions& run, const RecordingFlags& flags);
+
+}  // namespace agenttrace::cli

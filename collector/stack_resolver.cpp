@@ -1,0 +1,278 @@
+#include "collector/stack_resolver.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+#include "analyzer/symbolizer.h"
+#include "common/disassembly.h"
+#include "common/elf_file.h"
+#include "common/unique_fd.h"
+
+namespace agenttrace::collector {
+
+void PerfMap::add_lines(const std::string& text) {
+  std::string all = partial_ + text;
+  size_t start = 0;
+  for (size_t nl; (nl = all.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = all.substr(start, nl - start);
+    char* end = nullptr;
+    unsigned long long addr = strtoull(line.c_str(), &end, 16);
+    if (!end || *end != ' ') continue;
+    char* end2 = nullptr;
+    unsigned long long size = strtoull(end + 1, &end2, 16);
+    if (!end2 || *end2 != ' ' || size == 0) continue;
+    entries_[addr] = Entry{addr + size, std::string(end2 + 1)};
+  }
+  partial_ = all.substr(start);
+}
+
+void PerfMap::refresh() {
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = pread(fd.get(), buf, sizeof(buf), static_cast<off_t>(read_to_));
+    if (n <= 0) break;
+    read_to_ += static_cast<uint64_t>(n);
+    add_lines(std::string(buf, static_cast<size_t>(n)));
+  }
+}
+
+bool PerfMap::find(uint64_t address, std::string* name, uint64_t* offset) const {
+  uint64_t start, size;
+  if (!entry(address, &start, &size, name)) return false;
+  *offset = address - start;
+  return true;
+}
+
+bool PerfMap::entry(uint64_t address, uint64_t* start, uint64_t* size, std::string* name) const {
+  auto it = entries_.upper_bound(address);
+  if (it == entries_.begin()) return false;
+  --it;
+  if (address >= it->second.end) return false;
+  *start = it->first;
+  *size = it->second.end - it->first;
+  *name = it->second.name;
+  return true;
+}
+
+namespace {
+
+// The kernel's dev_t encoding (MKDEV: major << 20 | minor), as the stack's
+// frames carry it.
+uint64_t kernel_dev(uint64_t major, uint64_t minor) { return (major << 20) | minor; }
+
+bool looks_like_library(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  auto so = base.find(".so");
+  return so != std::string::npos && (so + 3 == base.size() || base[so + 3] == '.');
+}
+
+std::string readable_path(uint32_t pid, const std::string& path) {
+  // A process in another mount namespace names files from its own root.
+  std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
+  return access(via_root.c_str(), R_OK) == 0 ? via_root : path;
+}
+
+}  // namespace
+
+StackResolver::StackResolver(bool capture_symbols) : capture_symbols_(capture_symbols) {
+  if (capture_symbols_) symbolizer_ = std::make_unique<analyzer::Symbolizer>();
+}
+
+StackResolver::~StackResolver() = default;
+
+void StackResolver::forget(uint32_t pid) { processes_.erase(pid); }
+
+std::vector<trace::Event> StackResolver::late_jit_symbols() {
+  std::vector<trace::Event> out;
+  for (auto& [pid, pending] : pending_jit_) {
+    PerfMap map(pending.perf_path);
+    map.refresh();
+    if (map.size() == 0) {
+      // Gone from its own /tmp view: the same name in ours, if it was ours.
+      map = PerfMap("/tmp/perf-" + std::to_string(pid) + ".map");
+      map.refresh();
+    }
+    trace::Event e;
+    e.set_pid(pid);
+    e.set_tid(pid);
+    trace::JitSymbols* js = e.mutable_jit_symbols();
+    js->set_source(pending.perf_path);
+    std::set<uint64_t> starts;
+    for (uint64_t a : pending.addresses) {
+      uint64_t start = 0, size = 0;
+      std::string name;
+      if (!map.entry(a - 1, &start, &size, &name) || !starts.insert(start).second) continue;
+      auto* sym = js->add_symbols();
+      sym->set_start(start);
+      sym->set_size(size);
+      sym->set_name(name);
+    }
+    if (js->symbols_size()) out.push_back(std::move(e));
+  }
+  pending_jit_.clear();
+  return out;
+}
+
+void StackResolver::learn_file(uint32_t pid, const std::string& path) {
+  if (path.empty() || path[0] != '/') return;
+  std::string readable = readable_path(pid, path);
+  struct stat st;
+  if (stat(readable.c_str(), &st) != 0) return;
+  FileKey key{kernel_dev(major(st.st_dev), minor(st.st_dev)), st.st_ino};
+  auto [it, fresh] = files_.try_emplace(key);
+  if (fresh) {
+    it->second.path = path;
+    it->second.access = readable;
+  }
+}
+
+void StackResolver::observe(const trace::Event& e) {
+  if (e.has_exec()) {
+    const std::string& exe = e.exec().exe().empty() ? e.exec().path() : e.exec().exe();
+    learn_file(e.pid(), exe);
+    // The dynamic loader is mapped by the kernel, never opened by the program.
+    std::string error;
+    if (auto elf = ElfFile::open(readable_path(e.pid(), exe), &error)) learn_file(e.pid(), elf->interpreter());
+  } else if (e.has_open() && e.open().result() >= 0 && looks_like_library(e.open().path())) {
+    learn_file(e.pid(), e.open().path());
+  }
+}
+
+void StackResolver::learn_maps(uint32_t pid, Process& p) {
+  // Once per second at most: a busy process must not have its map read per event.
+  auto now = std::chrono::steady_clock::now();
+  if (p.maps_read && now - p.maps_time < std::chrono::seconds(1)) return;
+  p.maps_read = true;
+  p.maps_time = now;
+  auto maps = read_maps(static_cast<pid_t>(pid));
+  if (maps.empty()) return;  // gone
+  p.maps = std::move(maps);
+  for (const Mapping& m : p.maps) {
+    if (m.inode == 0 || m.path.empty() || m.path[0] != '/') continue;
+    FileKey key{kernel_dev(m.dev >> 32, m.dev & 0xffffffffu), m.inode};
+    auto [it, fresh] = files_.try_emplace(key);
+    if (fresh) {
+      // map_files reaches the very file mapped, whatever mount namespace the
+      // process lives in and even when it was deleted since.
+      char name[96];
+      snprintf(name, sizeof(name), "/proc/%u/map_files/%llx-%llx", pid, static_cast<unsigned long long>(m.start),
+               static_cast<unsigned long long>(m.end));
+      it->second.path = m.path;
+      it->second.access = name;
+    }
+  }
+}
+
+StackResolver::File* StackResolver::file(const FileKey& key) {
+  auto it = files_.find(key);
+  if (it == files_.end()) return nullptr;
+  File& f = it->second;
+  if (!f.build_id_read) {
+    f.build_id_read = true;
+    std::string error;
+    if (auto elf = ElfFile::open(f.access, &error)) f.build_id = elf->build_id();
+  }
+  return &f;
+}
+
+const Mapping* StackResolver::mapping_of(Process& p, uint64_t address) const {
+  for (const Mapping& m : p.maps)
+    if (address >= m.start && address < m.end) return &m;
+  return nullptr;
+}
+
+namespace {
+
+std::string jit_instruction(uint32_t pid, uint64_t address) {
+  UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid() || address < 15) return {};
+  std::vector<uint8_t> bytes(15);
+  if (pread(fd.get(), bytes.data(), bytes.size(), static_cast<off_t>(address - 15)) != 15) return {};
+  auto insn = instruction_before(bytes, address);
+  return insn ? insn->text : std::string();
+}
+
+}  // namespace
+
+void StackResolver::resolve(trace::Event* event) {
+  if (!event->has_stack()) return;
+  const uint32_t pid = event->pid();
+  Process& p = processes_[pid];
+  trace::Stack* st = event->mutable_stack();
+  for (int i = 0; i < st->frames_size(); ++i) {
+    trace::Frame* f = st->mutable_frames(i);
+    ++frames_;
+    if (f->inode() == 0 && f->module().empty()) {
+      // The kernel could not look at the map: /proc may still be able to.
+      learn_maps(pid, p);
+      const Mapping* m = mapping_of(p, f->address());
+      if (!m) {
+        ++unresolved_;
+        continue;
+      }
+      if (m->inode == 0) {
+        f->set_module(m->path.empty() ? "[anon]" : m->path);
+      } else {
+        f->set_module_offset(f->address() - m->start + m->offset);
+        f->set_device(static_cast<uint32_t>(kernel_dev(m->dev >> 32, m->dev & 0xffffffffu)));
+        f->set_inode(m->inode);
+      }
+    }
+    if (f->inode() != 0) {
+      FileKey key{f->device(), f->inode()};
+      File* file_info = file(key);
+      if (!file_info) {
+        learn_maps(pid, p);
+        file_info = file(key);
+      }
+      if (!file_info) {
+        ++unresolved_;
+        continue;
+      }
+      f->set_module(file_info->path);
+      f->set_build_id(file_info->build_id);
+      continue;
+    }
+    if (f->module() != "[anon]") continue;
+    // JIT code: named by the runtime's perf map, if it writes one.
+    if (!p.perf) {
+      // The map is named by the PID the process sees, in the /tmp it sees;
+      // once it has exited, only a map in agenttrace's own /tmp is left.
+      std::string root = "/proc/" + std::to_string(pid) + "/root";
+      std::string path = access(root.c_str(), F_OK) == 0
+                             ? root + "/tmp/perf-" + std::to_string(namespace_pid(static_cast<pid_t>(pid))) + ".map"
+                             : "/tmp/perf-" + std::to_string(pid) + ".map";
+      p.perf = std::make_unique<PerfMap>(path);
+    }
+    std::string name;
+    uint64_t offset = 0;
+    if (!p.perf->find(f->address() - 1, &name, &offset)) {
+      p.perf->refresh();
+      if (!p.perf->find(f->address() - 1, &name, &offset)) {
+        // Runtimes write their maps in blocks: named at the end instead.
+        Pending& pending = pending_jit_[pid];
+        pending.perf_path = p.perf->path();
+        if (pending.addresses.size() < 100000) pending.addresses.insert(f->address());
+        ++unresolved_;
+        continue;
+      }
+    }
+    f->set_symbol(name);
+    f->set_symbol_offset(offset + 1);
+    f->set_jit(true);
+    if (i < 3) f->set_instruction(jit_instruction(pid, f->address()));
+  }
+  if (symbolizer_) symbolizer_->symbolize(st);
+}
+
+}  // namespace agenttrace::collector

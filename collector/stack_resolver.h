@@ -1,0 +1,107 @@
+// Turns the return addresses of a captured user stack into frames a trace
+// can carry to another machine: the mapped file, the offset in it and its
+// build id, read from the process's /proc/PID/maps while it still runs.
+// Addresses in anonymous memory are JIT code: when the runtime writes a perf
+// map (/tmp/perf-PID.map: `node --perf-basic-prof`), they are named from it
+// now, since nothing can name them later. With --capture-symbols the ELF
+// frames are named now too, and the calling instructions disassembled.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "collector/proc.h"
+#include "trace/format.h"
+
+namespace agenttrace::analyzer {
+class Symbolizer;
+}
+
+namespace agenttrace::collector {
+
+// One process's perf map, read as the runtime appends to it.
+class PerfMap {
+ public:
+  explicit PerfMap(std::string path) : path_(std::move(path)) {}
+  // Reads what was appended since the last call.
+  void refresh();
+  // The JIT function holding `address`: name and offset.
+  bool find(uint64_t address, std::string* name, uint64_t* offset) const;
+  bool entry(uint64_t address, uint64_t* start, uint64_t* size, std::string* name) const;
+  const std::string& path() const { return path_; }
+  size_t size() const { return entries_.size(); }
+  // Parses perf map lines ("START SIZE NAME", hex) into entries (for tests).
+  void add_lines(const std::string& text);
+
+ private:
+  struct Entry {
+    uint64_t end;
+    std::string name;
+  };
+  std::string path_;
+  uint64_t read_to_ = 0;
+  std::string partial_;  // a line not yet ended
+  std::map<uint64_t, Entry> entries_;  // by start; a later entry at a start replaces the earlier
+};
+
+class StackResolver {
+ public:
+  explicit StackResolver(bool capture_symbols);
+  ~StackResolver();
+
+  // Learns which files processes run and load (exec, opens of shared
+  // libraries), so frames the kernel placed in a file get its path even
+  // after the process has exited.
+  void observe(const trace::Event& event);
+  // Fills the frames of event->stack(): module path, build id; JIT names.
+  void resolve(trace::Event* event);
+  // The process has exited: its maps are of no further use.
+  void forget(uint32_t pid);
+  // JIT addresses recorded without a name: the runtimes' perf maps as they
+  // are now (complete, for processes that have exited), as one
+  // "jit_symbols" event per process, holding the entries those addresses need.
+  std::vector<trace::Event> late_jit_symbols();
+
+  uint64_t frames() const { return frames_; }
+  uint64_t unresolved() const { return unresolved_; }
+
+ private:
+  struct File {
+    std::string path;    // as the process named it
+    std::string access;  // where agenttrace can read it
+    std::string build_id;
+    bool build_id_read = false;
+  };
+  using FileKey = std::pair<uint64_t, uint64_t>;  // kernel dev_t, inode
+  struct Process {
+    std::vector<Mapping> maps;
+    bool maps_read = false;
+    std::chrono::steady_clock::time_point maps_time;
+    std::unique_ptr<PerfMap> perf;
+  };
+  void learn_file(uint32_t pid, const std::string& path);
+  void learn_maps(uint32_t pid, Process& p);
+  File* file(const FileKey& key);
+  const Mapping* mapping_of(Process& p, uint64_t address) const;
+
+  bool capture_symbols_;
+  std::unordered_map<uint32_t, Process> processes_;
+  std::map<FileKey, File> files_;
+  struct Pending {
+    std::set<uint64_t> addresses;
+    std::string perf_path;
+  };
+  std::map<uint32_t, Pending> pending_jit_;  // pid -> JIT addresses still unnamed
+  std::unique_ptr<analyzer::Symbolizer> symbolizer_;
+  uint64_t frames_ = 0, unresolved_ = 0;
+};
+
+}  // namespace agenttrace::collector
