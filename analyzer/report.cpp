@@ -132,7 +132,8 @@ std::string upper(const char* s) {
 std::string seconds_since(int64_t start, int64_t t) {
   if (!start || !t) return "";
   char buf[32];
-  snprintf(buf, sizeof(buf), "+%.3fs", (t - start) / 1e9);
+  // Before the trace began (a process an attach found running): -1.034s.
+  snprintf(buf, sizeof(buf), t >= start ? "+%.3fs" : "-%.3fs", (t >= start ? t - start : start - t) / 1e9);
   return buf;
 }
 

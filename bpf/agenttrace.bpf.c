@@ -276,17 +276,10 @@ static long expand_frame(__u32 i, struct frames_ctx *c)
 	return 0;
 }
 
-/*
- * Writes the calling thread's user stack and its tail at `at`, which has
- * AT_STACK_BYTES of room, and flags the record; returns the bytes written.
- * The kernel walks frame pointers (and, in a function-entry uprobe, adds the
- * return address at the stack pointer): frames of code built without them
- * are skipped or end the walk.
- */
-static __always_inline __u32 put_stack(void *ctx, struct at_header *h, __u8 *at)
+/* Places the `count` addresses at `at` in their mappings and writes the
+ * tail; returns the bytes of the stack. */
+static __always_inline __u32 finish_stack(struct at_header *h, __u8 *at, __u32 count, long error)
 {
-	long n = bpf_get_stack(ctx, at, AT_STACK_MAX * 8, BPF_F_USER_STACK);
-	__u32 count = n > 0 ? (__u32)n / 8 : 0;
 	struct frames_ctx c = { .base = at };
 	struct at_stack_tail *t;
 
@@ -296,9 +289,94 @@ static __always_inline __u32 put_stack(void *ctx, struct at_header *h, __u8 *at)
 	bpf_loop(count, expand_frame, &c, 0);
 	t = (struct at_stack_tail *)(at + count * sizeof(struct at_frame));
 	t->count = count;
-	t->error = n < 0 ? (__s32)n : 0;
+	t->error = error < 0 ? (__s32)error : 0;
 	h->flags |= AT_F_STACK;
 	return count * sizeof(struct at_frame) + sizeof(*t);
+}
+
+/*
+ * Writes the calling thread's user stack and its tail at `at`, which has
+ * AT_STACK_BYTES of room, and flags the record; returns the bytes written.
+ * For a probed function the kernel walks frame pointers (and, in a
+ * function-entry uprobe, adds the return address at the stack pointer).
+ */
+static __always_inline __u32 put_stack(void *ctx, struct at_header *h, __u8 *at)
+{
+	long n = bpf_get_stack(ctx, at, AT_STACK_MAX * 8, BPF_F_USER_STACK);
+
+	return finish_stack(h, at, n > 0 ? (__u32)n / 8 : 0, n);
+}
+
+/* ---- stacks at a syscall -------------------------------------------------
+ *
+ * A C library's syscall wrapper keeps no frame pointer, and some (glibc's
+ * open, with its variadic mode) use rbp for their own data: a frame-pointer
+ * walk from a syscall loses the function that called the wrapper, or
+ * wanders into data. The collector reads the library's call-frame
+ * information and fills syscall_sites with where each wrapper keeps the
+ * caller's return address and frame pointer; the walk starts from there.
+ * Code without an entry (a static binary's own wrappers) falls back to the
+ * kernel's frame-pointer walk.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct at_site_key);
+	__type(value, struct at_site_frame);
+} syscall_sites SEC(".maps");
+
+struct fp_ctx {
+	__u8 *at;
+	__u64 fp;
+	__u32 count;
+};
+
+/* One step of the frame-pointer walk: the frame at fp holds the next frame
+ * pointer and a return address. */
+static long fp_step(__u32 i, struct fp_ctx *c)
+{
+	__u64 frame[2];
+	__u32 k = c->count;
+
+	if (k >= AT_STACK_MAX || bpf_probe_read_user(frame, sizeof(frame), (void *)c->fp))
+		return 1;
+	if (frame[1] < 0x1000)
+		return 1;
+	asm volatile("%0 &= 31" : "+r"(k));
+	*(__u64 *)(c->at + k * 8) = frame[1];
+	c->count++;
+	if (frame[0] <= c->fp)
+		return 1; /* frames go up the stack */
+	c->fp = frame[0];
+	return 0;
+}
+
+static __always_inline __u32 put_syscall_stack(struct bpf_raw_tracepoint_args *ctx, struct at_header *h,
+					       __u8 *at)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	__u64 ip = BPF_CORE_READ(regs, ip), sp = BPF_CORE_READ(regs, sp);
+	struct vma_query q = { .ip = ip };
+	struct at_site_key key = {};
+	struct at_site_frame *site;
+	struct fp_ctx walk = { .at = at, .fp = BPF_CORE_READ(regs, bp) };
+	__u64 ret = 0;
+
+	if (bpf_find_vma(bpf_get_current_task_btf(), ip, vma_of_frame, &q, 0) || q.kind != AT_FRAME_FILE)
+		return put_stack(ctx, h, at);
+	key.ino = q.ino;
+	key.dev = q.dev;
+	key.offset = q.file_offset;
+	site = bpf_map_lookup_elem(&syscall_sites, &key);
+	if (!site || bpf_probe_read_user(&ret, sizeof(ret), (void *)(sp + site->cfa - 8)))
+		return put_stack(ctx, h, at);
+	if (site->rbp && bpf_probe_read_user(&walk.fp, sizeof(walk.fp), (void *)(sp + site->cfa + site->rbp)))
+		return put_stack(ctx, h, at);
+	*(__u64 *)at = ip;
+	*(__u64 *)(at + 8) = ret;
+	walk.count = 2;
+	bpf_loop(AT_STACK_MAX - 2, fp_step, &walk, 0);
+	return finish_stack(h, at, walk.count, 0);
 }
 
 static __always_inline struct at_header *get_scratch(void)
@@ -667,7 +745,7 @@ static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, _
  * in place of flags). An empty path with AT_EMPTY_PATH is fstat() of an
  * already-recorded fd, not a lookup, and is skipped.
  */
-static __always_inline int emit_path_event(void *ctx, long ret)
+static __always_inline int emit_path_event(struct bpf_raw_tracepoint_args *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash *s = bpf_map_lookup_elem(&stash, &tid);
@@ -731,7 +809,7 @@ static __always_inline int emit_path_event(void *ctx, long ret)
 	/* fixed part + path + directory + target < 16384, and the stack fits
 	 * in the scratch buffer after any such record */
 	if (wants_stack(e->h.kind) && off < AT_SCRATCH_SIZE / 2)
-		off += put_stack(ctx, &e->h, buf + (off & (AT_SCRATCH_SIZE / 2 - 1)));
+		off += put_syscall_stack(ctx, &e->h, buf + (off & (AT_SCRATCH_SIZE / 2 - 1)));
 	submit_scratch(&e->h, off);
 out:
 	bpf_map_delete_elem(&stash, &tid);
@@ -1288,7 +1366,7 @@ static __always_inline __u16 read_user_sockaddr(const void *uaddr, __u32 len,
 
 #define SOCK_RECORD (sizeof(struct at_sock_event) + 128)
 
-static __always_inline void emit_sock_event(void *ctx, __u16 kind, __u16 source, long ret, int fd,
+static __always_inline void emit_sock_event(struct bpf_raw_tracepoint_args *ctx, __u16 kind, __u16 source, long ret, int fd,
 					    struct sock *sk, __u16 sock_type, const void *uaddr,
 					    __u32 ulen, int backlog)
 {
@@ -1317,7 +1395,7 @@ static __always_inline void emit_sock_event(void *ctx, __u16 kind, __u16 source,
 		sock_addrs(sk, NULL, &e->local);
 	e->h.size = sizeof(*e) + (e->unix_len & 127);
 	if (stack)
-		e->h.size = SOCK_RECORD + put_stack(ctx, &e->h, (__u8 *)e + SOCK_RECORD);
+		e->h.size = SOCK_RECORD + put_syscall_stack(ctx, &e->h, (__u8 *)e + SOCK_RECORD);
 	count_sent(&e->h, 0);
 	bpf_ringbuf_submit(e, wakeup_flags());
 }

@@ -306,6 +306,20 @@ struct at_counters {
 	__u64 payload_truncated; /* payload bytes not copied: budget spent or per-call limits */
 };
 
+/* The syscall_sites map: where, at the instruction after a C library's
+ * syscall, its wrapper keeps the caller's return address (CFA - 8, with
+ * CFA = rsp + cfa) and frame pointer (CFA + rbp; 0: rbp is unchanged). */
+struct at_site_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 reserved;
+	__u64 offset;  /* file offset of the address after the syscall instruction */
+};
+struct at_site_frame {
+	__s32 cfa;
+	__s32 rbp;
+};
+
 /* Key of the watch_exes map: an executable file, as the kernel knows it. */
 struct at_file_id {
 	__u64 dev;  /* super_block->s_dev, the kernel's encoding (major << 20 | minor) */

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/signals.h"
 
 int main(int argc, char** argv) {
   auto logger = spdlog::stderr_logger_st("agenttrace");
@@ -21,6 +22,14 @@ int main(int argc, char** argv) {
     if (a == "--") break;
     if (a == "--debug") spdlog::set_level(spdlog::level::debug);
   }
+  // Commands that trace handle these signals themselves (a signalfd in the
+  // session): blocked from the start, so one that arrives while the probes
+  // load is acted on, not fatal. Commands that only read keep the defaults.
+  static const char* const kReadOnly[] = {"dump", "analyze", "inspect"};
+  bool traces = true;
+  for (const char* c : kReadOnly)
+    if (!args.empty() && args[0] == c) traces = false;
+  if (traces) agenttrace::block_handled_signals();
   try {
     if (!args.empty() && args[0] == "dump") return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "analyze") return agenttrace::cli::analyze_command({args.begin() + 1, args.end()});

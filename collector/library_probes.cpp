@@ -195,6 +195,7 @@ const LibraryProbes::Library& LibraryProbes::ensure_library(const std::string& p
                  group == LibraryGroup::kCLibrary ? "environment lookups" : "TLS plaintext", path,
                  lib.error);
   *newly_attached = lib.error.empty();
+  if (*newly_attached && group == LibraryGroup::kCLibrary && on_c_library_) on_c_library_(path);
   return libraries_.emplace(*key, std::move(lib)).first->second;
 }
 

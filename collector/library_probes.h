@@ -56,6 +56,9 @@ class LibraryProbes {
   using AttachFn = std::function<std::string(const std::string& prog, bool retprobe,
                                              const std::string& path, uint64_t offset)>;
   explicit LibraryProbes(AttachFn attach);
+  // Called with each C library once its probes are placed (the session
+  // gives the kernel its syscall frames then).
+  void set_on_c_library(std::function<void(const std::string& path)> fn) { on_c_library_ = std::move(fn); }
 
   // Probes the C library agenttrace itself runs on (the system's), musl's
   // loader and the system's libssl when installed. Returns what was probed.
@@ -93,6 +96,7 @@ class LibraryProbes {
   static std::string host_path(uint32_t pid, const std::string& path);
 
   AttachFn attach_;
+  std::function<void(const std::string& path)> on_c_library_;
   std::map<FileKey, Library> libraries_;
   std::map<std::pair<dev_t, ino_t>, ExecutableKind> executables_;
   std::string system_libc_;

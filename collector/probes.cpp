@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agenttrace_bpf.skel.h"
+#include "collector/syscall_frames.h"
 #include "common/error.h"
 
 namespace agenttrace::collector {
@@ -137,6 +138,28 @@ Probes::Probes(const ProbeConfig& config) {
     }
     links_.push_back(link);
   }
+}
+
+size_t Probes::add_syscall_sites(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return 0;
+  std::string error;
+  auto frames = syscall_frames(path, &error);
+  if (frames.empty()) {
+    spdlog::debug("no syscall frames for {}: {}", path, error);
+    return 0;
+  }
+  size_t added = 0;
+  for (const auto& f : frames) {
+    at_site_key key{};
+    key.ino = st.st_ino;
+    key.dev = static_cast<uint32_t>((static_cast<uint64_t>(major(st.st_dev)) << 20) | minor(st.st_dev));
+    key.offset = f.file_offset;
+    at_site_frame value{f.cfa_offset, f.rbp_offset};
+    if (bpf_map__update_elem(skel_->maps.syscall_sites, &key, sizeof(key), &value, sizeof(value), BPF_ANY) == 0) ++added;
+  }
+  spdlog::debug("{} syscall frames of {} given to the kernel", added, path);
+  return added;
 }
 
 void Probes::fill_watch_filters(const ProbeConfig& config) {

@@ -54,6 +54,11 @@ class Probes {
   std::string attach_uprobe(const std::string& prog_name, bool retprobe, const std::string& path,
                             uint64_t offset);
 
+  // Gives the kernel the C library's syscall frames (collector/syscall_frames.h)
+  // so stacks captured at its syscalls start with the right caller.
+  // Returns how many were added.
+  size_t add_syscall_sites(const std::string& path);
+
   // Hands the slow part of detaching to a background process so agenttrace
   // can exit with the command's status at once. The kernel detaches a uprobe
   // or syscall tracepoint one RCU grace period at a time (some 45 ms each

@@ -133,6 +133,11 @@ void Recorder::dispatch(trace::Event* event) {
   event->set_id(next_id_++);
   recorded_[std::string(trace::event_kind(*event))]++;
   for (auto* s : sinks_) s->on_event(*event);
+  if (after_event_ && !in_after_event_) {
+    in_after_event_ = true;
+    after_event_();
+    in_after_event_ = false;
+  }
 }
 
 void Recorder::drain() {

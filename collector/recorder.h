@@ -40,6 +40,9 @@ class Recorder {
   using StackFilter = std::function<bool(const trace::Event&)>;
   void set_stacks(std::unique_ptr<StackResolver> resolver, StackFilter keep);
   const StackResolver* stacks() const { return stack_resolver_.get(); }
+  // Called after each event has reached every sink (not for events the
+  // hook itself emits): the session's size-based rotation.
+  void set_after_event(std::function<void()> hook) { after_event_ = std::move(hook); }
 
   void start(const trace::Header& header);
   // An event the collector itself produced (e.g. a coverage note).
@@ -81,6 +84,8 @@ class Recorder {
   std::string first_decode_error_;
   std::map<std::string, uint64_t> recorded_;
   std::unique_ptr<StackResolver> stack_resolver_;
+  std::function<void()> after_event_;
+  bool in_after_event_ = false;
   StackFilter keep_stack_;
   std::exception_ptr failure_;
 };

@@ -21,6 +21,7 @@
 #include "collector/recorder.h"
 #include "collector/stack_resolver.h"
 #include "common/error.h"
+#include "common/signals.h"
 #include "common/unique_fd.h"
 #include "agenttrace.h"
 #include "version.h"
@@ -32,9 +33,6 @@ namespace {
 // How often the loop wakes without ring-buffer wake-ups (they are batched).
 constexpr int kPollMs = 50;
 
-// Signals agenttrace passes on to the command when someone sends them to
-// agenttrace itself.
-constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 // Parent of `pid` from /proc, or -1.
 pid_t parent_of(pid_t pid) {
@@ -149,6 +147,7 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
       [probes](const std::string& prog, bool retprobe, const std::string& path, uint64_t offset) {
         return probes->attach_uprobe(prog, retprobe, path, offset);
       });
+  if (opt.stacks) libraries_->set_on_c_library([probes](const std::string& path) { probes->add_syscall_sites(path); });
   if (libraries_->attach_system_libraries().empty())
     spdlog::warn("no C library could be probed: environment lookups will not be recorded");
 
@@ -192,13 +191,12 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
   }
 
   // Signals for agenttrace arrive through a signalfd; the command gets the
-  // original mask and default dispositions back before it execs.
-  sigset_t forwarded;
-  sigemptyset(&forwarded);
-  for (int sig : kForwarded) sigaddset(&forwarded, sig);
-  sigprocmask(SIG_BLOCK, &forwarded, &original_mask_);
+  // original mask and default dispositions back before it execs. (main()
+  // blocked them already, so none was lost while the probes loaded.)
+  block_handled_signals();
+  original_mask_ = original_signal_mask();
   signal(SIGPIPE, SIG_IGN);
-  signal_fd_ = signalfd(-1, &forwarded, SFD_CLOEXEC | SFD_NONBLOCK);
+  signal_fd_ = signalfd(-1, &handled_signals(), SFD_CLOEXEC | SFD_NONBLOCK);
   if (signal_fd_ < 0) throw Error("cannot set up signal handling: " + errno_text(errno));
 
   header_.set_format_version(trace::kFormatVersion);
@@ -224,7 +222,7 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
 
 TraceSession::~TraceSession() {
   if (signal_fd_ >= 0) close(signal_fd_);
-  sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+  restore_signal_mask();
 }
 
 void TraceSession::add_sink(trace::EventSink* sink) { recorder_->add_sink(sink); }
@@ -370,6 +368,19 @@ int TraceSession::run_loop(Target& target, bool child) {
     }
   };
   auto last_check = std::chrono::steady_clock::now();
+  // Size-based rotation is checked after every event, so a burst cannot
+  // make a file much larger than asked.
+  if (mode_ == "watch")
+    recorder_->set_after_event([&] {
+      if (sink_failed_ || !file_sink_) return;
+      std::string next = target.rotation_due(file_sink_->bytes_written());
+      if (next.empty()) return;
+      guarded([&] {
+        std::string done = trace_path_;
+        rotate(next);
+        target.file_closed(done);
+      });
+    });
 
   for (;;) {
     struct epoll_event evs[4];
@@ -402,7 +413,6 @@ int TraceSession::run_loop(Target& target, bool child) {
         it = kill(static_cast<pid_t>(*it), 0) != 0 && errno == ESRCH ? live_.erase(it) : std::next(it);
     }
     if (target.finished(live_.size())) break;
-    if (rotate_to.empty() && file_sink_) rotate_to = target.rotation_due(file_sink_->bytes_written());
     if (!rotate_to.empty()) {
       guarded([&] {
         std::string done = trace_path_;
@@ -416,6 +426,7 @@ int TraceSession::run_loop(Target& target, bool child) {
   // The exit record is in the ring buffer before the parent could reap the
   // command; drain until nothing is left.
   guarded([&] { recorder_->drain(); });
+  recorder_->set_after_event(nullptr);
   guarded([&] { recorder_->finish(status, child && exited); });
   if (file_sink_ && !sink_failed_) target.file_closed(trace_path_);
   probes_->detach_in_background();

@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential cmake pkg-config git ccache
   # BPF: compiler, loader library, skeleton generator
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev
   # libraries the collector and analyzer link
   libcapstone-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   nlohmann-json3-dev libcli11-dev libicu-dev libyaml-cpp-dev libcpp-httplib-dev libssl-dev
