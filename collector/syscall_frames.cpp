@@ -19,6 +19,7 @@ namespace {
 
 constexpr int kRsp = 7;   // DWARF register numbers on x86-64
 constexpr int kRbp = 6;
+constexpr int kReturnAddress = 16;
 
 // CFA = rsp + offset, from "DW_OP_breg7 N" or "DW_OP_bregx 7 N".
 bool rsp_based_cfa(Dwarf_Frame* frame, int32_t* offset) {
@@ -36,12 +37,12 @@ bool rsp_based_cfa(Dwarf_Frame* frame, int32_t* offset) {
   return false;
 }
 
-// Where the caller's rbp is: unchanged (0), or saved at CFA + offset.
-bool rbp_rule(Dwarf_Frame* frame, int32_t* offset) {
+// Where the caller's value of `regno` is: unchanged (0), or saved at CFA + offset.
+bool saved_at(Dwarf_Frame* frame, int regno, int32_t* offset) {
   Dwarf_Op mem[3];
   Dwarf_Op* ops = nullptr;
   size_t nops = 0;
-  if (dwarf_frame_register(frame, kRbp, mem, &ops, &nops) != 0) return false;
+  if (dwarf_frame_register(frame, regno, mem, &ops, &nops) != 0) return false;
   if (nops == 0) {
     if (ops != nullptr) return false;  // undefined: cannot be recovered
     *offset = 0;                       // same value
@@ -106,7 +107,11 @@ std::vector<SyscallFrame> syscall_frames(const std::string& path, std::string* e
       if (dwarf_cfi_addrframe(cfi, seg.vaddr + i, &frame) != 0 || !frame) continue;
       SyscallFrame f;
       f.file_offset = seg.offset + i + 2;
-      bool ok = rsp_based_cfa(frame, &f.cfa_offset) && rbp_rule(frame, &f.rbp_offset);
+      // The return address must be where a call put it (not in a register,
+      // as in vfork, which pops it before the syscall).
+      int32_t ra = 0;
+      bool ok = rsp_based_cfa(frame, &f.cfa_offset) && saved_at(frame, kReturnAddress, &ra) && ra == -8 &&
+                saved_at(frame, kRbp, &f.rbp_offset);
       free(frame);
       if (ok) out.push_back(f);
     }

@@ -77,5 +77,30 @@ TEST(AnalyzeCli, BadInputGetsOneSentence) {
   EXPECT_THAT(missing.err, HasSubstr("nothing.atrace"));
 }
 
+// Attach and watch refuse bad input before loading anything (no root needed).
+TEST(TraceCli, AttachAndWatchBadInput) {
+  Ran no_pid = agenttrace("attach");
+  EXPECT_EQ(no_pid.status, 125);
+  EXPECT_THAT(no_pid.err, HasSubstr("--pid is required"));
+  Ran gone = agenttrace("attach --pid 2147483000");
+  EXPECT_EQ(gone.status, 125);
+  EXPECT_EQ(gone.err, "agenttrace: no process 2147483000 is running\n");
+  Ran keep = agenttrace("watch --keep 0 -o /tmp");
+  EXPECT_EQ(keep.status, 125);
+  EXPECT_EQ(keep.err, "agenttrace: --keep must be at least 1\n");
+  Ran comm = agenttrace("watch --comm a-name-longer-than-15");
+  EXPECT_EQ(comm.status, 125);
+  EXPECT_EQ(comm.err, "agenttrace: --comm a-name-longer-than-15: a process name has 1 to 15 characters\n");
+  Ran rotate = agenttrace("watch --rotate 1K -o /tmp");
+  EXPECT_EQ(rotate.status, 125);
+  EXPECT_EQ(rotate.err, "agenttrace: --rotate must be at least 64K\n");
+  Ran exe = agenttrace("watch --exe /no/such/program -o /tmp");
+  EXPECT_EQ(exe.status, 125);
+  EXPECT_EQ(exe.err, "agenttrace: --exe /no/such/program: No such file or directory\n");
+  Ran both = agenttrace("attach --pid 1 --no-stacks --capture-symbols");
+  EXPECT_EQ(both.status, 125);
+  EXPECT_EQ(both.err, "agenttrace: --capture-symbols and --no-stacks contradict each other\n");
+}
+
 }  // namespace
 }  // namespace agenttrace::testing

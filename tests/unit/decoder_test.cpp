@@ -236,5 +236,56 @@ TEST(Decoder, IgnoresReservationPaddingBeyondSize) {
   EXPECT_EQ(e.getenv().name(), "HOME");
 }
 
+// A record with AT_F_STACK ends with its frames and their count; the rest
+// of the record decodes as if they were not there.
+TEST(Decoder, StackAtTheEndOfAGetenvRecord) {
+  at_getenv g{};
+  g.h = make_header(AT_KIND_GETENV, 42, 43, "agent");
+  g.h.flags = AT_F_STACK;
+  g.source = AT_SRC_GETENV;
+  g.name_len = 2;
+  RawRecord rec(g);
+  rec.append("TZ");
+  rec.append(std::string(40, '\0'));  // the longest name's room, unused
+  at_frame frames[3] = {
+      {0x401179, 0x1179, 1234, (8u << 20) | 1, AT_FRAME_FILE},
+      {0x7f0000001000, 0, 0, 0, AT_FRAME_ANON},
+      {0x10, 0, 0, 0, AT_FRAME_NONE},
+  };
+  rec.append(std::string(reinterpret_cast<const char*>(frames), sizeof(frames)));
+  at_stack_tail tail{3, 0};
+  rec.append(std::string(reinterpret_cast<const char*>(&tail), sizeof(tail)));
+  trace::Event e = decode_ok(rec.finish());
+  EXPECT_EQ(e.getenv().name(), "TZ");
+  ASSERT_TRUE(e.has_stack());
+  ASSERT_EQ(e.stack().frames_size(), 3);
+  EXPECT_EQ(e.stack().frames(0).address(), 0x401179u);
+  EXPECT_EQ(e.stack().frames(0).module_offset(), 0x1179u);
+  EXPECT_EQ(e.stack().frames(0).inode(), 1234u);
+  EXPECT_EQ(e.stack().frames(0).device(), (8u << 20) | 1);
+  EXPECT_EQ(e.stack().frames(0).module(), "");
+  EXPECT_EQ(e.stack().frames(1).module(), "[anon]");
+  EXPECT_EQ(e.stack().frames(2).module(), "[unmapped]");
+  EXPECT_FALSE(e.stack().truncated());
+  EXPECT_FALSE(e.stack().failed());
+}
+
+TEST(Decoder, StackCountBeyondTheRecordIsAnError) {
+  at_getenv g{};
+  g.h = make_header(AT_KIND_GETENV, 42, 43, "agent");
+  g.h.flags = AT_F_STACK;
+  g.name_len = 2;
+  RawRecord rec(g);
+  rec.append("TZ");
+  at_stack_tail tail{5, 0};  // five frames claimed, none there
+  rec.append(std::string(reinterpret_cast<const char*>(&tail), sizeof(tail)));
+  EXPECT_EQ(decode_error(rec.finish()), "record lengths overrun its size (stack)");
+  at_stack_tail too_many{AT_STACK_MAX + 1, 0};
+  RawRecord rec2(g);
+  rec2.append("TZ");
+  rec2.append(std::string(reinterpret_cast<const char*>(&too_many), sizeof(too_many)));
+  EXPECT_EQ(decode_error(rec2.finish()), "record lengths overrun its size (stack)");
+}
+
 }  // namespace
 }  // namespace agenttrace::collector

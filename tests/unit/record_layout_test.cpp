@@ -91,6 +91,20 @@ static_assert(offsetof(at_dns_event, addrs) == 64);
 // The largest record must fit the per-CPU scratch buffer it is built in.
 static_assert(sizeof(at_exec) + AT_PATH_MAX + 2 * AT_DIR_MAX + AT_ARGS_MAX <= AT_SCRATCH_SIZE);
 static_assert(sizeof(at_path_event) + 2 * AT_PATH_MAX + AT_DIR_MAX <= AT_SCRATCH_SIZE);
+// Stacks: 32-byte frames and an 8-byte tail, appended only to a record
+// shorter than half the scratch buffer (a path event with every part at its
+// longest goes without one).
+static_assert(sizeof(at_frame) == 32);
+static_assert(offsetof(at_frame, file_offset) == 8);
+static_assert(offsetof(at_frame, ino) == 16);
+static_assert(offsetof(at_frame, dev) == 24);
+static_assert(offsetof(at_frame, kind) == 28);
+static_assert(sizeof(at_stack_tail) == 8);
+static_assert(AT_STACK_BYTES == AT_STACK_MAX * sizeof(at_frame) + sizeof(at_stack_tail));
+static_assert(AT_SCRATCH_SIZE / 2 + AT_STACK_BYTES <= AT_SCRATCH_SIZE);
+static_assert(sizeof(at_site_key) == 24);
+static_assert(sizeof(at_site_frame) == 8);
+static_assert(sizeof(at_file_id) == 16);
 
 TEST(RecordLayout, KindsFitTheCounterTable) {
   EXPECT_LT(AT_KIND_DNS, AT_KIND_MAX);
