@@ -34,11 +34,11 @@ void PerfMap::add_lines(const std::string& text) {
 }
 
 void PerfMap::refresh() {
-  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return;
+  if (!fd_.valid()) fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd_.valid()) return;
   char buf[65536];
   for (;;) {
-    ssize_t n = pread(fd.get(), buf, sizeof(buf), static_cast<off_t>(read_to_));
+    ssize_t n = pread(fd_.get(), buf, sizeof(buf), static_cast<off_t>(read_to_));
     if (n <= 0) break;
     read_to_ += static_cast<uint64_t>(n);
     add_lines(std::string(buf, static_cast<size_t>(n)));
@@ -95,18 +95,13 @@ void StackResolver::forget(uint32_t pid) { processes_.erase(pid); }
 std::vector<trace::Event> StackResolver::late_jit_symbols() {
   std::vector<trace::Event> out;
   for (auto& [pid, pending] : pending_jit_) {
-    PerfMap map(pending.perf_path);
+    PerfMap& map = *pending.perf;
     map.refresh();
-    if (map.size() == 0) {
-      // Gone from its own /tmp view: the same name in ours, if it was ours.
-      map = PerfMap("/tmp/perf-" + std::to_string(pid) + ".map");
-      map.refresh();
-    }
     trace::Event e;
     e.set_pid(pid);
     e.set_tid(pid);
     trace::JitSymbols* js = e.mutable_jit_symbols();
-    js->set_source(pending.perf_path);
+    js->set_source(map.path());
     std::set<uint64_t> starts;
     for (uint64_t a : pending.addresses) {
       uint64_t start = 0, size = 0;
@@ -252,7 +247,7 @@ void StackResolver::resolve(trace::Event* event) {
       std::string path = access(root.c_str(), F_OK) == 0
                              ? root + "/tmp/perf-" + std::to_string(namespace_pid(static_cast<pid_t>(pid))) + ".map"
                              : "/tmp/perf-" + std::to_string(pid) + ".map";
-      p.perf = std::make_unique<PerfMap>(path);
+      p.perf = std::make_shared<PerfMap>(path);
     }
     std::string name;
     uint64_t offset = 0;
@@ -261,7 +256,7 @@ void StackResolver::resolve(trace::Event* event) {
       if (!p.perf->find(f->address() - 1, &name, &offset)) {
         // Runtimes write their maps in blocks: named at the end instead.
         Pending& pending = pending_jit_[pid];
-        pending.perf_path = p.perf->path();
+        pending.perf = p.perf;
         if (pending.addresses.size() < 100000) pending.addresses.insert(f->address());
         ++unresolved_;
         continue;

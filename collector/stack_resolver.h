@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "collector/proc.h"
+#include "common/unique_fd.h"
 #include "trace/format.h"
 
 namespace agenttrace::analyzer {
@@ -27,7 +28,9 @@ class Symbolizer;
 
 namespace agenttrace::collector {
 
-// One process's perf map, read as the runtime appends to it.
+// One process's perf map, read as the runtime appends to it. Once opened,
+// the file stays open: it can still be read after the process has exited
+// and its /tmp (a sandbox's tmpfs) is gone.
 class PerfMap {
  public:
   explicit PerfMap(std::string path) : path_(std::move(path)) {}
@@ -47,6 +50,7 @@ class PerfMap {
     std::string name;
   };
   std::string path_;
+  UniqueFd fd_;
   uint64_t read_to_ = 0;
   std::string partial_;  // a line not yet ended
   std::map<uint64_t, Entry> entries_;  // by start; a later entry at a start replaces the earlier
@@ -85,7 +89,7 @@ class StackResolver {
     std::vector<Mapping> maps;
     bool maps_read = false;
     std::chrono::steady_clock::time_point maps_time;
-    std::unique_ptr<PerfMap> perf;
+    std::shared_ptr<PerfMap> perf;
   };
   void learn_file(uint32_t pid, const std::string& path);
   void learn_maps(uint32_t pid, Process& p);
@@ -97,7 +101,7 @@ class StackResolver {
   std::map<FileKey, File> files_;
   struct Pending {
     std::set<uint64_t> addresses;
-    std::string perf_path;
+    std::shared_ptr<PerfMap> perf;  // kept open past the process's exit
   };
   std::map<uint32_t, Pending> pending_jit_;  // pid -> JIT addresses still unnamed
   std::unique_ptr<analyzer::Symbolizer> symbolizer_;
