@@ -167,6 +167,7 @@ trace::Trailer Recorder::finish(int exit_status, bool target_exited) {
     kc->set_recorded(it->second);
   }
   if (decode_errors_) spdlog::warn("{} records could not be decoded (first: {})", decode_errors_, first_decode_error_);
+  for (auto* s : sinks_) s->complete_trailer(&t);
   for (auto* s : sinks_) s->on_trailer(t);
   return t;
 }

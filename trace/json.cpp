@@ -263,6 +263,7 @@ Json header_json(const Header& h) {
   j["values_captured"] = h.values_captured();
   j["ringbuf_bytes"] = h.ringbuf_bytes();
   j["capture_bytes"] = h.capture_bytes();
+  if (!h.session_id().empty()) j["session_id"] = h.session_id();
   return j;
 }
 
@@ -293,6 +294,14 @@ Json trailer_json(const Trailer& t) {
   j["payload_truncated"] = t.payload_truncated();
   j["payload_gaps"] = t.payload_gaps();
   if (t.target_exited()) j["exit_status"] = t.exit_status();
+  if (t.exported()) {
+    Json x;
+    x["published"] = t.export_published();
+    x["spooled"] = t.export_spooled();
+    x["dropped"] = t.export_dropped();
+    x["pending"] = t.export_pending();
+    j["export"] = x;
+  }
   return j;
 }
 
