@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/export_options.h"
 #include "cli/parse.h"
 #include "collector/run.h"
 #include "common/error.h"
@@ -33,6 +34,8 @@ int run_command(const std::vector<std::string>& args) {
       ->check(size_validator());
   app.add_flag("-q,--quiet", opt.quiet, "no summary at the end");
   app.add_flag("--debug", opt.debug, "show libbpf's and the verifier's own messages");
+  ExportFlags export_flags;
+  add_export_options(app, opt, export_flags);
   if (!parse_or_throw(app, args)) return kExitOk;
 
   std::vector<std::string> rest = app.remaining();
@@ -51,6 +54,7 @@ int run_command(const std::vector<std::string>& args) {
   opt.capture_bytes = *parse_size(capture);
   if (opt.no_trace_file && !opt.output_path.empty())
     throw Error("--output and --no-trace-file contradict each other");
+  finish_export_options(opt, export_flags);
 
   opt.agenttrace_argv.push_back("agenttrace");
   opt.agenttrace_argv.insert(opt.agenttrace_argv.end(), args.begin(), args.end());

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fleet/export_options.h"
+
 namespace agenttrace::collector {
 
 struct RunOptions {
@@ -21,6 +23,10 @@ struct RunOptions {
   uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction; 0: off
   std::vector<std::string> agenttrace_argv;  // for the trace header
   std::string kb_file;          // --kb: extends the built-in knowledge base
+  // --host-name (or AGENTTRACE_HOST_NAME): the name this host goes by in the
+  // trace header and the fleet export; empty: the machine's own.
+  std::string host_name;
+  fleet::ExportOptions export_options;  // --export and its companions
 };
 
 // Returns the exit status agenttrace should exit with: CMD's status, 128+N

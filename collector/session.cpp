@@ -17,6 +17,9 @@
 #include "collector/recorder.h"
 #include "common/error.h"
 #include "common/unique_fd.h"
+#include "fleet/export_sink.h"
+#include "fleet/nats_settings.h"
+#include "fleet/subjects.h"
 #include "version.h"
 
 namespace agenttrace::collector {
@@ -107,6 +110,14 @@ TraceSession::TraceSession(const RunOptions& opt)
   }
   if (!opt.json_path.empty()) json_sink_.emplace(opt.json_path);
   if (opt.verbose) text_sink_.emplace(stderr);
+  const std::string host_name = opt.host_name.empty() ? host.hostname : opt.host_name;
+  std::string session_id;
+  if (opt.export_options.enabled()) {
+    session_id = fleet::make_session_id(host.boot_id, clocks.wall_ns, getpid());
+    export_sink_ = std::make_unique<fleet::ExportSink>(
+        fleet::load_nats_settings(opt.export_options.url, opt.export_options.config_file), opt.export_options,
+        host_name, session_id);
+  }
 
   recorder_ = std::make_unique<Recorder>(probes_.get(), libraries_.get(), clocks.wall_minus_mono());
   if (file_sink_) recorder_->add_sink(&*file_sink_);
@@ -114,6 +125,7 @@ TraceSession::TraceSession(const RunOptions& opt)
   if (text_sink_) recorder_->add_sink(&*text_sink_);
   recorder_->add_sink(&summary_);
   recorder_->add_sink(&profile_);
+  if (export_sink_) recorder_->add_sink(export_sink_.get());
 
   // Signals for agenttrace arrive through a signalfd; the command gets the
   // original mask and default dispositions back before it execs.
@@ -127,7 +139,10 @@ TraceSession::TraceSession(const RunOptions& opt)
 
   header_.set_format_version(trace::kFormatVersion);
   header_.set_agenttrace_version(AGENTTRACE_VERSION);
-  header_.set_hostname(host.hostname);
+  // The real host name stays in host_values (the analyzer looks for it in
+  // what was sent); the header names the host as the fleet knows it.
+  header_.set_hostname(host_name);
+  header_.set_session_id(session_id);
   header_.set_kernel_release(host.kernel_release);
   header_.set_kernel_version(host.kernel_version);
   header_.set_machine(host.machine);
@@ -161,6 +176,7 @@ int TraceSession::run(GatedChild& child) {
     recorder_->drain();
     recorder_->finish(status << 8, true);
     if (file_sink_) unlink(trace_path_.c_str());
+    finish_export(false);
     throw Error(msg, status);
   }
 
@@ -213,22 +229,43 @@ int TraceSession::run(GatedChild& child) {
   guarded([&] { recorder_->drain(); });
   guarded([&] { recorder_->finish(status, true); });
   probes_->detach_in_background();
+  finish_export(true);
   return status;
 }
 
-analyzer::Analysis TraceSession::analysis() {
-  analyzer::Analysis a;
-  a.profile = std::move(profile_.profile());
-  a.findings = analyzer::run_rules(a.profile, kb_);
-  a.source = "live";
-  return a;
+void TraceSession::finish_export(bool with_findings) {
+  if (!export_sink_) return;
+  if (with_findings) {
+    for (const auto& f : analysis().findings) {
+      trace::Json j = analyzer::finding_json(f);
+      j["host"] = export_sink_->host();
+      j["session"] = header_.session_id();
+      export_sink_->publish_finding(trace::json_line(j));
+    }
+  }
+  export_totals_ = export_sink_->close();
+  // Said even with --quiet: nothing is lost silently.
+  if (export_totals_->dropped || export_totals_->pending)
+    spdlog::warn("{}", fleet::export_summary(*export_sink_, *export_totals_));
+}
+
+const analyzer::Analysis& TraceSession::analysis() {
+  if (!analysis_) {
+    analysis_.emplace();
+    analysis_->profile = std::move(profile_.profile());
+    analysis_->findings = analyzer::run_rules(analysis_->profile, kb_);
+    analysis_->source = "live";
+  }
+  return *analysis_;
 }
 
 std::string TraceSession::end_report(const analyzer::Analysis& analysis) const {
   // Findings first, then the profile: one screen a person reads.
   bool color = analyzer::terminal_wants_color(STDERR_FILENO);
-  return analyzer::findings_text(analysis, color) +
-         summary_.render(file_sink_ && !sink_failed_ ? trace_path_ : "");
+  std::string out = analyzer::findings_text(analysis, color) +
+                    summary_.render(file_sink_ && !sink_failed_ ? trace_path_ : "");
+  if (export_sink_ && export_totals_) out += "  " + fleet::export_summary(*export_sink_, *export_totals_) + "\n";
+  return out;
 }
 
 // ---- a plain command ------------------------------------------------------
@@ -257,10 +294,7 @@ int run_traced(const RunOptions& opt) {
     session.libraries().prepare_executable(exe);
   PlainChild child(opt.command, session.original_mask());
   int status = session.run(child);
-  if (!opt.quiet) {
-    analyzer::Analysis a = session.analysis();
-    fputs(session.end_report(a).c_str(), stderr);
-  }
+  if (!opt.quiet) fputs(session.end_report(session.analysis()).c_str(), stderr);
   return exit_status_of(status);
 }
 
