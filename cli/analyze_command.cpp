@@ -12,6 +12,9 @@
 #include "cli/output.h"
 #include "cli/parse.h"
 #include "common/error.h"
+#include "fleet/collect.h"
+#include "fleet/fleet_report.h"
+#include "fleet/nats_settings.h"
 #include "trace/reader.h"
 
 namespace agenttrace::cli {
@@ -48,19 +51,36 @@ std::string render_report(const analyzer::Analysis& a, const analyzer::Knowledge
 }
 
 int analyze_command(const std::vector<std::string>& args) {
-  std::string path, format = "text", output, kb_file;
-  CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.", "analyze"};
-  app.add_option("trace", path, "the .atrace file")->required();
+  std::string path, format = "text", output, kb_file, nats_config;
+  CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.\n"
+               "TRACE is a .atrace file, or nats://HOST:PORT for what a fleet exported there (as collect).",
+               "analyze"};
+  app.add_option("trace", path, "the .atrace file, or nats://HOST:PORT")->required();
   app.add_option("--format", format, "text, json, html or sarif (default text)")
       ->check(CLI::IsMember({"text", "json", "html", "sarif"}));
   app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
   app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
+  app.add_option("--nats-config", nats_config, "with a nats:// source: credentials, TLS and stream (docs/fleet.md)");
   if (!parse_or_throw(app, args)) return kExitOk;
 
   analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
   if (!kb_file.empty()) kb.extend_from_file(kb_file);
-  analyzer::Analysis a = analyze_trace(path, kb);
   bool color = format == "text" && output.empty() && analyzer::terminal_wants_color(STDOUT_FILENO);
+  if (fleet::is_nats_url(path)) {
+    // The stream as one source: a single recording reads exactly as its
+    // trace file would; several give the fleet report.
+    fleet::CollectOptions o;
+    o.from = path;
+    o.config_file = nats_config;
+    fleet::FleetReport report = fleet::collect(o, kb);
+    if (report.sessions.size() == 1)
+      write_output(output, render_report(report.sessions[0].analysis, kb, format, color));
+    else
+      write_output(output, fleet::render_fleet_report(report, kb, format, color));
+    return kExitOk;
+  }
+  if (!nats_config.empty()) throw Error("--nats-config only applies to a nats:// source");
+  analyzer::Analysis a = analyze_trace(path, kb);
   write_output(output, render_report(a, kb, format, color));
   return kExitOk;
 }

@@ -14,5 +14,6 @@ int analyze_command(const std::vector<std::string>& args);
 int inspect_command(const std::vector<std::string>& args);
 int sandbox_command(const std::vector<std::string>& args);
 int diff_command(const std::vector<std::string>& args);
+int collect_command(const std::vector<std::string>& args);
 
 }  // namespace agenttrace::cli
