@@ -281,8 +281,9 @@ void Exporter::rewind() {
   }
   outbox_->rewind();
   // Take back what the client library still waits on: its acknowledgements
-  // would be for messages this exporter will send again.
-  if (client_) {
+  // would be for messages this exporter will send again. (nats.c 3.4.1
+  // crashes here before the first asynchronous publish: nothing to take.)
+  if (client_ && ever_published_) {
     natsMsgList pending{};
     if (js_PublishAsyncGetPendingList(&pending, client_->js()) == NATS_OK) natsMsgList_Destroy(&pending);
   }
@@ -321,6 +322,7 @@ void Exporter::publish(std::string_view entry) {
     po.MsgId = id.c_str();
     po.MaxWait = settings_.ack_timeout_ms;
     s = js_PublishMsgAsync(client_->js(), &msg, &po);
+    ever_published_ = true;
   }
   natsMsg_Destroy(msg);
   if (s == NATS_OK) return;

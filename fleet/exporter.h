@@ -120,6 +120,7 @@ class Exporter {
   std::unique_ptr<NatsClient> client_;
   std::thread thread_;
   bool started_ = false;
+  bool ever_published_ = false;  // publisher thread only
 };
 
 }  // namespace agenttrace::fleet
