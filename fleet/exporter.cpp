@@ -28,6 +28,15 @@ constexpr uint64_t kMemoryMax = 32u << 20;
 constexpr auto kRetryDelay = std::chrono::milliseconds(500);
 // How often a missing stream is looked up again.
 constexpr auto kStreamRecheck = std::chrono::seconds(2);
+// The publisher's clock: while messages are in flight or queued it looks
+// every 2 ms (acknowledgements do not wake it); idle, every 50 ms, unless
+// an event wakes it.
+constexpr auto kBusyPoll = std::chrono::milliseconds(2);
+constexpr auto kIdlePoll = std::chrono::milliseconds(50);
+// The hot path's queue starts each round with this much room, so appending
+// does not reallocate; and wakes the publisher when it holds this much.
+constexpr size_t kQueueReserve = 1u << 20;
+constexpr size_t kWakeBytes = 256u << 10;
 
 }  // namespace
 
@@ -57,38 +66,30 @@ Exporter::~Exporter() {
 }
 
 void Exporter::enqueue(std::string_view suffix, const trace::RecordEncoding& record) {
-  size_t n = entry_size(suffix.size(), record.size());
   std::lock_guard<std::mutex> lock(queue_mu_);
-  uint64_t seq = next_seq_++;
-  if (queue_.size() + n > kQueueMax) {
-    ++queue_dropped_;
-    return;
-  }
-  size_t at = queue_.size();
-  queue_.resize(at + n);
-  record.write(put_entry(reinterpret_cast<uint8_t*>(queue_.data() + at), seq, suffix, record.size()));
-  if (at == 0) {
-    queue_ready_.store(true);
-    cv_.notify_one();
-  }
+  if (uint8_t* payload = queue_entry(suffix, record.size())) record.write(payload);
 }
 
 void Exporter::enqueue_bytes(std::string_view suffix, std::string_view payload) {
-  size_t n = entry_size(suffix.size(), payload.size());
   std::lock_guard<std::mutex> lock(queue_mu_);
-  uint64_t seq = next_seq_++;
+  if (uint8_t* p = queue_entry(suffix, payload.size())) std::copy(payload.begin(), payload.end(), p);
+}
+
+uint8_t* Exporter::queue_entry(std::string_view suffix, size_t payload_len) {
+  const uint64_t seq = next_seq_++;
+  const size_t n = entry_size(suffix.size(), payload_len);
   if (queue_.size() + n > kQueueMax) {
-    ++queue_dropped_;
-    return;
+    ++queue_dropped_;  // the gap in sequence numbers shows at the centre too
+    return nullptr;
   }
-  size_t at = queue_.size();
+  const size_t at = queue_.size();
   queue_.resize(at + n);
-  uint8_t* p = put_entry(reinterpret_cast<uint8_t*>(queue_.data() + at), seq, suffix, payload.size());
-  std::copy(payload.begin(), payload.end(), p);
-  if (at == 0) {
-    queue_ready_.store(true);
+  // The publisher takes the queue on its own clock; it is woken only when
+  // it sleeps with nothing to do, or when the queue grows large, so a busy
+  // recording pays no system call per event.
+  if ((at == 0 && publisher_idle_.load(std::memory_order_relaxed)) || (at < kWakeBytes && at + n >= kWakeBytes))
     cv_.notify_one();
-  }
+  return put_entry(reinterpret_cast<uint8_t*>(queue_.data() + at), seq, suffix, payload_len);
 }
 
 void Exporter::start() {
@@ -181,10 +182,10 @@ void Exporter::run_loop() {
     Clock::time_point deadline;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(20), [&] {
-        return queue_ready_.load() || failure_ || reconnected_ || stop_ ||
-               (!window_.empty() && window_.front().state != State::kWaiting);
-      });
+      const bool idle = window_.empty() && outbox_->pending() == 0;
+      publisher_idle_.store(idle);
+      cv_.wait_for(lock, idle ? kIdlePoll : kBusyPoll, [&] { return failure_ || reconnected_ || stop_; });
+      publisher_idle_.store(false);
       stop = stop_;
       deadline = deadline_;
       failure = failure_;
@@ -192,13 +193,19 @@ void Exporter::run_loop() {
       failure_ = reconnected_ = false;
     }
     std::string batch;
+    std::string fresh;
+    fresh.reserve(kQueueReserve);  // allocated here, not on the hot path
     uint64_t queue_dropped;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
-      batch.swap(queue_);
-      queue_ready_.store(false);
+      if (!queue_.empty()) {
+        batch.swap(queue_);
+        queue_.swap(fresh);
+      }
       queue_dropped = queue_dropped_;
     }
+    // A small batch does not keep a large buffer alive while it is in flight.
+    if (batch.capacity() > 2 * batch.size() + 4096) batch.shrink_to_fit();
     outbox_->push(std::move(batch));
 
     const auto now = Clock::now();
@@ -367,8 +374,8 @@ void Exporter::on_ack_result(uint64_t seq, jsPubAck* ack, jsPubAckErr* err) {
     note_problem("the stream did not acknowledge a message: " +
                  (err ? nats_error_text(err->Err, err->ErrCode) + (err->ErrText ? std::string(" ") + err->ErrText : "")
                       : std::string("no answer")));
+    cv_.notify_one();  // a rewind is due now; good news waits for the publisher's clock
   }
-  cv_.notify_one();
 }
 
 }  // namespace agenttrace::fleet

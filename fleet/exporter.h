@@ -79,6 +79,9 @@ class Exporter {
     State state;
   };
 
+  // Appends an entry's head to the queue (queue_mu_ held); returns where its
+  // payload goes, or null when the queue is full (counted).
+  uint8_t* queue_entry(std::string_view suffix, size_t payload_len);
   void run();
   void run_loop();
   void publish(std::string_view entry);
@@ -100,7 +103,7 @@ class Exporter {
   std::string queue_;
   uint64_t next_seq_ = 1;
   uint64_t queue_dropped_ = 0;
-  std::atomic<bool> queue_ready_{false};
+  std::atomic<bool> publisher_idle_{false};
 
   // Publisher <-> acknowledgement callbacks and callers.
   mutable std::mutex mu_;
