@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 #include "common/error.h"
 #include "common/strings.h"
@@ -52,7 +55,23 @@ FleetReport collect(const CollectOptions& o, const analyzer::KnowledgeBase& kb, 
   if (!o.hosts_glob.empty() && is_literal(o.hosts_glob))
     ro.filter_subject = std::string(kSubjectRoot) + "." + host_token(o.hosts_glob) + ".>";
   ro.since_ns = o.since_ns;
-  StreamReader reader(settings, ro);
+  FleetReport report;
+  report.source = settings.url + " (stream " + settings.stream + ")";
+  std::optional<StreamReader> reader_slot;
+  for (bool said = false;;) {
+    try {
+      reader_slot.emplace(settings, ro);
+      break;
+    } catch (const NoStreamError& e) {
+      // Following from before the first host exported: wait for the stream.
+      if (!o.follow) throw;
+      if (!said) spdlog::warn("{}; waiting for it", e.what());
+      said = true;
+      if (stop && stop()) return report;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+  StreamReader& reader = *reader_slot;
 
   FleetAnalysis analysis(kb, settings.url, o.hosts_glob);
   SessionAssembler assembler([&](const SessionKey& key, const StreamMessage& m) { analysis.on_message(key, m); },
@@ -83,8 +102,6 @@ FleetReport collect(const CollectOptions& o, const analyzer::KnowledgeBase& kb, 
     }
   }
   assembler.finish();
-  FleetReport report;
-  report.source = settings.url + " (stream " + settings.stream + ")";
   report.sessions = analysis.results(assembler.counts());
   return report;
 }

@@ -18,7 +18,7 @@ StreamReader::StreamReader(const NatsSettings& settings, const ReadOptions& opti
   if (s == NATS_NO_RESPONDERS || jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr)
     throw Error("JetStream is not enabled on the NATS server at " + settings_.url);
   if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
-    throw Error("the NATS server at " + settings_.url + " has no stream " + settings_.stream +
+    throw NoStreamError("the NATS server at " + settings_.url + " has no stream " + settings_.stream +
                 " (nothing was exported there yet, or the stream has another name)");
   if (s != NATS_OK)
     throw Error("cannot read the stream " + settings_.stream + " on " + settings_.url + ": " + nats_error_text(s, jerr));

@@ -11,11 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "fleet/nats_settings.h"
 
 namespace agenttrace::fleet {
 
 class NatsClient;
+
+// The server answers but holds no such stream (yet): following waits for it.
+class NoStreamError : public Error {
+ public:
+  using Error::Error;
+};
 
 // One exported message, with what its subject and id say.
 struct StreamMessage {
