@@ -155,6 +155,13 @@ void Exporter::run() {
     failure_ = true;
     cv_.notify_one();
   };
+  events.error = [this](const std::string& problem) {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Said once: a refused permission repeats for every subject and resend.
+    if (!error_said_) spdlog::warn("{}", problem);
+    error_said_ = true;
+    note_problem(problem);
+  };
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.PublishAsync.AckHandler = &Exporter::on_ack;

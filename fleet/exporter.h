@@ -118,6 +118,7 @@ class Exporter {
   uint64_t refused_ = 0;         // the server refused them (too large)
   uint64_t outbox_dropped_ = 0;  // the spool could not hold them
   uint64_t settled_ = 0;         // published + dropped
+  bool error_said_ = false;
 
   std::unique_ptr<Outbox> outbox_;  // publisher thread only
   std::unique_ptr<NatsClient> client_;

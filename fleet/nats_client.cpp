@@ -121,6 +121,7 @@ void NatsClient::connect(const std::string& name, Mode mode, const jsOptions* js
   natsOptions_SetDisconnectedCB(opts_, &NatsClient::on_disconnected, this);
   natsOptions_SetReconnectedCB(opts_, &NatsClient::on_connected, this);
   natsOptions_SetClosedCB(opts_, &on_closed, closed_);
+  natsOptions_SetErrorHandler(opts_, &NatsClient::on_error, this);
 
   apply_credentials(opts_, settings_);
   if (mode == Mode::kBackground)
@@ -167,6 +168,15 @@ void NatsClient::on_disconnected(natsConnection*, void* closure) {
   self->connected_ = false;
   if (self->closing_) return;
   if (self->events_.disconnected) self->events_.disconnected();
+}
+
+void NatsClient::on_error(natsConnection* nc, natsSubscription*, natsStatus err, void* closure) {
+  auto* self = static_cast<NatsClient*>(closure);
+  if (self->closing_ || !self->events_.error) return;
+  const char* text = nullptr;
+  natsConnection_GetLastError(nc, &text);
+  std::string phrase = text && *text ? lower_first(text) : lower_first(natsStatus_GetText(err));
+  self->events_.error("the NATS server at " + self->settings_.url + " reports: " + phrase);
 }
 
 NatsClient::StreamState NatsClient::ensure_stream(std::string* detail) {

@@ -29,6 +29,9 @@ class NatsClient {
   struct Events {
     std::function<void()> connected;     // the first connection, made in the background, or a reconnection
     std::function<void()> disconnected;
+    // An error the server reported without a call to return it to, e.g. a
+    // publish the account may not make: one phrase.
+    std::function<void(const std::string&)> error;
   };
   enum class Mode {
     kNow,         // connect now, or throw agenttrace::Error with one sentence
@@ -59,6 +62,7 @@ class NatsClient {
   void connect(const std::string& name, Mode mode, const jsOptions* js_options);
   static void on_connected(natsConnection* nc, void* closure);
   static void on_disconnected(natsConnection* nc, void* closure);
+  static void on_error(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
 
   NatsSettings settings_;
   Events events_;
