@@ -126,6 +126,15 @@ void emit(fleet::ExportSink& sink, uint64_t from, uint64_t to) {
   }
 }
 
+// Ends a recording of `events` events as a session does: the closing record
+// gets the export's counts, then goes out, then the rest is delivered.
+fleet::ExportTotals end_recording(fleet::ExportSink& sink, uint64_t events, trace::Trailer* trailer) {
+  trailer->set_events(events);
+  sink.complete_trailer(trailer);
+  sink.on_trailer(*trailer);
+  return sink.close();
+}
+
 // Waits (bounded) until the exporter says something.
 template <typename Pred>
 bool wait_for(Pred pred, int timeout_ms = 10000) {
@@ -158,10 +167,7 @@ TEST(FleetOutage, ServerStoppedInTheMiddleAndRestartedLosesNothingAndDoublesNoth
   server.start();
   emit(sink, 2001, 3000);
   trace::Trailer trailer;
-  trailer.set_events(3000);
-  sink.complete_trailer(&trailer);
-  sink.on_trailer(trailer);
-  fleet::ExportTotals t = sink.close();
+  fleet::ExportTotals t = end_recording(sink, 3000, &trailer);
 
   EXPECT_EQ(t.enqueued, 3002u);
   EXPECT_EQ(t.published, 3002u);
@@ -240,10 +246,7 @@ TEST(FleetCluster, OneOfThreeNodesKilledInTheMiddleLosesNothing) {
   nodes[0]->kill();  // the node the exporter is connected to, mid-stream
   emit(sink, 1501, 3000);
   trace::Trailer trailer;
-  trailer.set_events(3000);
-  sink.complete_trailer(&trailer);
-  sink.on_trailer(trailer);
-  fleet::ExportTotals t = sink.close();
+  fleet::ExportTotals t = end_recording(sink, 3000, &trailer);
   EXPECT_EQ(t.published, 3002u) << t.problem;
   EXPECT_EQ(t.dropped, 0u);
   EXPECT_EQ(t.pending, 0u);
