@@ -226,7 +226,8 @@ std::string fleet_report_html(const FleetReport& r, const analyzer::KnowledgeBas
                       html_escape(rule) + "</span>");
     for (const auto& a : h.agents) agents.push_back("<code>" + html_escape(a) + "</code>");
     out += "<tr><td>" + html_escape(name) + "</td><td>" + std::to_string(h.sessions.size()) + "</td><td>" +
-           join(agents, "<br>") + "</td><td>" + join(cats, ", ") + "</td><td>" + join(rules, ", ") + "</td></tr>\n";
+           join(agents, "<br>") + "</td><td>" + (cats.empty() ? "nothing it names" : join(cats, ", ")) + "</td><td>" +
+           (rules.empty() ? "none" : join(rules, ", ")) + "</td></tr>\n";
   }
   out += "</table>\n<h2>Findings</h2>\n";
   if (flat.empty()) out += "<p>None.</p>\n";
