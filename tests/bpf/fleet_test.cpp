@@ -205,14 +205,30 @@ TEST(FleetBpf, TwoHostsStreamIntoOneJetStreamThroughAServerRestartAndCollectRepo
   }
   EXPECT_EQ(delivered, total);  // every message once, none doubled
   std::map<std::string, std::vector<std::string>> by_host;
-  for (const auto& f : fleet["findings"])
-    by_host[f["host"].get<std::string>()].push_back(f["rule"].get<std::string>() + ":" + f["severity"].get<std::string>());
-  // The agents' own findings, and one more each: node is exec'd by the
-  // waiting shell, so its TLS probes are placed after it started.
-  EXPECT_THAT(by_host["alpha"], UnorderedElementsAre("fingerprint-collection:high", "hidden-characters:high",
-                                                     "credential-access:info", "coverage-gap:info"));
+  std::map<std::string, int> coverage_gaps;
+  std::string messages;
+  for (const auto& f : fleet["findings"]) {
+    std::string host = f["host"];
+    messages += host + ": " + f["message"].get<std::string>() + "\n";
+    // node is exec'd by the waiting shell, so its TLS probes are placed
+    // after it started: one coverage gap each, "late" (info). When both
+    // hosts' agenttrace probe the same node binary at the same moment, one
+    // may fail to attach (ENOENT from the kernel) and says so: "not
+    // visible" (low). Either way it is reported, which is what matters here.
+    if (f["rule"] == "coverage-gap") {
+      ++coverage_gaps[host];
+      continue;
+    }
+    by_host[host].push_back(f["rule"].get<std::string>() + ":" + f["severity"].get<std::string>());
+  }
+  EXPECT_THAT(by_host["alpha"],
+              UnorderedElementsAre("fingerprint-collection:high", "hidden-characters:high", "credential-access:info"))
+      << messages;
   EXPECT_THAT(by_host["beta"], UnorderedElementsAre("fingerprint-collection:high", "value-echo:high", "value-echo:high",
-                                                    "credential-access:info", "coverage-gap:info"));
+                                                    "credential-access:info"))
+      << messages;
+  EXPECT_EQ(coverage_gaps["alpha"], 1) << messages;
+  EXPECT_EQ(coverage_gaps["beta"], 1) << messages;
   ASSERT_EQ(fleet["hosts"].size(), 2u);
   EXPECT_EQ(fleet["hosts"][0]["host"], "alpha");
   EXPECT_EQ(fleet["hosts"][1]["host"], "beta");
