@@ -13,8 +13,11 @@ namespace agenttrace::fleet {
 
 namespace {
 
+// "No server available" -> "no server available", for the middle of a
+// sentence; an acronym ("SSL Error") stays as it is.
 std::string lower_first(std::string s) {
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  if (s.size() > 1 && s[0] >= 'A' && s[0] <= 'Z' && !(s[1] >= 'A' && s[1] <= 'Z'))
+    s[0] = static_cast<char>(s[0] - 'A' + 'a');
   return s;
 }
 

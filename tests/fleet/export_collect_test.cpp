@@ -390,5 +390,43 @@ TEST(FleetAuth, NkeySeedFromTheConfigFile) {
   EXPECT_EQ(collect_all(server.url(), kb, dir.file("export.yaml")).sessions.size(), 1u);
 }
 
+// A CA and a server certificate for 127.0.0.1, made with openssl for the test.
+bool make_certificates(const TempDir& dir) {
+  std::ofstream(dir.file("san.cnf")) << "subjectAltName=IP:127.0.0.1\n";
+  std::string d = dir.path();
+  std::string cmd = "cd " + d + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 1 "
+                    "-subj /CN=agenttrace-test-ca && openssl req -newkey rsa:2048 -nodes -keyout server-key.pem "
+                    "-out server.csr -subj /CN=127.0.0.1 && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem "
+                    "-CAcreateserial -out server.pem -days 1 -extfile san.cnf";
+  return system((cmd + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+TEST(FleetAuth, TlsWithTheCaFromTheConfigFile) {
+  REQUIRE_NATS_SERVER();
+  if (system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "openssl is not installed";
+  TempDir dir;
+  ASSERT_TRUE(make_certificates(dir));
+  NatsServer server(standalone(dir.path(), "tls { cert_file: \"" + dir.file("server.pem") + "\", key_file: \"" +
+                                               dir.file("server-key.pem") + "\" }"));
+  std::ofstream(dir.file("export.yaml")) << "ca: " << dir.file("ca.pem") << "\n";
+  {
+    fleet::ExportSink sink(fleet::load_nats_settings(server.url(), dir.file("export.yaml")),
+                           export_options(server.url(), dir.file("spool")), "tls-host", "tls-session");
+    sink.on_header(fleet_header("tls-host"));
+    emit(sink, 1, 10);
+    fleet::ExportTotals t = sink.close();
+    EXPECT_EQ(t.published, 11u) << t.problem;
+  }
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  EXPECT_EQ(collect_all(server.url(), kb, dir.file("export.yaml")).sessions.size(), 1u);
+  // Without the CA the server's certificate is not trusted.
+  try {
+    collect_all("tls://127.0.0.1:" + std::to_string(server.port()), kb);
+    ADD_FAILURE() << "an untrusted certificate was accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("cannot connect to the NATS server at tls://127.0.0.1:"));
+  }
+}
+
 }  // namespace
 }  // namespace agenttrace::testing
