@@ -152,6 +152,21 @@ bool terminal_wants_color(int fd) {
   return isatty(fd);
 }
 
+Json finding_json(const Finding& f, const Profile* profile) {
+  Json fj;
+  fj["id"] = f.id;
+  fj["rule"] = f.rule;
+  fj["severity"] = severity_name(f.severity);
+  fj["message"] = f.message;
+  if (f.pid) fj["pid"] = f.pid;
+  if (!f.comm.empty()) fj["comm"] = f.comm;
+  Json ev = Json::array();
+  static const Profile kNoProfile;
+  for (const auto& e : f.evidence) ev.push_back(evidence_json(e, profile ? *profile : kNoProfile));
+  fj["evidence"] = ev;
+  return fj;
+}
+
 Json report_json(const Analysis& a, const KnowledgeBase& kb) {
   const Profile& p = a.profile;
   Json j;
@@ -174,17 +189,7 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
   for (const char* s : {"high", "medium", "low", "info"}) by_sev[s] = 0;
   Json findings = Json::array();
   for (const auto& f : a.findings) {
-    Json fj;
-    fj["id"] = f.id;
-    fj["rule"] = f.rule;
-    fj["severity"] = severity_name(f.severity);
-    fj["message"] = f.message;
-    if (f.pid) fj["pid"] = f.pid;
-    if (!f.comm.empty()) fj["comm"] = f.comm;
-    Json ev = Json::array();
-    for (const auto& e : f.evidence) ev.push_back(evidence_json(e, p));
-    fj["evidence"] = ev;
-    findings.push_back(fj);
+    findings.push_back(finding_json(f, &p));
     by_sev[severity_name(f.severity)] = by_sev[severity_name(f.severity)].get<int>() + 1;
   }
   j["findings"] = findings;
@@ -417,7 +422,9 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
   return out;
 }
 
-std::string report_sarif(const Analysis& a) {
+std::string report_sarif(const Analysis& a) { return report_sarif(std::vector<SarifSource>{{&a, "", Json()}}); }
+
+std::string report_sarif(const std::vector<SarifSource>& sources) {
   Json rules_j = Json::array();
   std::map<std::string, int> rule_index;
   for (const auto& r : rules()) {
@@ -431,64 +438,77 @@ std::string report_sarif(const Analysis& a) {
     rules_j.push_back(rj);
   }
   Json results = Json::array();
-  for (const auto& f : a.findings) {
-    Json r;
-    r["ruleId"] = f.rule;
-    r["ruleIndex"] = rule_index[f.rule];
-    r["level"] = f.severity == Severity::kHigh     ? "error"
-                 : f.severity == Severity::kMedium ? "warning"
-                                                    : "note";
-    r["message"]["text"] = f.message;
-    // A trace has no source lines: the location is the trace file, and each
-    // piece of evidence is a logical location (the process and event).
-    Json loc;
-    loc["physicalLocation"]["artifactLocation"]["uri"] = a.source.empty() ? "trace" : a.source;
-    Json logical = Json::array();
-    Json lj;
-    lj["name"] = f.comm.empty() ? std::string("trace") : f.comm;
-    lj["fullyQualifiedName"] = f.comm + "[" + std::to_string(f.pid) + "]";
-    lj["kind"] = "process";
-    logical.push_back(lj);
-    loc["logicalLocations"] = logical;
-    r["locations"] = Json::array({loc});
-    r["partialFingerprints"]["agenttraceFindingId"] = f.id;
-    Json related = Json::array();
-    int n = 0;
-    for (const auto& e : f.evidence) {
-      Json rl;
-      rl["id"] = n++;
-      rl["message"]["text"] = e.what + (e.context.empty() ? "" : ": \"" + e.context + "\"");
-      rl["physicalLocation"]["artifactLocation"]["uri"] = a.source.empty() ? "trace" : a.source;
-      if (e.event) rl["properties"]["event"] = e.event;
-      related.push_back(rl);
-    }
-    if (!related.empty()) r["relatedLocations"] = related;
-    // Which code asked: the call stacks of the evidence that has one.
-    Json stacks = Json::array();
-    for (const auto& e : f.evidence) {
-      const trace::Stack* st = evidence_stack(a.profile, e);
-      if (!st || st->frames_size() == 0) continue;
-      Json sj;
-      sj["message"]["text"] = e.what;
-      Json frames = Json::array();
-      for (const auto& fr : st->frames()) {
-        Json fj;
-        fj["location"]["message"]["text"] = frame_text(fr);
-        if (!fr.symbol().empty()) {
-          Json ll;
-          ll["name"] = fr.symbol();
-          ll["kind"] = "function";
-          fj["location"]["logicalLocations"] = Json::array({ll});
-        }
-        if (!fr.module().empty()) fj["module"] = fr.module();
-        frames.push_back(std::move(fj));
+  Json invocations = Json::array();
+  for (const auto& src : sources) {
+    const Analysis& a = *src.analysis;
+    const std::string uri = a.source.empty() ? "trace" : a.source;
+    for (const auto& f : a.findings) {
+      Json r;
+      r["ruleId"] = f.rule;
+      r["ruleIndex"] = rule_index[f.rule];
+      r["level"] = f.severity == Severity::kHigh     ? "error"
+                   : f.severity == Severity::kMedium ? "warning"
+                                                      : "note";
+      r["message"]["text"] = src.label.empty() ? f.message : src.label + ": " + f.message;
+      // A trace has no source lines: the location is the trace file, and each
+      // piece of evidence is a logical location (the process and event).
+      Json loc;
+      loc["physicalLocation"]["artifactLocation"]["uri"] = uri;
+      Json logical = Json::array();
+      Json lj;
+      lj["name"] = f.comm.empty() ? std::string("trace") : f.comm;
+      lj["fullyQualifiedName"] = (src.label.empty() ? "" : src.label + "/") + f.comm + "[" + std::to_string(f.pid) + "]";
+      lj["kind"] = "process";
+      logical.push_back(lj);
+      loc["logicalLocations"] = logical;
+      r["locations"] = Json::array({loc});
+      r["partialFingerprints"]["agenttraceFindingId"] = f.id;
+      Json related = Json::array();
+      int n = 0;
+      for (const auto& e : f.evidence) {
+        Json rl;
+        rl["id"] = n++;
+        rl["message"]["text"] = e.what + (e.context.empty() ? "" : ": \"" + e.context + "\"");
+        rl["physicalLocation"]["artifactLocation"]["uri"] = uri;
+        if (e.event) rl["properties"]["event"] = e.event;
+        related.push_back(rl);
       }
-      sj["frames"] = std::move(frames);
-      stacks.push_back(std::move(sj));
+      if (!related.empty()) r["relatedLocations"] = related;
+      // Which code asked: the call stacks of the evidence that has one.
+      Json stacks = Json::array();
+      for (const auto& e : f.evidence) {
+        const trace::Stack* st = evidence_stack(a.profile, e);
+        if (!st || st->frames_size() == 0) continue;
+        Json sj;
+        sj["message"]["text"] = e.what;
+        Json frames = Json::array();
+        for (const auto& fr : st->frames()) {
+          Json fj;
+          fj["location"]["message"]["text"] = frame_text(fr);
+          if (!fr.symbol().empty()) {
+            Json ll;
+            ll["name"] = fr.symbol();
+            ll["kind"] = "function";
+            fj["location"]["logicalLocations"] = Json::array({ll});
+          }
+          if (!fr.module().empty()) fj["module"] = fr.module();
+          frames.push_back(std::move(fj));
+        }
+        sj["frames"] = std::move(frames);
+        stacks.push_back(std::move(sj));
+      }
+      if (!stacks.empty()) r["stacks"] = stacks;
+      r["properties"]["severity"] = severity_name(f.severity);
+      if (src.properties.is_object())
+        for (const auto& [k, v] : src.properties.items()) r["properties"][k] = v;
+      results.push_back(r);
     }
-    if (!stacks.empty()) r["stacks"] = stacks;
-    r["properties"]["severity"] = severity_name(f.severity);
-    results.push_back(r);
+    Json inv;
+    inv["executionSuccessful"] = true;
+    std::vector<std::string> cmd(a.profile.header.command().begin(), a.profile.header.command().end());
+    inv["commandLine"] = join(cmd, " ");
+    if (src.properties.is_object()) inv["properties"] = src.properties;
+    invocations.push_back(inv);
   }
   Json run;
   run["tool"]["driver"]["name"] = "agenttrace";
@@ -496,11 +516,7 @@ std::string report_sarif(const Analysis& a) {
   run["tool"]["driver"]["informationUri"] = "https://github.com/agenttrace/agenttrace";
   run["tool"]["driver"]["rules"] = rules_j;
   run["results"] = results;
-  Json inv;
-  inv["executionSuccessful"] = true;
-  std::vector<std::string> cmd(a.profile.header.command().begin(), a.profile.header.command().end());
-  inv["commandLine"] = join(cmd, " ");
-  run["invocations"] = Json::array({inv});
+  run["invocations"] = invocations;
   Json sarif;
   sarif["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   sarif["version"] = "2.1.0";

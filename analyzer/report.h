@@ -25,6 +25,9 @@ struct Analysis {
 int worst_severity(const std::vector<Finding>& findings);
 
 trace::Json report_json(const Analysis& a, const KnowledgeBase& kb);
+// One finding as report_json lists it (the fleet export publishes these).
+// `profile`: the one the finding came from, for the call stacks of its evidence.
+trace::Json finding_json(const Finding& f, const Profile* profile = nullptr);
 
 // Findings first, then the profile. `color`: ANSI colours for a terminal.
 std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color);
@@ -33,6 +36,15 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color);
 std::string findings_text(const Analysis& a, bool color);
 
 std::string report_sarif(const Analysis& a);
+// One SARIF run with the findings of several analyses (the fleet's
+// recordings): each result's message starts with its source's label
+// ("alpha") and carries its properties (host, session).
+struct SarifSource {
+  const Analysis* analysis;
+  std::string label;
+  trace::Json properties;
+};
+std::string report_sarif(const std::vector<SarifSource>& sources);
 
 std::string report_html(const Analysis& a, const KnowledgeBase& kb);
 

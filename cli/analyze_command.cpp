@@ -11,38 +11,17 @@
 #include "analyzer/policy.h"
 #include "analyzer/report.h"
 #include "analyzer/symbolizer.h"
+#include "analyzer/trace_analysis.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/parse.h"
 #include "common/error.h"
+#include "fleet/collect.h"
+#include "fleet/fleet_report.h"
+#include "fleet/nats_settings.h"
 #include "trace/reader.h"
 
 namespace agenttrace::cli {
-
-analyzer::Analysis analyze_trace(const std::string& path, const analyzer::KnowledgeBase& kb,
-                                 const analyzer::SymbolizerOptions& symbols) {
-  trace::TraceReader reader(path);
-  analyzer::ProfileBuilder builder(kb);
-  builder.on_header(reader.header());
-  trace::Event event;
-  trace::TraceReader::Status st;
-  while ((st = reader.next(&event)) == trace::TraceReader::Status::kRecord) builder.on_event(event);
-  if (st == trace::TraceReader::Status::kCorrupt)
-    throw Error(path + " is corrupt after " + std::to_string(reader.events_read()) + " events: " + reader.error());
-  analyzer::Analysis a;
-  if (reader.has_trailer()) {
-    builder.on_trailer(reader.trailer());
-  } else {
-    a.truncated = true;
-    spdlog::warn("{} is truncated: it ends after {} events without its closing record; analysing what is there",
-                 path, reader.events_read());
-  }
-  a.profile = std::move(builder.profile());
-  analyzer::symbolize_stacks(a.profile, symbols);
-  a.findings = analyzer::run_rules(a.profile, kb);
-  a.source = path;
-  return a;
-}
 
 std::string render_report(const analyzer::Analysis& a, const analyzer::KnowledgeBase& kb,
                           const std::string& format, bool color) {
@@ -53,11 +32,13 @@ std::string render_report(const analyzer::Analysis& a, const analyzer::Knowledge
 }
 
 int analyze_command(const std::vector<std::string>& args) {
-  std::string path, format = "text", output, kb_file, policy_file;
+  std::string path, format = "text", output, kb_file, policy_file, nats_config;
   analyzer::SymbolizerOptions symbols;
   CLI::App app{"Analyse a trace: findings with their evidence, then the behavioral profile.\n"
-               "Exit status: 0; 3 when a --policy is violated; 125 on errors.", "analyze"};
-  app.add_option("trace", path, "the .atrace file")->required();
+               "TRACE is a .atrace file, or nats://HOST:PORT for what a fleet exported there (as collect).\n"
+               "Exit status: 0; 3 when a --policy is violated; 125 on errors.",
+               "analyze"};
+  app.add_option("trace", path, "the .atrace file, or nats://HOST:PORT")->required();
   app.add_option("--format", format, "text, json, html, sarif, or junit with --policy (default text)")
       ->check(CLI::IsMember({"text", "json", "html", "sarif", "junit"}));
   app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
@@ -66,6 +47,7 @@ int analyze_command(const std::vector<std::string>& args) {
   app.add_option("--binaries", symbols.binary_dirs,
                  "a directory with the traced programs' binaries, to name stack frames (repeatable)")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--nats-config", nats_config, "with a nats:// source: credentials, TLS and stream (docs/fleet.md)");
   if (!parse_or_throw(app, args)) return kExitOk;
   if (format == "junit" && policy_file.empty()) throw Error("--format junit needs a --policy (one test case per rule)");
 
@@ -74,10 +56,29 @@ int analyze_command(const std::vector<std::string>& args) {
   // A bad policy fails before the trace is read.
   std::optional<analyzer::Policy> policy;
   if (!policy_file.empty()) policy = analyzer::Policy::load(policy_file);
-  analyzer::Analysis a = analyze_trace(path, kb, symbols);
+  bool color = format == "text" && output.empty() && analyzer::terminal_wants_color(STDOUT_FILENO);
+  analyzer::Analysis a;
+  if (fleet::is_nats_url(path)) {
+    // The stream as one source: a single recording reads exactly as its
+    // trace file would; several give the fleet report.
+    fleet::CollectOptions o;
+    o.from = path;
+    o.config_file = nats_config;
+    fleet::FleetReport report = fleet::collect(o, kb);
+    if (report.sessions.size() != 1) {
+      if (policy) throw Error("--policy applies to one recording; this stream holds " + std::to_string(report.sessions.size()));
+      if (format == "junit") throw Error("--format junit needs a single recording and a --policy");
+      write_output(output, fleet::render_fleet_report(report, kb, format, color));
+      return kExitOk;
+    }
+    a = std::move(report.sessions[0].analysis);
+    analyzer::symbolize_stacks(a.profile, symbols);
+  } else {
+    if (!nats_config.empty()) throw Error("--nats-config only applies to a nats:// source");
+    a = analyzer::analyze_trace_file(path, kb, symbols);
+  }
   std::optional<analyzer::PolicyResult> verdict;
   if (policy) verdict = policy->evaluate(a, kb);
-  bool color = format == "text" && output.empty() && analyzer::terminal_wants_color(STDOUT_FILENO);
   std::string text;
   if (format == "junit") {
     text = analyzer::policy_junit(*verdict, "agenttrace analyze");

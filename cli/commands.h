@@ -16,5 +16,6 @@ int sandbox_command(const std::vector<std::string>& args);
 int diff_command(const std::vector<std::string>& args);
 int attach_command(const std::vector<std::string>& args);
 int watch_command(const std::vector<std::string>& args);
+int collect_command(const std::vector<std::string>& args);
 
 }  // namespace agenttrace::cli

@@ -12,7 +12,8 @@
 #include "common/signals.h"
 
 int main(int argc, char** argv) {
-  auto logger = spdlog::stderr_logger_st("agenttrace");
+  // Multi-threaded: the fleet export's thread warns too.
+  auto logger = spdlog::stderr_logger_mt("agenttrace");
   logger->set_pattern("agenttrace: %^%l%$: %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::warn);
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == "diff") return agenttrace::cli::diff_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "attach") return agenttrace::cli::attach_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "watch") return agenttrace::cli::watch_command({args.begin() + 1, args.end()});
+    if (!args.empty() && args[0] == "collect") return agenttrace::cli::collect_command({args.begin() + 1, args.end()});
     return agenttrace::cli::run_command(args);
   } catch (const agenttrace::Error& e) {
     fprintf(stderr, "agenttrace: %s\n", e.what());

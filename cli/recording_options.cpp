@@ -24,6 +24,7 @@ void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingF
   app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one");
   app.add_flag("-q,--quiet", run.quiet, "no summary at the end");
   app.add_flag("--debug", run.debug, "show libbpf's and the verifier's own messages");
+  add_export_options(app, run, flags.export_flags);
 }
 
 void finish_recording_options(collector::RunOptions& run, const RecordingFlags& flags) {
@@ -36,6 +37,7 @@ void finish_recording_options(collector::RunOptions& run, const RecordingFlags& 
   run.capture_bytes = *parse_size(flags.capture);
   run.stacks = !flags.no_stacks;
   if (flags.no_stacks && run.capture_symbols) throw Error("--capture-symbols and --no-stacks contradict each other");
+  finish_export_options(run, flags.export_flags);
 }
 
 }  // namespace agenttrace::cli

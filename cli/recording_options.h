@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "cli/export_options.h"
 #include "cli/parse.h"
 #include "collector/run.h"
 
@@ -14,10 +15,12 @@ struct RecordingFlags {
   std::string ringbuf = "16M";
   std::string capture = "1M";
   bool no_stacks = false;
+  ExportFlags export_flags;
 };
 
 // Adds --json, -v, --show-values, --ringbuf-size, --capture-bytes, -q,
-// --debug, --kb, --no-stacks and --capture-symbols.
+// --debug, --kb, --no-stacks, --capture-symbols and the fleet export's
+// options (--export, ...).
 void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingFlags& flags);
 // Checks and converts them into `run` after parsing; throws agenttrace::Error.
 void finish_recording_options(collector::RunOptions& run, const RecordingFlags& flags);

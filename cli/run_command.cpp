@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/export_options.h"
 #include "cli/parse.h"
 #include "cli/recording_options.h"
 #include "collector/run.h"

@@ -4,6 +4,7 @@
 
 #include "analyzer/policy.h"
 #include "cli/commands.h"
+#include "cli/export_options.h"
 #include "cli/output.h"
 #include "cli/parse.h"
 #include "cli/sandbox_options.h"
@@ -24,8 +25,11 @@ int sandbox_command(const std::vector<std::string>& args) {
   app.add_option("--format", format, "report format: text, json, junit or sarif (default text)")
       ->check(CLI::IsMember({"text", "json", "junit", "sarif"}));
   app.add_option("-o,--output", output, "write the report to FILE");
+  ExportFlags export_flags;
+  add_export_options(app, run, export_flags);
   if (!parse_or_throw(app, args)) return kExitOk;
   finish_sandbox_options(app, o, run, args, "sandbox");
+  finish_export_options(run, export_flags);
 
   // A bad policy fails before anything runs.
   std::optional<analyzer::Policy> policy;

@@ -207,6 +207,8 @@ trace::Trailer Recorder::trailer(int exit_status, bool target_exited) {
     kc->set_kind("coverage");
     kc->set_recorded(it->second);
   }
+  // Sinks add what they know (the export's counts).
+  for (auto* s : sinks_) s->complete_trailer(&t);
   return t;
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fleet/export_options.h"
+
 namespace agenttrace::collector {
 
 struct RunOptions {
@@ -29,6 +31,10 @@ struct RunOptions {
   bool trace_all = false;
   std::vector<std::string> watch_comms;  // process names (comm, 15 bytes at most)
   std::vector<std::string> watch_exes;   // executables, matched by device and inode
+  // --host-name (or AGENTTRACE_HOST_NAME): the name this host goes by in the
+  // trace header and the fleet export; empty: the machine's own.
+  std::string host_name;
+  fleet::ExportOptions export_options;  // --export and its companions
 };
 
 // Returns the exit status agenttrace should exit with: CMD's status, 128+N

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "analyzer/symbolizer.h"
+#include "analyzer/trace_analysis.h"
 #include "collector/host_info.h"
 #include "collector/launcher.h"
 #include "collector/library_probes.h"
@@ -24,6 +25,9 @@
 #include "common/signals.h"
 #include "common/unique_fd.h"
 #include "agenttrace.h"
+#include "fleet/export_sink.h"
+#include "fleet/nats_settings.h"
+#include "fleet/subjects.h"
 #include "version.h"
 
 namespace agenttrace::collector {
@@ -163,6 +167,14 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
   }
   if (!opt.json_path.empty()) json_sink_.emplace(opt.json_path);
   if (opt.verbose) text_sink_.emplace(stderr);
+  const std::string host_name = opt.host_name.empty() ? host.hostname : opt.host_name;
+  std::string session_id;
+  if (opt.export_options.enabled()) {
+    session_id = fleet::make_session_id(host.boot_id, clocks.wall_ns, getpid());
+    export_sink_ = std::make_unique<fleet::ExportSink>(
+        fleet::load_nats_settings(opt.export_options.url, opt.export_options.config_file), opt.export_options,
+        host_name, session_id);
+  }
 
   recorder_ = std::make_unique<Recorder>(probes_.get(), libraries_.get(), clocks.wall_minus_mono());
   if (opt.stacks) {
@@ -189,6 +201,7 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
     recorder_->add_sink(&summary_);
     recorder_->add_sink(&profile_);
   }
+  if (export_sink_) recorder_->add_sink(export_sink_.get());
 
   // Signals for agenttrace arrive through a signalfd; the command gets the
   // original mask and default dispositions back before it execs. (main()
@@ -201,7 +214,10 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
 
   header_.set_format_version(trace::kFormatVersion);
   header_.set_agenttrace_version(AGENTTRACE_VERSION);
-  header_.set_hostname(host.hostname);
+  // The real host name stays in host_values (the analyzer looks for it in
+  // what was sent); the header names the host as the fleet knows it.
+  header_.set_hostname(host_name);
+  header_.set_session_id(session_id);
   header_.set_kernel_release(host.kernel_release);
   header_.set_kernel_version(host.kernel_version);
   header_.set_machine(host.machine);
@@ -309,6 +325,7 @@ int TraceSession::run(GatedChild& child) {
     recorder_->drain();
     recorder_->finish(status << 8, true);
     if (file_sink_) unlink(trace_path_.c_str());
+    finish_export(false);
     throw Error(msg, status);
   }
   return run_loop(target, true);
@@ -379,6 +396,7 @@ int TraceSession::run_loop(Target& target, bool child) {
         std::string done = trace_path_;
         rotate(next);
         target.file_closed(done);
+        export_findings_of_file(done);
       });
     });
 
@@ -418,6 +436,7 @@ int TraceSession::run_loop(Target& target, bool child) {
         std::string done = trace_path_;
         rotate(rotate_to);
         target.file_closed(done);
+        export_findings_of_file(done);
       });
     }
     guarded([&] { recorder_->flush(); });
@@ -428,26 +447,63 @@ int TraceSession::run_loop(Target& target, bool child) {
   guarded([&] { recorder_->drain(); });
   recorder_->set_after_event(nullptr);
   guarded([&] { recorder_->finish(status, child && exited); });
-  if (file_sink_ && !sink_failed_) target.file_closed(trace_path_);
+  if (file_sink_ && !sink_failed_) {
+    target.file_closed(trace_path_);
+    if (mode_ == "watch") export_findings_of_file(trace_path_);
+  }
   probes_->detach_in_background();
+  finish_export(true);
   return status;
 }
 
-analyzer::Analysis TraceSession::analysis() {
-  analyzer::Analysis a;
-  a.profile = std::move(profile_.profile());
-  // Frames are named from this machine's binaries, the ones that ran.
-  analyzer::symbolize_stacks(a.profile, {});
-  a.findings = analyzer::run_rules(a.profile, kb_);
-  a.source = "live";
-  return a;
+void TraceSession::publish_findings(const analyzer::Analysis& a) {
+  for (const auto& f : a.findings) {
+    trace::Json j = analyzer::finding_json(f, &a.profile);
+    j["host"] = export_sink_->host();
+    j["session"] = header_.session_id();
+    export_sink_->publish_finding(trace::json_line(j));
+  }
+}
+
+void TraceSession::export_findings_of_file(const std::string& path) {
+  if (!export_sink_ || sink_failed_) return;
+  // A watch keeps no profile in memory: each file it completes is analysed
+  // as `agenttrace analyze` would, and its findings go out then.
+  try {
+    publish_findings(analyzer::analyze_trace_file(path, kb_));
+  } catch (const Error& e) {
+    spdlog::warn("the findings of {} were not exported: {}", path, e.what());
+  }
+}
+
+void TraceSession::finish_export(bool with_findings) {
+  if (!export_sink_) return;
+  if (with_findings && mode_ != "watch") publish_findings(analysis());
+  export_totals_ = export_sink_->close();
+  // Said even with --quiet: nothing is lost silently.
+  if (export_totals_->dropped || export_totals_->pending)
+    spdlog::warn("{}", fleet::export_summary(*export_sink_, *export_totals_));
+}
+
+const analyzer::Analysis& TraceSession::analysis() {
+  if (!analysis_) {
+    analysis_.emplace();
+    analysis_->profile = std::move(profile_.profile());
+    // Frames are named from this machine's binaries, the ones that ran.
+    analyzer::symbolize_stacks(analysis_->profile, {});
+    analysis_->findings = analyzer::run_rules(analysis_->profile, kb_);
+    analysis_->source = "live";
+  }
+  return *analysis_;
 }
 
 std::string TraceSession::end_report(const analyzer::Analysis& analysis) const {
   // Findings first, then the profile: one screen a person reads.
   bool color = analyzer::terminal_wants_color(STDERR_FILENO);
-  return analyzer::findings_text(analysis, color) +
-         summary_.render(file_sink_ && !sink_failed_ ? trace_path_ : "");
+  std::string out = analyzer::findings_text(analysis, color) +
+                    summary_.render(file_sink_ && !sink_failed_ ? trace_path_ : "");
+  if (export_sink_ && export_totals_) out += "  " + fleet::export_summary(*export_sink_, *export_totals_) + "\n";
+  return out;
 }
 
 // ---- a plain command ------------------------------------------------------
@@ -483,7 +539,7 @@ int run_traced(const RunOptions& opt) {
     session.libraries().prepare_executable(exe);
   PlainChild child(opt.command, session.original_mask());
   int status = session.run(child);
-  analyzer::Analysis a = session.analysis();
+  const analyzer::Analysis& a = session.analysis();
   if (!opt.quiet) fputs(session.end_report(a).c_str(), stderr);
   if (opt.jit_symbols) {
     // The perf maps were asked for by agenttrace; their content is in the trace.

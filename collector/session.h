@@ -20,7 +20,12 @@
 #include "analyzer/report.h"
 #include "analyzer/summary.h"
 #include "collector/run.h"
+#include "fleet/exporter.h"
 #include "trace/sink.h"
+
+namespace agenttrace::fleet {
+class ExportSink;
+}
 
 namespace agenttrace::collector {
 
@@ -107,17 +112,22 @@ class TraceSession {
   // Processes traced and alive, as far as the events say.
   const std::set<uint32_t>& live_processes() const { return live_; }
 
-  // After run(): the profile and findings, and what to print at the end.
-  analyzer::Analysis analysis();
+  // After run(): the profile and findings (computed once), and what to print
+  // at the end.
+  const analyzer::Analysis& analysis();
   std::string end_report(const analyzer::Analysis& analysis) const;
   const std::string& trace_path() const { return trace_path_; }
   bool recording_failed() const { return sink_failed_; }
   // Trace files written (more than one when a watch rotated).
   const std::vector<std::string>& trace_files() const { return trace_files_; }
+  // With --export, after run(): what became of the exported messages.
+  const std::optional<fleet::ExportTotals>& export_totals() const { return export_totals_; }
 
  private:
   class LiveSink;
   int run_loop(Target& target, bool child);
+  void publish_findings(const analyzer::Analysis& analysis);
+  void export_findings_of_file(const std::string& path);
   // Closes the current trace file with its trailer and continues in `path`.
   void rotate(const std::string& path);
 
@@ -131,6 +141,9 @@ class TraceSession {
   std::optional<trace::JsonLinesSink> json_sink_;
   std::optional<trace::TextLinesSink> text_sink_;
   std::unique_ptr<LiveSink> live_sink_;
+  std::unique_ptr<fleet::ExportSink> export_sink_;
+  std::optional<fleet::ExportTotals> export_totals_;
+  std::optional<analyzer::Analysis> analysis_;
   analyzer::SummaryBuilder summary_;
   analyzer::ProfileBuilder profile_;
   trace::Header header_;
@@ -140,6 +153,10 @@ class TraceSession {
   sigset_t original_mask_;
   int signal_fd_ = -1;
   bool sink_failed_ = false;
+
+  // Publishes the findings and delivers what the export still holds, for at
+  // most --drain-timeout.
+  void finish_export(bool with_findings);
 };
 
 // Exit status agenttrace reports for a command's wait(2) status.

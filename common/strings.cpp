@@ -50,6 +50,26 @@ std::optional<uint64_t> parse_size(std::string_view text) {
   return value * mult;
 }
 
+std::optional<int64_t> parse_duration_ns(std::string_view text) {
+  size_t i = 0;
+  int64_t value = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (value > (INT64_MAX - 9) / 10) return std::nullopt;
+    value = value * 10 + (text[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string_view unit = text.substr(i);
+  int64_t mult;
+  if (unit == "ms") mult = 1000000;
+  else if (unit == "s") mult = 1000000000;
+  else if (unit == "m") mult = 60ll * 1000000000;
+  else if (unit == "h") mult = 3600ll * 1000000000;
+  else if (unit == "d") mult = 86400ll * 1000000000;
+  else return std::nullopt;
+  if (value > INT64_MAX / mult) return std::nullopt;
+  return value * mult;
+}
+
 std::string human_bytes(uint64_t bytes) {
   static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double v = static_cast<double>(bytes);

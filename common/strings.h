@@ -14,6 +14,9 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep);
 // "16M", "512K", "1G", "4096" -> bytes; nullopt when malformed or overflowing.
 std::optional<uint64_t> parse_size(std::string_view text);
 
+// "500ms", "30s", "15m", "2h", "7d" -> nanoseconds; nullopt when malformed.
+std::optional<int64_t> parse_duration_ns(std::string_view text);
+
 // 1536 -> "1.5 KiB".
 std::string human_bytes(uint64_t bytes);
 

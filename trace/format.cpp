@@ -1,6 +1,33 @@
 #include "trace/format.h"
 
+#include <cstring>
+
 namespace agenttrace::trace {
+
+namespace {
+
+size_t put_varint(uint8_t* p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = static_cast<uint8_t>(v) | 0x80;
+    v >>= 7;
+  }
+  p[n++] = static_cast<uint8_t>(v);
+  return n;
+}
+
+}  // namespace
+
+RecordEncoding::RecordEncoding(uint32_t record_field, const google::protobuf::MessageLite& message)
+    : message_(message), body_(message.ByteSizeLong()) {
+  prefix_len_ = put_varint(prefix_, (record_field << 3) | 2);
+  prefix_len_ += put_varint(prefix_ + prefix_len_, body_);
+}
+
+void RecordEncoding::write(uint8_t* dst) const {
+  memcpy(dst, prefix_, prefix_len_);
+  message_.SerializeWithCachedSizesToArray(dst + prefix_len_);
+}
 
 std::string_view event_kind(const Event& event) {
   switch (event.body_case()) {

@@ -21,6 +21,29 @@ inline constexpr size_t kFrameHeaderSize = 12;
 // No record is near this large; a length beyond it means a corrupt frame.
 inline constexpr uint32_t kMaxRecordSize = 64u << 20;
 
+// Field numbers of Record's oneof: a Record holding only one message is that
+// message behind a tag and a length, so it can be serialized in place.
+inline constexpr uint32_t kRecordHeader = 1;
+inline constexpr uint32_t kRecordEvent = 2;
+inline constexpr uint32_t kRecordTrailer = 3;
+
+// The serialized bytes of a Record whose only field is `message`, without
+// building the Record: the trace file's payloads and the fleet export's
+// message bodies are these same bytes.
+class RecordEncoding {
+ public:
+  RecordEncoding(uint32_t record_field, const google::protobuf::MessageLite& message);
+  size_t size() const { return prefix_len_ + body_; }
+  // Writes size() bytes at dst (the message's cached sizes are used).
+  void write(uint8_t* dst) const;
+
+ private:
+  const google::protobuf::MessageLite& message_;
+  uint8_t prefix_[16];
+  size_t prefix_len_ = 0;
+  size_t body_ = 0;
+};
+
 // "exec", "fork", "exit", "open", "readlink", "stat", "access", "getenv",
 // "uname", "coverage"; "unknown" for an event with no body.
 std::string_view event_kind(const Event& event);

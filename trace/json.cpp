@@ -322,6 +322,7 @@ Json header_json(const Header& h) {
   if (h.file_sequence()) j["file_sequence"] = h.file_sequence();
   if (h.stack_kinds_size()) j["stack_kinds"] = h.stack_kinds();
   if (h.symbols_captured()) j["symbols_captured"] = true;
+  if (!h.session_id().empty()) j["session_id"] = h.session_id();
   return j;
 }
 
@@ -352,6 +353,14 @@ Json trailer_json(const Trailer& t) {
   j["payload_truncated"] = t.payload_truncated();
   j["payload_gaps"] = t.payload_gaps();
   if (t.target_exited()) j["exit_status"] = t.exit_status();
+  if (t.exported()) {
+    Json x;
+    x["published"] = t.export_published();
+    x["spooled"] = t.export_spooled();
+    x["dropped"] = t.export_dropped();
+    x["pending"] = t.export_pending();
+    j["export"] = x;
+  }
   return j;
 }
 

@@ -16,6 +16,9 @@ class EventSink {
   virtual ~EventSink() = default;
   virtual void on_header(const Header&) {}
   virtual void on_event(const Event& event) = 0;
+  // Before any sink is given the closing record, each may add what it alone
+  // knows (the fleet export's delivery counts), so every copy says the same.
+  virtual void complete_trailer(Trailer*) {}
   virtual void on_trailer(const Trailer&) {}
   // Pushes buffered output out (called on a timer and at the end).
   virtual void flush() {}

@@ -23,16 +23,6 @@ void put_u32(uint8_t* p, uint32_t v) {
   p[3] = (v >> 24) & 0xff;
 }
 
-size_t put_varint(uint8_t* p, uint64_t v) {
-  size_t n = 0;
-  while (v >= 0x80) {
-    p[n++] = static_cast<uint8_t>(v) | 0x80;
-    v >>= 7;
-  }
-  p[n++] = static_cast<uint8_t>(v);
-  return n;
-}
-
 }  // namespace
 
 TraceWriter::TraceWriter(const std::string& path) : path_(path) {
@@ -59,17 +49,12 @@ TraceWriter::~TraceWriter() {
 
 void TraceWriter::write_message(uint32_t record_field,
                                 const google::protobuf::MessageLite& message) {
-  // The payload is a Record whose only field is `message`: encode that
-  // wrapper by hand so the message is serialized once, straight into place.
-  size_t body = message.ByteSizeLong();
+  // The payload is a Record whose only field is `message`, serialized once,
+  // straight into place.
+  RecordEncoding record(record_field, message);
   size_t frame_start = buffer_.size();
-  uint8_t prefix[16];
-  size_t prefix_len = put_varint(prefix, (record_field << 3) | 2);
-  prefix_len += put_varint(prefix + prefix_len, body);
-  buffer_.resize(frame_start + kFrameHeaderSize + prefix_len + body);
-  uint8_t* payload = buffer_.data() + frame_start + kFrameHeaderSize;
-  memcpy(payload, prefix, prefix_len);
-  message.SerializeWithCachedSizesToArray(payload + prefix_len);
+  buffer_.resize(frame_start + kFrameHeaderSize + record.size());
+  record.write(buffer_.data() + frame_start + kFrameHeaderSize);
   frame(frame_start);
 }
 
@@ -84,9 +69,9 @@ void TraceWriter::frame(size_t frame_start) {
   if (buffer_.size() >= kFlushThreshold) flush();
 }
 
-void TraceWriter::write_header(const Header& header) { write_message(1, header); }
-void TraceWriter::write_event(const Event& event) { write_message(2, event); }
-void TraceWriter::write_trailer(const Trailer& trailer) { write_message(3, trailer); }
+void TraceWriter::write_header(const Header& header) { write_message(kRecordHeader, header); }
+void TraceWriter::write_event(const Event& event) { write_message(kRecordEvent, event); }
+void TraceWriter::write_trailer(const Trailer& trailer) { write_message(kRecordTrailer, trailer); }
 
 void TraceWriter::flush() {
   if (!fd_.valid()) {
