@@ -64,6 +64,7 @@ int analyze_command(const std::vector<std::string>& args) {
     fleet::CollectOptions o;
     o.from = path;
     o.config_file = nats_config;
+    o.binary_dirs = symbols.binary_dirs;
     fleet::FleetReport report = fleet::collect(o, kb);
     if (report.sessions.size() != 1) {
       if (policy) throw Error("--policy applies to one recording; this stream holds " + std::to_string(report.sessions.size()));
@@ -72,7 +73,6 @@ int analyze_command(const std::vector<std::string>& args) {
       return kExitOk;
     }
     a = std::move(report.sessions[0].analysis);
-    analyzer::symbolize_stacks(a.profile, symbols);
   } else {
     if (!nats_config.empty()) throw Error("--nats-config only applies to a nats:// source");
     a = analyzer::analyze_trace_file(path, kb, symbols);

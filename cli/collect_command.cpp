@@ -49,6 +49,8 @@ int collect_command(const std::vector<std::string>& args) {
                  "credentials, TLS and stream settings (the format of --export-config; see docs/fleet.md)");
   app.add_option("--durable", o.durable, "name of the durable consumer (default agenttrace-collect-PID)");
   app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
+  app.add_option("--binaries", o.binary_dirs, "a directory with the hosts' binaries, to name stack frames (repeatable)")
+      ->check(CLI::ExistingDirectory);
   if (!parse_or_throw(app, args)) return kExitOk;
   if (!fleet::is_nats_url(o.from)) throw Error("--from " + o.from + ": expected nats://HOST:PORT");
   if (!since.empty()) o.since_ns = fleet::parse_since(since, now_ns());

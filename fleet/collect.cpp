@@ -74,6 +74,7 @@ FleetReport collect(const CollectOptions& o, const analyzer::KnowledgeBase& kb, 
   StreamReader& reader = *reader_slot;
 
   FleetAnalysis analysis(kb, settings.url, o.hosts_glob);
+  analysis.set_symbols(analyzer::SymbolizerOptions{o.binary_dirs});
   SessionAssembler assembler([&](const SessionKey& key, const StreamMessage& m) { analysis.on_message(key, m); },
                              o.since_ns != 0);
   using Clock = std::chrono::steady_clock;

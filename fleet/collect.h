@@ -28,6 +28,9 @@ struct CollectOptions {
   int gap_patience_ms = 5000;
   // One-pass: how long the server may stay unreachable in the middle of a read.
   int trouble_limit_ms = 30000;
+  // Where the hosts' binaries are, to name stack frames (--binaries); this
+  // machine's own files are looked at too.
+  std::vector<std::string> binary_dirs;
 };
 
 using NewFindingHandler = std::function<void(const FleetAnalysis::NewFinding&)>;

@@ -60,6 +60,7 @@ std::vector<SessionAnalysis> FleetAnalysis::results(const std::map<SessionKey, S
     r.host_token = key.host;
     r.session = key.session;
     r.analysis.profile = s.builder->profile();
+    analyzer::symbolize_stacks(r.analysis.profile, symbols_);
     r.analysis.findings = analyzer::run_rules(r.analysis.profile, kb_);
     r.analysis.source = source_ + "/" + key.host + "/" + key.session;
     r.analysis.truncated = !s.has_trailer;

@@ -14,6 +14,7 @@
 #include "analyzer/knowledge_base.h"
 #include "analyzer/profile.h"
 #include "analyzer/report.h"
+#include "analyzer/symbolizer.h"
 #include "fleet/session_assembler.h"
 #include "trace/json.h"
 
@@ -35,6 +36,8 @@ class FleetAnalysis {
   // `source`: the URL, for each analysis' source ("nats://…/HOST/SESSION").
   // `hosts_glob`: only hosts whose name or token matches (empty: all).
   FleetAnalysis(const analyzer::KnowledgeBase& kb, std::string source, std::string hosts_glob);
+  // How stack frames are named (binaries from the hosts, --binaries).
+  void set_symbols(analyzer::SymbolizerOptions symbols) { symbols_ = std::move(symbols); }
 
   // A session's messages, in order (SessionAssembler's output).
   void on_message(const SessionKey& key, const StreamMessage& message);
@@ -52,6 +55,7 @@ class FleetAnalysis {
   std::vector<NewFinding> new_findings();
 
  private:
+  analyzer::SymbolizerOptions symbols_;
   struct State {
     std::unique_ptr<analyzer::ProfileBuilder> builder;
     std::string host;

@@ -11,11 +11,14 @@
 #include <fstream>
 #include <iterator>
 #include <regex>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "../support/agenttrace_runner.h"
 #include "../support/background.h"
 #include "../support/nats_server.h"
+#include "../support/spawn.h"
 
 namespace agenttrace::testing {
 namespace {
@@ -237,6 +240,61 @@ TEST(FleetBpf, TwoHostsStreamIntoOneJetStreamThroughAServerRestartAndCollectRepo
   EXPECT_THAT(text, HasSubstr("2 hosts, 2 recordings"));
   EXPECT_THAT(text, HasSubstr(" alpha hidden-characters "));
   EXPECT_THAT(text, HasSubstr(" beta value-echo "));
+}
+
+// attach and watch export like any recording: the stream holds each one as
+// a recording of its host, and a watch publishes the findings of the files
+// it completes.
+TEST(FleetBpf, AttachAndWatchExportTheirRecordings) {
+  REQUIRE_BPF();
+  if (nats_server_binary().empty()) GTEST_SKIP() << "nats-server is not installed";
+  TempDir dir;
+  NatsServer server(standalone(dir.path()));
+
+  Spawned target({kSamples + "/late_starter"}, dir.path(), "target");
+  Spawned at({AGENTTRACE_BIN, "attach", "--pid", std::to_string(target.pid()), "-v", "-q", "--export", server.url(),
+              "--host-name", "attach-host", "--spool", dir.file("spool-a"), "-o", dir.file("attach.atrace")},
+             dir.path(), "attach");
+  ASSERT_TRUE(at.wait_for_err("running " + kSamples + "/late_starter", 30)) << at.err();
+  target.signal(SIGUSR1);
+  EXPECT_EQ(target.wait(30), 0);
+  ASSERT_EQ(at.wait(60), 0) << at.err();
+
+  std::string wdir = dir.file("watch");
+  Spawned w({AGENTTRACE_BIN, "watch", "--comm", "who_asked", "-o", wdir, "--export", server.url(), "--host-name",
+             "watch-host", "--spool", dir.file("spool-w"), "--rotate", "64K"},
+            dir.path(), "watch");
+  ASSERT_TRUE(w.wait_for_err("agenttrace watch: recording matching processes", 30)) << w.err();
+  Spawned burst({"/bin/sh", "-c", "for i in $(seq 150); do " + kSamples + "/who_asked > /dev/null; done"},
+                dir.path(), "burst");
+  EXPECT_EQ(burst.wait(120), 0);
+  w.signal(SIGTERM);
+  ASSERT_EQ(w.wait(60), 0) << w.err();
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(wdir)) files += e.path().extension() == ".atrace";
+  EXPECT_GE(files, 2u) << "the watch rotated";
+
+  Json fleet = Json::parse(report("collect --from " + server.url() + " --format json", dir, "fleet.json"));
+  std::map<std::string, Json> by_host;
+  for (const auto& r : fleet["recordings"]) by_host[r["host"].get<std::string>()] = r;
+  ASSERT_EQ(by_host.size(), 2u) << fleet["recordings"].dump(1).substr(0, 2000);
+  const Json& a = by_host["attach-host"];
+  EXPECT_EQ(a["complete"], true);
+  EXPECT_EQ(a["missing"], 0);
+  EXPECT_EQ(a["duplicates"], 0);
+  EXPECT_EQ(a["report"]["trace"]["mode"], "attach");
+  std::set<std::string> exes;
+  for (const auto& p : a["report"]["processes"]) exes.insert(p["exe"].get<std::string>());
+  EXPECT_TRUE(exes.count(kSamples + "/late_starter"));
+  EXPECT_TRUE(exes.count("/usr/bin/cat"));
+  const Json& wr = by_host["watch-host"];
+  EXPECT_EQ(wr["complete"], true);
+  EXPECT_EQ(wr["missing"], 0);
+  EXPECT_EQ(wr["report"]["trace"]["mode"], "watch");
+  EXPECT_GE(wr["published_findings"].get<size_t>(), files) << "each completed file's findings";
+  size_t who = 0;
+  for (const auto& p : wr["report"]["processes"]) who += p["exe"] == kSamples + "/who_asked";
+  EXPECT_EQ(who, 150u);
 }
 
 }  // namespace
