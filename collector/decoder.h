@@ -34,6 +34,18 @@ struct DataRecord {
   std::string_view bytes;  // this chunk's bytes (into the raw record)
 };
 
+// A sendfile(2) or splice(2) record: a send when its output is a socket,
+// else a regular file going into a pipe (remembered by SpliceSources).
+struct SpliceRecord {
+  DataRecord data;         // output a socket: the send (final, nothing captured)
+  bool to_socket = false;
+  bool from_file = false;  // input a regular file: in_path is its path
+  bool file_to_pipe = false;
+  uint64_t in_pipe = 0;    // opaque pipe identities, 0 when not a pipe
+  uint64_t out_pipe = 0;
+  std::string in_path;
+};
+
 class Decoder {
  public:
   // wall_minus_mono: see ClockPair; turns kernel monotonic time into wall time.
@@ -52,6 +64,9 @@ class Decoder {
   // Payload records (AT_KIND_SEND, AT_KIND_RECV) are chunks, assembled by
   // the recorder; this decodes one.
   bool decode_data(const void* data, size_t size, DataRecord* out, std::string* error) const;
+
+  // AT_KIND_SPLICE records.
+  bool decode_splice(const void* data, size_t size, SpliceRecord* out, std::string* error) const;
 
   // The kind of a raw record, 0 when too short to have one.
   static uint16_t kind_of(const void* data, size_t size);

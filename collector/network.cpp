@@ -1,5 +1,6 @@
 #include "collector/network.h"
 
+#include "collector/coverage.h"
 #include "collector/dns_wire.h"
 
 namespace agenttrace::collector {
@@ -200,13 +201,10 @@ void NetworkTracker::flush_held(uint64_t now_mono_ns, bool all) {
 void NetworkTracker::report_tls_gap(Conn& c) {
   if (!c.tls_handshake || c.plaintext || c.gap_reported) return;
   c.gap_reported = true;
-  trace::Event e = c.last_event;
-  auto* cov = e.mutable_coverage();
-  cov->set_signal("tls");
-  cov->set_state("gap");
-  cov->set_detail("TLS to " + trace::sockaddr_text(c.peer) +
-                  " without visible plaintext: no SSL library agenttrace can probe carried it");
-  cov->set_object(trace::sockaddr_text(c.peer));
+  trace::Event e = coverage_event(
+      c.last_event, "tls",
+      {"gap", "TLS to " + trace::sockaddr_text(c.peer) + " without visible plaintext: no SSL library agenttrace can probe carried it",
+       trace::sockaddr_text(c.peer)});
   emit_(e);
 }
 

@@ -14,6 +14,7 @@
 #include "collector/decoder.h"
 #include "collector/library_probes.h"
 #include "collector/network.h"
+#include "collector/splice_sources.h"
 #include "trace/sink.h"
 
 struct ring_buffer;
@@ -57,6 +58,8 @@ class Recorder {
   Decoder decoder_;
   NetworkTracker network_;
   DataRecord data_record_;
+  SpliceRecord splice_record_;
+  SpliceSources splice_sources_;
   uint64_t last_mono_ns_ = 0;
   ring_buffer* rb_ = nullptr;
   std::vector<trace::EventSink*> sinks_;

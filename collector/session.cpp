@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "collector/coverage.h"
 #include "collector/host_info.h"
 #include "collector/launcher.h"
 #include "collector/library_probes.h"
@@ -30,21 +31,36 @@ constexpr int kPollMs = 50;
 // agenttrace itself.
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-// Parent of `pid` from /proc, or -1.
-pid_t parent_of(pid_t pid) {
+struct ProcStat {
+  std::string comm;
+  char state = '?';
+  pid_t ppid = -1;
+};
+
+// A process's name, state and parent from /proc/PID/stat.
+bool read_proc_stat(pid_t pid, ProcStat* out) {
   char path[64];
   snprintf(path, sizeof(path), "/proc/%d/stat", pid);
   FILE* f = fopen(path, "re");
-  if (!f) return -1;
+  if (!f) return false;
   char buf[512];
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
   buf[n] = '\0';
   // The command name may hold spaces and parentheses: parse after the last ')'.
+  char* open = strchr(buf, '(');
   char* close = strrchr(buf, ')');
   int ppid = -1;
-  if (!close || sscanf(close + 1, " %*c %d", &ppid) != 1) return -1;
-  return ppid;
+  if (!open || !close || close < open || sscanf(close + 1, " %c %d", &out->state, &ppid) != 2) return false;
+  out->comm.assign(open + 1, close);
+  out->ppid = ppid;
+  return true;
+}
+
+// Parent of `pid` from /proc, or -1.
+pid_t parent_of(pid_t pid) {
+  ProcStat st;
+  return read_proc_stat(pid, &st) ? st.ppid : -1;
 }
 
 bool is_self_or_descendant(pid_t pid, pid_t ancestor) {
@@ -211,9 +227,21 @@ int TraceSession::run(GatedChild& child) {
   // The exit record is in the ring buffer before the parent could reap the
   // command; drain until nothing is left.
   guarded([&] { recorder_->drain(); });
+  // Descendants that outlive the command (a daemon that double-forked) are
+  // no longer recorded: each is a named gap, not silence.
+  guarded([&] { note_survivors(); });
   guarded([&] { recorder_->finish(status, true); });
   probes_->detach_in_background();
   return status;
+}
+
+void TraceSession::note_survivors() {
+  ClockPair now = read_clocks();
+  for (uint32_t pid : probes_->traced_pids()) {
+    ProcStat st;
+    if (!read_proc_stat(static_cast<pid_t>(pid), &st) || st.state == 'Z') continue;
+    recorder_->emit(outlived_coverage(pid, static_cast<uint32_t>(st.ppid), st.comm, now.mono_ns, now.wall_ns));
+  }
 }
 
 analyzer::Analysis TraceSession::analysis() {

@@ -69,6 +69,9 @@ class TraceSession {
   bool recording_failed() const { return sink_failed_; }
 
  private:
+  // Coverage events for traced processes still running after the command.
+  void note_survivors();
+
   RunOptions options_;
   analyzer::KnowledgeBase kb_;
   std::unique_ptr<Probes> probes_;

@@ -13,6 +13,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev libicu-dev libyaml-cpp-dev libcpp-httplib-dev libssl-dev
   # tests
   libgtest-dev libgmock-dev python3 python3-jsonschema nodejs npm openssl chromium
+  # evasion samples: a static musl program, io_uring submissions through liburing
+  musl-tools liburing-dev
   # run-time helpers used by tests and benchmarks
   iproute2 strace bpftrace procps curl
 )
