@@ -4,14 +4,19 @@
 
 namespace agenttrace::collector {
 
+trace::Event process_fields_of(const trace::Event& e) {
+  trace::Event out;
+  out.set_mono_ns(e.mono_ns());
+  out.set_wall_ns(e.wall_ns());
+  out.set_pid(e.pid());
+  out.set_tid(e.tid());
+  out.set_ppid(e.ppid());
+  out.set_comm(e.comm());
+  return out;
+}
+
 trace::Event coverage_event(const trace::Event& cause, const char* signal, const Visibility& v) {
-  trace::Event e;
-  e.set_mono_ns(cause.mono_ns());
-  e.set_wall_ns(cause.wall_ns());
-  e.set_pid(cause.pid());
-  e.set_tid(cause.tid());
-  e.set_ppid(cause.ppid());
-  e.set_comm(cause.comm());
+  trace::Event e = process_fields_of(cause);
   auto* c = e.mutable_coverage();
   c->set_signal(signal);
   c->set_state(v.state);

@@ -12,6 +12,10 @@
 
 namespace agenttrace::collector {
 
+// An event with only the time and process fields of `e`, for events the
+// collector makes about what a process did.
+trace::Event process_fields_of(const trace::Event& e);
+
 struct Visibility {
   std::string state;   // "observed", "late", "partial", "gap"
   std::string detail;  // one sentence

@@ -293,12 +293,7 @@ bool Decoder::decode_data(const void* data_ptr, size_t size, DataRecord* out,
   if (raw.data_len > raw.h.size - sizeof(raw)) return overrun(error, "data");
   Event& e = out->event;
   e.Clear();
-  e.set_mono_ns(raw.h.mono_ns);
-  e.set_wall_ns(static_cast<int64_t>(raw.h.mono_ns) + wall_minus_mono_);
-  e.set_pid(raw.h.pid);
-  e.set_tid(raw.h.tid);
-  e.set_ppid(raw.h.ppid);
-  e.set_comm(comm_text(raw.h.comm));
+  set_process_fields(raw.h, &e);
   out->inbound = raw.h.flags & AT_F_INBOUND;
   trace::Data* m = out->inbound ? e.mutable_recv() : e.mutable_send();
   m->set_syscall(syscall_of(raw.source));
@@ -322,6 +317,15 @@ bool Decoder::decode_data(const void* data_ptr, size_t size, DataRecord* out,
   out->read_failed = raw.h.flags & AT_F_READ_FAILED;
   out->bytes = std::string_view(reinterpret_cast<const char*>(data + sizeof(raw)), raw.data_len);
   return true;
+}
+
+void Decoder::set_process_fields(const at_header& h, trace::Event* out) const {
+  out->set_mono_ns(h.mono_ns);
+  out->set_wall_ns(static_cast<int64_t>(h.mono_ns) + wall_minus_mono_);
+  out->set_pid(h.pid);
+  out->set_tid(h.tid);
+  out->set_ppid(h.ppid);
+  out->set_comm(comm_text(h.comm));
 }
 
 bool Decoder::decode_splice(const void* data_ptr, size_t size, SpliceRecord* out,
@@ -348,12 +352,7 @@ bool Decoder::decode_splice(const void* data_ptr, size_t size, SpliceRecord* out
   DataRecord& d = out->data;
   Event& e = d.event;
   e.Clear();
-  e.set_mono_ns(raw.h.mono_ns);
-  e.set_wall_ns(static_cast<int64_t>(raw.h.mono_ns) + wall_minus_mono_);
-  e.set_pid(raw.h.pid);
-  e.set_tid(raw.h.tid);
-  e.set_ppid(raw.h.ppid);
-  e.set_comm(comm_text(raw.h.comm));
+  set_process_fields(raw.h, &e);
   trace::Data* m = e.mutable_send();
   m->set_syscall(syscall_of(raw.source));
   m->set_fd(raw.out_fd);
@@ -394,12 +393,7 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra
     return false;
   }
   size = h.size;
-  out->set_mono_ns(h.mono_ns);
-  out->set_wall_ns(static_cast<int64_t>(h.mono_ns) + wall_minus_mono_);
-  out->set_pid(h.pid);
-  out->set_tid(h.tid);
-  out->set_ppid(h.ppid);
-  out->set_comm(comm_text(h.comm));
+  set_process_fields(h, out);
 
   switch (h.kind) {
     case AT_KIND_EXEC:

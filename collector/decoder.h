@@ -9,6 +9,8 @@
 
 #include "trace/format.h"
 
+struct at_header;
+
 namespace agenttrace::collector {
 
 // What a network record says beyond its event: the kernel's opaque ids,
@@ -75,6 +77,9 @@ class Decoder {
   static constexpr size_t kMaxArgs = 1024;
 
  private:
+  // Time, process and thread of a record's header.
+  void set_process_fields(const at_header& h, trace::Event* out) const;
+
   int64_t wall_minus_mono_;
 };
 

@@ -17,18 +17,6 @@ bool is_tls_handshake(std::string_view bytes) {
 
 trace::Data& data_of(trace::Event& e) { return e.has_send() ? *e.mutable_send() : *e.mutable_recv(); }
 
-// An event with only the process fields of `e`.
-trace::Event process_of(const trace::Event& e) {
-  trace::Event out;
-  out.set_mono_ns(e.mono_ns());
-  out.set_wall_ns(e.wall_ns());
-  out.set_pid(e.pid());
-  out.set_tid(e.tid());
-  out.set_ppid(e.ppid());
-  out.set_comm(e.comm());
-  return out;
-}
-
 }  // namespace
 
 void PayloadAssembler::add_chunk(uint32_t tid, uint64_t call_id, uint32_t msg_index,
@@ -135,7 +123,7 @@ void NetworkTracker::emit_data(trace::Event& e, Conn* conn, bool tls, bool inbou
     d.set_offset(offset);
     offset += d.bytes();
     if (tls) conn->plaintext = true;
-    conn->last_event = process_of(e);
+    conn->last_event = process_fields_of(e);
   }
   if (!d.peer().address().empty()) d.set_host(host_for(d.peer().address()));
   emit_(e);
@@ -219,7 +207,7 @@ void NetworkTracker::parse_dns_payload(const trace::Event& e, const trace::Data&
   bool tcp = d.type() == "stream";
   auto msg = parse_dns(d.data(), tcp, &error);
   if (!msg || msg->questions.empty()) return;
-  trace::Event out = process_of(e);
+  trace::Event out = process_fields_of(e);
   auto* dns = out.mutable_dns();
   dns->set_source(msg->response ? trace::SYSCALL_DNS_RESPONSE : trace::SYSCALL_DNS_QUERY);
   dns->set_name(msg->questions[0].name);
