@@ -134,8 +134,9 @@ TEST(Reliability, RingBufferOverflowIsCountedExactly) {
   EXPECT_THAT(r.err, HasSubstr(std::to_string(dropped) + " events dropped by a full ring buffer"));
 }
 
-// The BPF program ids a process holds, from its descriptors' fdinfo.
-std::set<long> prog_ids_of(pid_t pid) {
+// The BPF object ids ("prog_id", "link_id") a process holds, from its
+// descriptors' fdinfo.
+std::set<long> bpf_ids_of(pid_t pid, const std::string& field) {
   std::set<long> ids;
   std::string fdinfo = "/proc/" + std::to_string(pid) + "/fdinfo";
   std::error_code ec;
@@ -143,14 +144,32 @@ std::set<long> prog_ids_of(pid_t pid) {
     std::istringstream lines(slurp(entry.path()));
     std::string line;
     while (std::getline(lines, line))
-      if (line.rfind("prog_id:", 0) == 0) ids.insert(std::stol(line.substr(8)));
+      if (line.rfind(field + ":", 0) == 0) ids.insert(std::stol(line.substr(field.size() + 1)));
   }
   return ids;
 }
 
-bool prog_exists(long id) {
-  std::string cmd = "bpftool prog show id " + std::to_string(id) + " >/dev/null 2>&1";
-  return system(cmd.c_str()) == 0;
+// The ids `bpftool -j prog show` (or `link show`) lists: everything loaded
+// on the machine now.
+std::set<long> bpftool_ids(const std::string& type, const TempDir& dir) {
+  std::string out = dir.file("bpftool.json");
+  std::set<long> ids;
+  if (system(("bpftool -j " + type + " show > " + out + " 2>/dev/null").c_str()) != 0) return ids;
+  Json all = Json::parse(slurp(out), nullptr, false);
+  if (all.is_array())
+    for (const auto& o : all) ids.insert(o.value("id", -1L));
+  return ids;
+}
+
+// Waits (up to 5 s: the kernel frees programs after an RCU grace period)
+// until none of `ids` is loaded; returns those still there.
+std::set<long> still_there(const std::string& type, std::set<long> ids, const TempDir& dir) {
+  for (int i = 0; i < 50 && !ids.empty(); ++i) {
+    std::set<long> loaded = bpftool_ids(type, dir);
+    for (auto it = ids.begin(); it != ids.end();) it = loaded.count(*it) ? std::next(it) : ids.erase(it);
+    if (!ids.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return ids;
 }
 
 TEST(Reliability, SigkillLeavesNothingAttachedAndTheTraceReadable) {
@@ -161,13 +180,15 @@ TEST(Reliability, SigkillLeavesNothingAttachedAndTheTraceReadable) {
   RunSpec spec;
   // The command outlives agenttrace: it says its PID, then sleeps.
   spec.command = {"sh", "-c", "cat /etc/hostname >/dev/null; echo $$ > " + ready + "; exec sleep 60"};
-  std::set<long> progs;
+  std::set<long> progs, links, listed_before;
   spec.while_running = [&](pid_t agenttrace) {
     for (int i = 0; i < 1000 && slurp(ready).empty(); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     // agenttrace writes what it has every 50 ms; give it a few rounds.
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    progs = prog_ids_of(agenttrace);
+    progs = bpf_ids_of(agenttrace, "prog_id");
+    links = bpf_ids_of(agenttrace, "link_id");
+    listed_before = bpftool_ids("prog", dir);
     kill(agenttrace, SIGKILL);
   };
   RunResult r = run_agenttrace(spec, dir);
@@ -175,14 +196,15 @@ TEST(Reliability, SigkillLeavesNothingAttachedAndTheTraceReadable) {
   if (command > 0) kill(command, SIGKILL);
   EXPECT_EQ(r.exit_code, 128 + SIGKILL);
   ASSERT_FALSE(progs.empty()) << "agenttrace held no BPF programs";
+  ASSERT_FALSE(links.empty()) << "agenttrace held no BPF links";
+  // bpftool saw them while agenttrace ran: their absence later means something.
+  for (long id : progs) ASSERT_TRUE(listed_before.count(id)) << "bpftool does not list program " << id;
 
-  // Nothing stays attached: every program agenttrace loaded is gone (the
-  // kernel frees them once their last link closes, after an RCU grace period).
-  std::set<long> left = progs;
-  for (int i = 0; i < 100 && !left.empty(); ++i) {
-    for (auto it = left.begin(); it != left.end();) it = prog_exists(*it) ? std::next(it) : left.erase(it);
-    if (!left.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  // Nothing stays attached: every link agenttrace made and every program it
+  // loaded is gone.
+  std::set<long> left_links = still_there("link", links, dir);
+  EXPECT_TRUE(left_links.empty()) << left_links.size() << " of " << links.size() << " BPF links still attached";
+  std::set<long> left = still_there("prog", progs, dir);
   EXPECT_TRUE(left.empty()) << left.size() << " of " << progs.size() << " BPF programs still loaded";
 
   // The trace reads up to where it was cut, and says it was cut.
