@@ -47,7 +47,7 @@ void SummaryBuilder::on_event(const trace::Event& e) {
       const auto& o = e.open();
       const std::string& path = kb_.judged_path(o.path(), o.real_path());
       if (o.result() < 0) {
-        if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("tried " + o.path() + " (" + errno_name(static_cast<int>(-o.result())) + ")");
+        if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("tried " + o.path() + " (" + result_error_name(o.result()) + ")");
         break;
       }
       if ((o.flags() & O_ACCMODE) != O_WRONLY && !(o.flags() & O_PATH) &&

@@ -46,7 +46,7 @@ trace::Event io_uring_coverage(const trace::Event& cause, bool setup, int64_t re
   if (setup) {
     if (result < 0)
       return coverage_event(cause, "io_uring",
-                            {"observed", "io_uring_setup failed (" + errno_name(static_cast<int>(-result)) +
+                            {"observed", "io_uring_setup failed (" + result_error_name(result) +
                                              "): no ring, nothing hidden", "io_uring"});
     return coverage_event(cause, "io_uring",
                           {"gap", "set up an io_uring: opens, reads and sends submitted through it are not recorded as such",

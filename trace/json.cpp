@@ -12,7 +12,7 @@ namespace {
 
 void put_result(Json& j, int64_t result) {
   j["result"] = result;
-  if (result < 0) j["error"] = errno_name(static_cast<int>(-result));
+  if (result < 0) j["error"] = result_error_name(result);
 }
 
 void put_path(Json& j, const std::string& path, const std::string& requested, bool truncated) {

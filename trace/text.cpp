@@ -10,7 +10,7 @@ namespace agenttrace::trace {
 namespace {
 
 std::string result_text(int64_t result) {
-  if (result < 0) return "= " + errno_name(static_cast<int>(-result));
+  if (result < 0) return "= " + result_error_name(result);
   return "= " + std::to_string(result);
 }
 
