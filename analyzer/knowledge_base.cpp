@@ -170,6 +170,11 @@ bool KnowledgeBase::is_routine(const std::string& category, std::string_view ite
   return false;
 }
 
+const std::string& KnowledgeBase::judged_path(const std::string& path, const std::string& real_path) const {
+  if (real_path.empty() || classify_path(path) || !classify_path(real_path)) return path;
+  return real_path;
+}
+
 std::vector<std::string> KnowledgeBase::category_ids(CategorySet set) const {
   std::vector<std::string> out;
   for (size_t i = 0; i < categories_.size(); ++i)

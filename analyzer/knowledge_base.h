@@ -43,6 +43,10 @@ class KnowledgeBase {
   CategorySet classify_env(std::string_view name) const;
   CategorySet classify_path(std::string_view path) const;
   CategorySet classify_syscall(std::string_view kind) const;
+  // The path of an open to judge: as the program named it, unless only the
+  // file it really opened (real_path, symlinks resolved) is known here; a
+  // link chain to the time zone file is then filed under time zone.
+  const std::string& judged_path(const std::string& path, const std::string& real_path) const;
 
   std::vector<std::string> category_ids(CategorySet set) const;
   // Whether `item` (path, variable name or call) is routine for the category.

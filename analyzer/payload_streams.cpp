@@ -34,6 +34,29 @@ PayloadStreams::~PayloadStreams() {
     if (s.out) fclose(s.out);
 }
 
+FILE* PayloadStreams::file_of(Stream& s, bool create) {
+  if (s.out) return s.out;
+  if (open_.size() >= kMaxOpenFiles) close_file(*open_.front());
+  std::string path = dir_ + "/" + s.file;
+  s.out = fopen(path.c_str(), create ? "wbe" : "abe");
+  if (!s.out) throw Error("cannot " + std::string(create ? "create " : "write ") + path + ": " + errno_text(errno));
+  if (create) chmod(path.c_str(), 0600);
+  open_.push_back(&s);
+  return s.out;
+}
+
+void PayloadStreams::close_file(Stream& s) {
+  if (!s.out) return;
+  int rc = fclose(s.out);
+  s.out = nullptr;
+  for (auto it = open_.begin(); it != open_.end(); ++it)
+    if (*it == &s) {
+      open_.erase(it);
+      break;
+    }
+  if (rc != 0) throw Error("cannot write " + dir_ + "/" + s.file + ": " + errno_text(errno));
+}
+
 PayloadStreams::Stream& PayloadStreams::stream_for(const trace::Event& e, const trace::Data& d) {
   std::string peer = trace::sockaddr_text(d.peer());
   std::string name;
@@ -52,10 +75,7 @@ PayloadStreams::Stream& PayloadStreams::stream_for(const trace::Event& e, const 
     s.host = d.host();
     s.tls = d.tls();
     s.first_event = e.id();
-    std::string path = dir_ + "/" + name;
-    s.out = fopen(path.c_str(), "wbe");
-    if (!s.out) throw Error("cannot create " + path + ": " + errno_text(errno));
-    chmod(path.c_str(), 0600);
+    file_of(s, true);
   }
   return s;
 }
@@ -69,7 +89,7 @@ void PayloadStreams::on_event(const trace::Event& e) {
   s.truncated += d.truncated();
   if (d.gap()) ++s.gaps;
   if (!d.data().empty()) {
-    if (fwrite(d.data().data(), 1, d.data().size(), s.out) != d.data().size())
+    if (fwrite(d.data().data(), 1, d.data().size(), file_of(s, false)) != d.data().size())
       throw Error("cannot write " + dir_ + "/" + s.file + ": " + errno_text(errno));
     s.captured += d.data().size();
   }
@@ -80,11 +100,7 @@ size_t PayloadStreams::finish() {
   finished_ = true;
   trace::Json index = trace::Json::array();
   for (auto& [name, s] : streams_) {
-    if (s.out && fclose(s.out) != 0) {
-      s.out = nullptr;
-      throw Error("cannot write " + dir_ + "/" + name + ": " + errno_text(errno));
-    }
-    s.out = nullptr;
+    close_file(s);
     trace::Json j;
     j["file"] = s.file;
     j["conn"] = s.conn;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <map>
 #include <string>
 
@@ -25,9 +26,13 @@ class PayloadStreams : public trace::EventSink {
   size_t finish();
 
  private:
+  // Files kept open at once: a trace may hold more connections than a
+  // process may open files; the others are reopened to append.
+  static constexpr size_t kMaxOpenFiles = 32;
+
   struct Stream {
     std::string file;  // name inside dir
-    FILE* out = nullptr;
+    FILE* out = nullptr;  // open, or closed to stay within kMaxOpenFiles
     uint32_t conn = 0;
     uint32_t pid = 0;
     std::string comm;
@@ -42,9 +47,13 @@ class PayloadStreams : public trace::EventSink {
   };
 
   Stream& stream_for(const trace::Event& e, const trace::Data& d);
+  // The stream's file, open for writing (created on first use).
+  FILE* file_of(Stream& s, bool create);
+  void close_file(Stream& s);
 
   std::string dir_;
   std::map<std::string, Stream> streams_;  // keyed by file name
+  std::deque<Stream*> open_;               // streams with an open file, oldest first
   bool finished_ = false;
 };
 

@@ -375,7 +375,14 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kOpen: {
       const auto& o = e.open();
       bool write = (o.flags() & O_ACCMODE) == O_WRONLY;
-      on_path(e, o.path(), o.result() >= 0, write ? "write" : (o.flags() & O_PATH) ? "stat" : "read");
+      std::string verb = write ? "write" : (o.flags() & O_PATH) ? "stat" : "read";
+      const std::string& path = kb_.judged_path(o.path(), o.real_path());
+      on_path(e, path, o.result() >= 0, path == o.path() ? verb : verb + " via " + o.path());
+      // /etc/localtime is a link into the zone database: opening it tells the zone.
+      if (verb == "read" && o.result() >= 0 && !o.real_path().empty()) {
+        std::string zone = zone_from_path(o.real_path());
+        if (!zone.empty()) add_value(e, "timezone", o.path(), zone);
+      }
       break;
     }
     case trace::Event::kReadlink: {

@@ -546,6 +546,15 @@ void credential_access(const Profile& p, std::vector<Finding>* out) {
 
 // ---- 5. coverage gaps -----------------------------------------------------
 
+// What a coverage signal is about, as the subject of a sentence.
+std::string coverage_subject(const std::string& signal) {
+  if (signal == "getenv") return "Environment lookups";
+  if (signal == "tls") return "TLS plaintext";
+  if (signal == "io_uring") return "Operations submitted through io_uring";
+  if (signal == "process") return "Actions after the command exited";
+  return signal;
+}
+
 void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
   std::map<std::string, Finding> by_key;
   for (const auto& [pid, proc] : p.processes) {
@@ -559,10 +568,9 @@ void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
         f.pid = pid;
         f.comm = proc.comm;
         f.severity = c.state() == "gap" || c.state() == "partial" ? Severity::kLow : Severity::kInfo;
-        std::string what = c.signal() == "getenv" ? "Environment lookups" : c.signal() == "tls" ? "TLS plaintext" : c.signal();
-        f.message = what + " of " + who(p, pid) + " are " +
+        f.message = coverage_subject(c.signal()) + " of " + who(p, pid) + " are " +
                     (c.state() == "gap" ? "not visible" : c.state() == "partial" ? "only partly visible" : "visible only from when probes were placed") +
-                    ": " + c.detail() + ".";
+                    ": " + (c.signal() == "getenv" || c.signal() == "tls" ? "" : who(p, pid) + " ") + c.detail() + ".";
         f.id = stable_id(f.rule, {c.signal(), c.state(), c.object()});
       }
       if (f.evidence.size() < kMaxPayloadEvidence) {
@@ -663,7 +671,8 @@ const std::vector<RuleInfo>& rules() {
        "up; the finding says whether data was sent afterwards."},
       {"coverage-gap", "Coverage gap",
        "A signal that could not be observed for a process: environment lookups of static or Go "
-       "programs, TLS plaintext without a probed SSL library, facts from before attaching."},
+       "programs, TLS plaintext without a probed SSL library, operations submitted through "
+       "io_uring, what a process did after the command exited, facts from before attaching."},
       {"events-lost", "Events lost",
        "The trace is incomplete: dropped events, payload gaps, undecodable records or a missing "
        "closing record."},

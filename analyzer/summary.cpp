@@ -46,18 +46,20 @@ void SummaryBuilder::on_event(const trace::Event& e) {
       break;
     case trace::Event::kOpen: {
       const auto& o = e.open();
+      const std::string& path = kb_.judged_path(o.path(), o.real_path());
       if (o.result() < 0) {
-        if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("tried " + o.path() + " (" + errno_name(static_cast<int>(-o.result())) + ")");
+        if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("tried " + o.path() + " (" + result_error_name(o.result()) + ")");
         break;
       }
       if ((o.flags() & O_ACCMODE) != O_WRONLY && !(o.flags() & O_PATH) &&
-          files_seen_.insert(o.path()).second) {
-        if (is_shared_library(o.path()) || o.path() == "/etc/ld.so.cache")
+          files_seen_.insert(path).second) {
+        if (is_shared_library(path) || path == "/etc/ld.so.cache")
           ++libraries_read_;
         else
-          files_read_.push_back(o.path());
+          files_read_.push_back(path);
       }
-      if (in_tz(kb_.classify_path(o.path()))) add_tz_fact("read " + o.path());
+      if (in_tz(kb_.classify_path(path)))
+        add_tz_fact("read " + path + (path == o.path() ? "" : " (via " + o.path() + ")"));
       break;
     }
     case trace::Event::kReadlink:

@@ -740,6 +740,9 @@ static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, _
 	return 0;
 }
 
+static __always_inline __u32 opened_file_path(struct at_header *h, __u32 base, int fd,
+					      __u16 *depth);
+
 /*
  * Emits a path event. args: dirfd, path, flags, mode (or the readlink buffer
  * in place of flags). An empty path with AT_EMPTY_PATH is fstat() of an
@@ -768,7 +771,6 @@ static __always_inline int emit_path_event(struct bpf_raw_tracepoint_args *ctx, 
 	e->dir_len = 0;
 	e->dir_depth = 0;
 	e->target_len = 0;
-	e->reserved = 0;
 
 	e->path_len = read_user_path(&e->h, buf + sizeof(*e), (const void *)s->args[1]);
 	if (e->path_len == 0 && (e->flags & AT_EMPTY_PATH) &&
@@ -805,6 +807,19 @@ static __always_inline int emit_path_event(struct bpf_raw_tracepoint_args *ctx, 
 		} else {
 			e->h.flags |= AT_F_READ_FAILED;
 		}
+	}
+	e->real_len = 0;
+	if (s->kind == AT_KIND_OPEN && ret >= 0) {
+		__u16 depth = 0;
+		__u32 n;
+
+		if (off > sizeof(*e) + AT_PATH_MAX + AT_DIR_MAX)
+			off = sizeof(*e) + AT_PATH_MAX + AT_DIR_MAX;
+		n = opened_file_path(&e->h, off, (int)ret, &depth);
+		if (n > AT_DIR_MAX)
+			n = AT_DIR_MAX;
+		e->real_len = n;
+		off += n;
 	}
 	/* fixed part + path + directory + target < 16384, and the stack fits
 	 * in the scratch buffer after any such record */
@@ -2225,3 +2240,206 @@ int BPF_KPROBE(handle_gethostbyname2_r, const char *name, int af)
 
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_dns_return) { return dns_return(ctx); }
+
+/* ------------------------------------------------------------------------ */
+/* Evasion coverage: paths behind symlinks, sendfile/splice, io_uring        */
+
+/* The path of the file an open returned, from its own dentries: a chain of
+ * symlinks (or a symlinked directory) cannot disguise what was opened. */
+static __always_inline __u32 opened_file_path(struct at_header *h, __u32 base, int fd,
+					      __u16 *depth)
+{
+	struct file *file = file_of_fd(fd);
+
+	*depth = 0;
+	if (!file)
+		return 0;
+	return walk_dir(h, base, BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
+			depth);
+}
+
+#define S_IFREG 0100000
+#define S_IFIFO 0010000
+
+static __always_inline __u16 file_type(struct file *file)
+{
+	__u32 mode;
+
+	if (!file)
+		return AT_FILE_OTHER;
+	mode = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+	if (mode == S_IFREG)
+		return AT_FILE_REGULAR;
+	if (mode == S_IFIFO)
+		return AT_FILE_PIPE;
+	if (mode == S_IFSOCK)
+		return AT_FILE_SOCKET;
+	return AT_FILE_OTHER;
+}
+
+/* A pipe's identity: its inode, hidden like connection ids. */
+static __always_inline __u64 pipe_id(struct file *file)
+{
+	return (__u64)BPF_CORE_READ(file, f_inode) ^ conn_key;
+}
+
+/* sendfile(out_fd, in_fd, offset, count): the output fd goes in args[0]. */
+SYS_ENTER(sendfile64)
+{
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_SPLICE, AT_SRC_SENDFILE, s.a[0], s.a[1], 0, 0);
+}
+
+/* splice(fd_in, off_in, fd_out, off_out, len, flags) */
+SYS_ENTER(splice)
+{
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_SPLICE, AT_SRC_SPLICE, s.a[2], s.a[0], 0, 0);
+}
+
+static __always_inline int splice_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct file *in, *out;
+	struct at_splice_event *e;
+	__u16 in_type, out_type, depth = 0;
+	__u32 n = 0;
+
+	if (!st || st->kind != AT_KIND_SPLICE)
+		return 0;
+	if (ret <= 0)
+		goto done;
+	out = file_of_fd((int)st->args[0]);
+	in = file_of_fd((int)st->args[1]);
+	out_type = file_type(out);
+	in_type = file_type(in);
+	/* Bytes reaching a socket are a send; a file spliced into a pipe is
+	 * kept so that the pipe's next trip to a socket names the file. */
+	if (out_type != AT_FILE_SOCKET && !(in_type == AT_FILE_REGULAR && out_type == AT_FILE_PIPE))
+		goto done;
+	e = (struct at_splice_event *)get_scratch();
+	if (!e)
+		goto done;
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, AT_KIND_SPLICE);
+	e->result = ret;
+	e->source = st->source;
+	e->out_fd = (__s32)st->args[0];
+	e->in_fd = (__s32)st->args[1];
+	e->in_type = in_type;
+	e->out_type = out_type;
+	if (in_type == AT_FILE_PIPE)
+		e->in_pipe = pipe_id(in);
+	if (out_type == AT_FILE_PIPE)
+		e->out_pipe = pipe_id(out);
+	if (out_type == AT_FILE_SOCKET) {
+		struct sock *sk = sock_of_fd(e->out_fd, &e->sock_type);
+
+		e->conn = conn_id(sk);
+		sock_addrs(sk, &e->peer, &e->local);
+	}
+	if (in_type == AT_FILE_REGULAR)
+		n = walk_dir(&e->h, sizeof(*e), BPF_CORE_READ(in, f_path.dentry),
+			     BPF_CORE_READ(in, f_path.mnt), &depth);
+	if (n > AT_DIR_MAX)
+		n = AT_DIR_MAX;
+	e->path_len = n;
+	submit_scratch(&e->h, sizeof(*e) + n);
+done:
+	bpf_map_delete_elem(&stash, &tid);
+	return 0;
+}
+
+SYS_EXIT(sendfile64) { return splice_exit((long)ctx->args[1]); }
+SYS_EXIT(splice) { return splice_exit((long)ctx->args[1]); }
+
+/* io_uring_setup(entries, params): a process that sets up a ring can open,
+ * read and send without the syscalls the other handlers see. */
+SYS_ENTER(io_uring_setup)
+{
+	ARGS_OR_OUT();
+	return save_args(AT_KIND_IO_URING, AT_SRC_IO_URING_SETUP, s.a[0], s.a[1], 0, 0);
+}
+
+#define IO_URING_RECORD (sizeof(struct at_io_uring_event) + AT_PATH_MAX)
+
+SYS_EXIT(io_uring_setup)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct at_io_uring_event *e;
+
+	if (!st || st->kind != AT_KIND_IO_URING)
+		return 0;
+	e = (struct at_io_uring_event *)get_scratch();
+	if (e) {
+		__builtin_memset(e, 0, sizeof(*e));
+		fill_header(&e->h, AT_KIND_IO_URING);
+		e->result = (long)ctx->args[1];
+		e->source = AT_SRC_IO_URING_SETUP;
+		e->dirfd = AT_FDCWD;
+		submit_scratch(&e->h, sizeof(*e));
+	}
+	bpf_map_delete_elem(&stash, &tid);
+	return 0;
+}
+
+/* Operations each process has submitted once already (tgid << 8 | opcode):
+ * the first of each is enough to name the gap. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} io_uring_seen SEC(".maps");
+
+#define IORING_OP_OPENAT 18
+#define IORING_OP_OPENAT2 28
+
+/* Fires in the submitting task after the request was prepared (Linux 5.18+;
+ * io_submit_sqe() runs the op's prep, which copies an open's path, before
+ * it). */
+SEC("tp/io_uring/io_uring_submit_req")
+int handle_io_uring_submit_req(struct trace_event_raw_io_uring_submit_req *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u8 opcode = ctx->opcode;
+	bool open = opcode == IORING_OP_OPENAT || opcode == IORING_OP_OPENAT2;
+	__u64 key = (id >> 32) << 8 | opcode;
+	struct at_io_uring_event *e;
+	__u8 one = 1;
+	long n;
+
+	if (!is_traced(id >> 32))
+		return 0;
+	if (!open && bpf_map_lookup_elem(&io_uring_seen, &key))
+		return 0;
+	bpf_map_update_elem(&io_uring_seen, &key, &one, BPF_ANY);
+	e = (struct at_io_uring_event *)get_scratch();
+	if (!e)
+		return 0;
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, AT_KIND_IO_URING);
+	e->source = AT_SRC_IO_URING_SUBMIT;
+	e->opcode = opcode;
+	e->dirfd = AT_FDCWD;
+	if (open && bpf_core_type_exists(struct io_open)) {
+		/* The request starts with its op's own data (io_kiocb.cmd). */
+		struct io_open *op = (void *)ctx->req +
+				     bpf_core_field_offset(struct io_kiocb, cmd);
+		struct filename *name = BPF_CORE_READ(op, filename);
+
+		e->dirfd = BPF_CORE_READ(op, dfd);
+		n = bpf_probe_read_kernel_str((__u8 *)(e + 1), AT_PATH_MAX, BPF_CORE_READ(name, name));
+		if (n > 0) {
+			e->path_len = n - 1;
+			if (n == AT_PATH_MAX)
+				e->h.flags |= AT_F_PATH_TRUNCATED;
+		} else {
+			e->h.flags |= AT_F_READ_FAILED;
+		}
+	}
+	submit_scratch(&e->h, sizeof(*e) + (e->path_len & (AT_PATH_MAX - 1)));
+	return 0;
+}

@@ -55,6 +55,8 @@ enum at_kind {
 	AT_KIND_RECV = 15,
 	AT_KIND_CLOSE = 16,
 	AT_KIND_DNS = 17,
+	AT_KIND_SPLICE = 18,   /* sendfile/splice to a socket, or of a file into a pipe */
+	AT_KIND_IO_URING = 19, /* an io_uring set up, or an operation submitted to one */
 	AT_KIND_MAX = 32, /* room for later kinds; counters are sized by this */
 };
 
@@ -102,6 +104,10 @@ enum at_source {
 	AT_SRC_GETHOSTBYNAME2 = 39,
 	AT_SRC_GETHOSTBYNAME_R = 40,
 	AT_SRC_GETHOSTBYNAME2_R = 41,
+	AT_SRC_SENDFILE = 42,
+	AT_SRC_SPLICE = 43,
+	AT_SRC_IO_URING_SETUP = 44,
+	AT_SRC_IO_URING_SUBMIT = 45,
 	AT_SRC_MAX = 64,
 };
 
@@ -165,7 +171,9 @@ struct at_exit {
 /* AT_KIND_OPEN, AT_KIND_READLINK, AT_KIND_STAT, AT_KIND_ACCESS. Followed by
  * the path (path_len bytes, no NUL), then, for a relative path, the components
  * of its base directory from the innermost outwards, each NUL-terminated
- * (dir_len bytes), then for readlink the target (target_len bytes). */
+ * (dir_len bytes), then for readlink the target (target_len bytes), then for
+ * a successful open the components of the file it opened (real_len bytes):
+ * symlinks resolved, so a link chain to /etc/localtime is seen for what it is. */
 struct at_path_event {
 	struct at_header h;
 	__s64 result;  /* fd, 0, byte count, or -errno */
@@ -177,7 +185,8 @@ struct at_path_event {
 	__u16 dir_len;
 	__u16 target_len;
 	__u16 dir_depth;
-	__u16 reserved;
+	__u16 real_len; /* open: components of the opened file's own path, innermost
+			 * first, after the target (0 when the open failed) */
 };
 
 /* AT_KIND_GETENV; followed by the name (name_len) and, only when values are
@@ -288,6 +297,53 @@ struct at_stack_tail {
 	__s32 error;  /* bpf_get_stack's error when it could not walk; 0 otherwise */
 };
 #define AT_STACK_BYTES (AT_STACK_MAX * 32 + 8)
+
+/* at_splice_event.in_type and out_type */
+#define AT_FILE_OTHER 0
+#define AT_FILE_REGULAR 1
+#define AT_FILE_PIPE 2
+#define AT_FILE_SOCKET 3
+
+/* AT_KIND_SPLICE: bytes moved by sendfile(2) or splice(2) without passing
+ * through the program's memory, recorded when they reach a socket, and when a
+ * regular file is spliced into a pipe (so the collector can tell which file a
+ * later pipe-to-socket splice carried). Followed by the components of the
+ * input file's path, innermost first (path_len bytes), when it is a regular
+ * file. */
+struct at_splice_event {
+	struct at_header h;
+	__s64 result;      /* bytes moved, or -errno */
+	__u64 conn;        /* socket identity of the output, when a socket */
+	__u64 in_pipe;     /* opaque pipe identity of the input, when a pipe */
+	__u64 out_pipe;    /* and of the output */
+	__s32 in_fd;
+	__s32 out_fd;
+	__u16 source;      /* AT_SRC_SENDFILE, AT_SRC_SPLICE */
+	__u16 in_type;     /* AT_FILE_* */
+	__u16 out_type;
+	__u16 sock_type;
+	__u16 path_len;
+	__u16 reserved;
+	__u32 reserved2;
+	struct at_sockaddr peer;   /* the output socket's peer */
+	struct at_sockaddr local;
+};
+
+/* AT_KIND_IO_URING: io_uring_setup(2) (result: the ring's fd or -errno), or
+ * the first submission of each operation by a process, and every open
+ * submitted (followed by its path, path_len bytes, as the kernel copied it).
+ * What io_uring operations do is not decoded: these records name the gap. */
+struct at_io_uring_event {
+	struct at_header h;
+	__s64 result;
+	__u16 source;      /* AT_SRC_IO_URING_SETUP, AT_SRC_IO_URING_SUBMIT */
+	__u8 opcode;       /* IORING_OP_* of a submission */
+	__u8 reserved;
+	__s32 dirfd;       /* of an open submission */
+	__u16 path_len;
+	__u16 reserved2;
+	__u32 reserved3;
+};
 
 /* Per-kind counters, summed over CPUs by the collector. */
 struct at_kind_counters {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "agenttrace.h"
+#include "collector/coverage.h"
 #include "collector/paths.h"
 
 namespace agenttrace::collector {
@@ -39,7 +40,7 @@ std::string comm_text(const char (&comm)[AT_COMM_LEN]) {
 
 trace::Syscall syscall_of(uint16_t source) {
   // enum at_source and trace::Syscall share their numbering on purpose.
-  if (source > AT_SRC_NONE && source <= AT_SRC_GETHOSTBYNAME2_R) return static_cast<trace::Syscall>(source);
+  if (source > AT_SRC_NONE && source <= AT_SRC_IO_URING_SUBMIT) return static_cast<trace::Syscall>(source);
   return trace::SYSCALL_UNSPECIFIED;
 }
 
@@ -85,9 +86,9 @@ bool decode_path_event(const uint8_t* data, size_t size, Event* out, std::string
   at_path_event raw;
   if (!fixed_part(data, size, &raw, error)) return false;
   Tail tail(data, size, sizeof(raw));
-  std::string_view path, dir, target;
+  std::string_view path, dir, target, real;
   if (!tail.take(raw.path_len, &path) || !tail.take(raw.dir_len, &dir) ||
-      !tail.take(raw.target_len, &target))
+      !tail.take(raw.target_len, &target) || !tail.take(raw.real_len, &real))
     return overrun(error, "path");
   trace::Syscall sc = syscall_of(raw.source);
   switch (raw.h.kind) {
@@ -95,6 +96,10 @@ bool decode_path_event(const uint8_t* data, size_t size, Event* out, std::string
       auto* m = out->mutable_open();
       m->set_syscall(sc);
       set_paths(m, path, dir, raw);
+      if (!real.empty()) {
+        std::string real_path = path_from_components(real);
+        if (real_path != m->path()) m->set_real_path(std::move(real_path));
+      }
       m->set_flags(static_cast<int32_t>(raw.flags));
       m->set_mode(raw.mode);
       m->set_result(raw.result);
@@ -235,6 +240,17 @@ bool decode_socket(const uint8_t* data, size_t size, Event* out, NetworkExtra* e
   return true;
 }
 
+bool decode_io_uring(const uint8_t* data, size_t size, Event* out, std::string* error) {
+  at_io_uring_event raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  Tail tail(data, size, sizeof(raw));
+  std::string_view path;
+  if (!tail.take(raw.path_len, &path)) return overrun(error, "io_uring");
+  *out = io_uring_coverage(*out, raw.source == AT_SRC_IO_URING_SETUP, raw.result, raw.opcode,
+                           std::string(path));
+  return true;
+}
+
 bool decode_dns(const uint8_t* data, size_t size, Event* out, std::string* error) {
   at_dns_event raw;
   if (!fixed_part(data, size, &raw, error)) return false;
@@ -277,12 +293,7 @@ bool Decoder::decode_data(const void* data_ptr, size_t size, DataRecord* out,
   if (raw.data_len > raw.h.size - sizeof(raw)) return overrun(error, "data");
   Event& e = out->event;
   e.Clear();
-  e.set_mono_ns(raw.h.mono_ns);
-  e.set_wall_ns(static_cast<int64_t>(raw.h.mono_ns) + wall_minus_mono_);
-  e.set_pid(raw.h.pid);
-  e.set_tid(raw.h.tid);
-  e.set_ppid(raw.h.ppid);
-  e.set_comm(comm_text(raw.h.comm));
+  set_process_fields(raw.h, &e);
   out->inbound = raw.h.flags & AT_F_INBOUND;
   trace::Data* m = out->inbound ? e.mutable_recv() : e.mutable_send();
   m->set_syscall(syscall_of(raw.source));
@@ -305,6 +316,62 @@ bool Decoder::decode_data(const void* data_ptr, size_t size, DataRecord* out,
   out->budget_spent = raw.h.flags & AT_F_BUDGET_SPENT;
   out->read_failed = raw.h.flags & AT_F_READ_FAILED;
   out->bytes = std::string_view(reinterpret_cast<const char*>(data + sizeof(raw)), raw.data_len);
+  return true;
+}
+
+void Decoder::set_process_fields(const at_header& h, trace::Event* out) const {
+  out->set_mono_ns(h.mono_ns);
+  out->set_wall_ns(static_cast<int64_t>(h.mono_ns) + wall_minus_mono_);
+  out->set_pid(h.pid);
+  out->set_tid(h.tid);
+  out->set_ppid(h.ppid);
+  out->set_comm(comm_text(h.comm));
+}
+
+bool Decoder::decode_splice(const void* data_ptr, size_t size, SpliceRecord* out,
+                            std::string* error) const {
+  const uint8_t* data = static_cast<const uint8_t*>(data_ptr);
+  at_splice_event raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  if (raw.h.size < sizeof(raw) || raw.h.size > size) {
+    *error = "splice record header claims " + std::to_string(raw.h.size) + " bytes of " + std::to_string(size);
+    return false;
+  }
+  Tail tail(data, raw.h.size, sizeof(raw));
+  std::string_view components;
+  if (!tail.take(raw.path_len, &components)) return overrun(error, "splice");
+  out->to_socket = raw.out_type == AT_FILE_SOCKET;
+  out->from_file = raw.in_type == AT_FILE_REGULAR;
+  out->file_to_pipe = out->from_file && raw.out_type == AT_FILE_PIPE;
+  out->in_pipe = raw.in_type == AT_FILE_PIPE ? raw.in_pipe : 0;
+  out->out_pipe = raw.out_type == AT_FILE_PIPE ? raw.out_pipe : 0;
+  out->in_path = out->from_file && !components.empty() ? path_from_components(components) : std::string();
+
+  // The send: one message, nothing captured (the bytes never were in the
+  // program's memory), so all of it counts as not captured.
+  DataRecord& d = out->data;
+  Event& e = d.event;
+  e.Clear();
+  set_process_fields(raw.h, &e);
+  trace::Data* m = e.mutable_send();
+  m->set_syscall(syscall_of(raw.source));
+  m->set_fd(raw.out_fd);
+  m->set_result(raw.result);
+  *m->mutable_peer() = sockaddr_of(raw.peer, {});
+  if (raw.local.family && raw.local.family != AF_UNIX) *m->mutable_local() = sockaddr_of(raw.local, {});
+  m->set_bytes(raw.result > 0 ? static_cast<uint64_t>(raw.result) : 0);
+  m->set_type(sock_type_name(raw.sock_type));
+  d.inbound = false;
+  d.final = true;
+  d.kernel_conn = raw.conn;
+  d.ssl = 0;
+  d.call_id = raw.h.mono_ns;
+  d.msg_index = 0;
+  d.data_offset = 0;
+  d.captured = 0;
+  d.budget_spent = false;
+  d.read_failed = false;
+  d.bytes = {};
   return true;
 }
 
@@ -355,12 +422,7 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra
     st->set_truncated(tail.count == AT_STACK_MAX);
     st->set_failed(tail.error != 0 && tail.count == 0);
   }
-  out->set_mono_ns(h.mono_ns);
-  out->set_wall_ns(static_cast<int64_t>(h.mono_ns) + wall_minus_mono_);
-  out->set_pid(h.pid);
-  out->set_tid(h.tid);
-  out->set_ppid(h.ppid);
-  out->set_comm(comm_text(h.comm));
+  set_process_fields(h, out);
 
   switch (h.kind) {
     case AT_KIND_EXEC:
@@ -431,6 +493,11 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra
       return decode_socket(data, size, out, extra, error);
     case AT_KIND_DNS:
       return decode_dns(data, size, out, error);
+    case AT_KIND_IO_URING:
+      return decode_io_uring(data, size, out, error);
+    case AT_KIND_SPLICE:
+      *error = "splice records are decoded with decode_splice";
+      return false;
     case AT_KIND_SEND:
     case AT_KIND_RECV:
       *error = "payload records are decoded with decode_data";

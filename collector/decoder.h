@@ -9,6 +9,8 @@
 
 #include "trace/format.h"
 
+struct at_header;
+
 namespace agenttrace::collector {
 
 // What a network record says beyond its event: the kernel's opaque ids,
@@ -34,6 +36,18 @@ struct DataRecord {
   std::string_view bytes;  // this chunk's bytes (into the raw record)
 };
 
+// A sendfile(2) or splice(2) record: a send when its output is a socket,
+// else a regular file going into a pipe (remembered by SpliceSources).
+struct SpliceRecord {
+  DataRecord data;         // output a socket: the send (final, nothing captured)
+  bool to_socket = false;
+  bool from_file = false;  // input a regular file: in_path is its path
+  bool file_to_pipe = false;
+  uint64_t in_pipe = 0;    // opaque pipe identities, 0 when not a pipe
+  uint64_t out_pipe = 0;
+  std::string in_path;
+};
+
 class Decoder {
  public:
   // wall_minus_mono: see ClockPair; turns kernel monotonic time into wall time.
@@ -53,6 +67,9 @@ class Decoder {
   // the recorder; this decodes one.
   bool decode_data(const void* data, size_t size, DataRecord* out, std::string* error) const;
 
+  // AT_KIND_SPLICE records.
+  bool decode_splice(const void* data, size_t size, SpliceRecord* out, std::string* error) const;
+
   // The kind of a raw record, 0 when too short to have one.
   static uint16_t kind_of(const void* data, size_t size);
 
@@ -60,6 +77,9 @@ class Decoder {
   static constexpr size_t kMaxArgs = 1024;
 
  private:
+  // Time, process and thread of a record's header.
+  void set_process_fields(const at_header& h, trace::Event* out) const;
+
   int64_t wall_minus_mono_;
 };
 

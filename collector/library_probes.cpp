@@ -59,22 +59,6 @@ int find_own_libc(struct dl_phdr_info* info, size_t, void* data) {
   return 0;
 }
 
-trace::Event coverage_event(const trace::Event& cause, const char* signal, const Visibility& v) {
-  trace::Event e;
-  e.set_mono_ns(cause.mono_ns());
-  e.set_wall_ns(cause.wall_ns());
-  e.set_pid(cause.pid());
-  e.set_tid(cause.tid());
-  e.set_ppid(cause.ppid());
-  e.set_comm(cause.comm());
-  auto* c = e.mutable_coverage();
-  c->set_signal(signal);
-  c->set_state(v.state);
-  c->set_detail(v.detail);
-  c->set_object(v.object);
-  return e;
-}
-
 }  // namespace
 
 ExecutableKind classify_executable(const ElfFile& elf) {

@@ -18,17 +18,12 @@
 #include <tuple>
 #include <vector>
 
+#include "collector/coverage.h"
 #include "common/elf_file.h"
 #include "collector/ssl_signature.h"
 #include "trace/format.h"
 
 namespace agenttrace::collector {
-
-struct Visibility {
-  std::string state;   // "observed", "late", "partial", "gap"
-  std::string detail;  // one sentence
-  std::string object;  // library or executable
-};
 
 // What an executable's own structure says about its getenv calls, before any
 // probe is placed: pure, so it is unit-tested on sample binaries.

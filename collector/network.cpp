@@ -1,5 +1,6 @@
 #include "collector/network.h"
 
+#include "collector/coverage.h"
 #include "collector/dns_wire.h"
 
 namespace agenttrace::collector {
@@ -15,18 +16,6 @@ bool is_tls_handshake(std::string_view bytes) {
 }
 
 trace::Data& data_of(trace::Event& e) { return e.has_send() ? *e.mutable_send() : *e.mutable_recv(); }
-
-// An event with only the process fields of `e`.
-trace::Event process_of(const trace::Event& e) {
-  trace::Event out;
-  out.set_mono_ns(e.mono_ns());
-  out.set_wall_ns(e.wall_ns());
-  out.set_pid(e.pid());
-  out.set_tid(e.tid());
-  out.set_ppid(e.ppid());
-  out.set_comm(e.comm());
-  return out;
-}
 
 }  // namespace
 
@@ -134,7 +123,7 @@ void NetworkTracker::emit_data(trace::Event& e, Conn* conn, bool tls, bool inbou
     d.set_offset(offset);
     offset += d.bytes();
     if (tls) conn->plaintext = true;
-    conn->last_event = process_of(e);
+    conn->last_event = process_fields_of(e);
   }
   if (!d.peer().address().empty()) d.set_host(host_for(d.peer().address()));
   emit_(e);
@@ -200,13 +189,10 @@ void NetworkTracker::flush_held(uint64_t now_mono_ns, bool all) {
 void NetworkTracker::report_tls_gap(Conn& c) {
   if (!c.tls_handshake || c.plaintext || c.gap_reported) return;
   c.gap_reported = true;
-  trace::Event e = c.last_event;
-  auto* cov = e.mutable_coverage();
-  cov->set_signal("tls");
-  cov->set_state("gap");
-  cov->set_detail("TLS to " + trace::sockaddr_text(c.peer) +
-                  " without visible plaintext: no SSL library agenttrace can probe carried it");
-  cov->set_object(trace::sockaddr_text(c.peer));
+  trace::Event e = coverage_event(
+      c.last_event, "tls",
+      {"gap", "TLS to " + trace::sockaddr_text(c.peer) + " without visible plaintext: no SSL library agenttrace can probe carried it",
+       trace::sockaddr_text(c.peer)});
   emit_(e);
 }
 
@@ -221,7 +207,7 @@ void NetworkTracker::parse_dns_payload(const trace::Event& e, const trace::Data&
   bool tcp = d.type() == "stream";
   auto msg = parse_dns(d.data(), tcp, &error);
   if (!msg || msg->questions.empty()) return;
-  trace::Event out = process_of(e);
+  trace::Event out = process_fields_of(e);
   auto* dns = out.mutable_dns();
   dns->set_source(msg->response ? trace::SYSCALL_DNS_RESPONSE : trace::SYSCALL_DNS_QUERY);
   dns->set_name(msg->questions[0].name);

@@ -256,6 +256,8 @@ constexpr SyscallHandler kSyscallHandlers[] = {
     {SYS_write, "write"},         {SYS_writev, "writev"},         {SYS_sendto, "sendto"},
     {SYS_sendmsg, "sendmsg"},     {SYS_sendmmsg, "sendmmsg"},     {SYS_read, "read"},
     {SYS_recvfrom, "recvfrom"},   {SYS_recvmsg, "recvmsg"},
+    // Paths around the calls above (samples/evasion/).
+    {SYS_sendfile, "sendfile64"}, {SYS_splice, "splice"},     {SYS_io_uring_setup, "io_uring_setup"},
 };
 
 }  // namespace
@@ -283,6 +285,20 @@ void Probes::trace_pid(uint32_t tgid) {
                            BPF_ANY) != 0)
     throw Error("cannot add process " + std::to_string(tgid) + " to the kernel filter: " +
                 errno_text(errno));
+}
+
+std::vector<uint32_t> Probes::traced_pids() const {
+  std::vector<uint32_t> out;
+  uint32_t key = 0, next = 0;
+  const void* prev = nullptr;
+  // Bounded by the map's size: entries deleted meanwhile only end it early.
+  for (uint32_t i = 0; i < bpf_map__max_entries(skel_->maps.traced); ++i) {
+    if (bpf_map__get_next_key(skel_->maps.traced, prev, &next, sizeof(next)) != 0) break;
+    out.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return out;
 }
 
 int Probes::ringbuf_fd() const { return bpf_map__fd(skel_->maps.events); }

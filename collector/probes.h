@@ -43,6 +43,8 @@ class Probes {
 
   // Adds a thread group to the in-kernel filter.
   void trace_pid(uint32_t tgid);
+  // Thread groups in the filter now: followed, and not exited yet.
+  std::vector<uint32_t> traced_pids() const;
 
   int ringbuf_fd() const;
 

@@ -47,6 +47,7 @@ std::optional<ProcStat> read_proc_stat(pid_t pid) {
   std::vector<std::string> f((std::istream_iterator<std::string>(rest)), std::istream_iterator<std::string>());
   // f[0] is field 3 (state): ppid is field 4, num_threads 20, starttime 22.
   if (f.size() < 20) return std::nullopt;
+  st.state = f[0].empty() ? '?' : f[0][0];
   st.ppid = static_cast<pid_t>(strtol(f[1].c_str(), nullptr, 10));
   st.threads = static_cast<uint32_t>(strtoul(f[17].c_str(), nullptr, 10));
   st.start_ticks = strtoull(f[19].c_str(), nullptr, 10);

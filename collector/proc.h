@@ -17,6 +17,7 @@ struct ProcStat {
   pid_t pid = 0;
   pid_t ppid = 0;
   std::string comm;
+  char state = '?';          // R, S, D, Z, ...
   uint64_t start_ticks = 0;  // since boot, in clock ticks
   uint32_t threads = 0;
 };

@@ -33,6 +33,8 @@ const char* kernel_kind_name(int kind) {
     case AT_KIND_RECV: return "recv";
     case AT_KIND_CLOSE: return "close";
     case AT_KIND_DNS: return "dns";
+    case AT_KIND_SPLICE: return "splice";
+    case AT_KIND_IO_URING: return "io_uring";
     default: return "";
   }
 }
@@ -89,6 +91,15 @@ void Recorder::handle_record(const void* data, size_t size) {
     }
     last_mono_ns_ = data_record_.event.mono_ns();
     network_.on_data(data_record_);
+    return;
+  }
+  if (kind == AT_KIND_SPLICE) {
+    if (!decoder_.decode_splice(data, size, &splice_record_, &error)) {
+      if (decode_errors_++ == 0) first_decode_error_ = error;
+      return;
+    }
+    last_mono_ns_ = splice_record_.data.event.mono_ns();
+    if (splice_sources_.resolve(&splice_record_)) network_.on_data(splice_record_.data);
     return;
   }
   NetworkExtra extra;

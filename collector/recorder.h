@@ -15,6 +15,7 @@
 #include "collector/decoder.h"
 #include "collector/library_probes.h"
 #include "collector/network.h"
+#include "collector/splice_sources.h"
 #include "collector/stack_resolver.h"
 #include "trace/sink.h"
 
@@ -74,6 +75,8 @@ class Recorder {
   Decoder decoder_;
   NetworkTracker network_;
   DataRecord data_record_;
+  SpliceRecord splice_record_;
+  SpliceSources splice_sources_;
   uint64_t last_mono_ns_ = 0;
   ring_buffer* rb_ = nullptr;
   std::vector<trace::EventSink*> sinks_;

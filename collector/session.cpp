@@ -14,6 +14,7 @@
 
 #include "analyzer/symbolizer.h"
 #include "analyzer/trace_analysis.h"
+#include "collector/coverage.h"
 #include "collector/host_info.h"
 #include "collector/launcher.h"
 #include "collector/library_probes.h"
@@ -40,19 +41,8 @@ constexpr int kPollMs = 50;
 
 // Parent of `pid` from /proc, or -1.
 pid_t parent_of(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  FILE* f = fopen(path, "re");
-  if (!f) return -1;
-  char buf[512];
-  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  // The command name may hold spaces and parentheses: parse after the last ')'.
-  char* close = strrchr(buf, ')');
-  int ppid = -1;
-  if (!close || sscanf(close + 1, " %*c %d", &ppid) != 1) return -1;
-  return ppid;
+  auto st = read_proc_stat(pid);
+  return st ? st->ppid : -1;
 }
 
 bool is_self_or_descendant(pid_t pid, pid_t ancestor) {
@@ -446,6 +436,9 @@ int TraceSession::run_loop(Target& target, bool child) {
   // command; drain until nothing is left.
   guarded([&] { recorder_->drain(); });
   recorder_->set_after_event(nullptr);
+  // Descendants that outlive the command (a daemon that double-forked) are
+  // no longer recorded: each is a named gap, not silence.
+  guarded([&] { note_survivors(); });
   guarded([&] { recorder_->finish(status, child && exited); });
   if (file_sink_ && !sink_failed_) {
     target.file_closed(trace_path_);
@@ -495,6 +488,15 @@ const analyzer::Analysis& TraceSession::analysis() {
     analysis_->source = "live";
   }
   return *analysis_;
+}
+
+void TraceSession::note_survivors() {
+  ClockPair now = read_clocks();
+  for (uint32_t pid : probes_->traced_pids()) {
+    auto st = read_proc_stat(static_cast<pid_t>(pid));
+    if (!st || st->state == 'Z') continue;
+    recorder_->emit(outlived_coverage(pid, static_cast<uint32_t>(st->ppid), st->comm, now.mono_ns, now.wall_ns));
+  }
 }
 
 std::string TraceSession::end_report(const analyzer::Analysis& analysis) const {

@@ -130,6 +130,8 @@ class TraceSession {
   void export_findings_of_file(const std::string& path);
   // Closes the current trace file with its trailer and continues in `path`.
   void rotate(const std::string& path);
+  // Coverage events for traced processes still running after the command.
+  void note_survivors();
 
   RunOptions options_;
   std::string mode_;

@@ -139,4 +139,10 @@ std::string errno_name(int err) {
   return "E" + std::to_string(err);
 }
 
+std::string result_error_name(int64_t result) {
+  constexpr int64_t kMaxErrno = 4095;  // the kernel's MAX_ERRNO
+  if (result < 0 && result >= -kMaxErrno) return errno_name(static_cast<int>(-result));
+  return std::to_string(result);
+}
+
 }  // namespace agenttrace

@@ -32,5 +32,9 @@ std::string printable_preview(std::string_view bytes, size_t max_len);
 
 // errno value -> symbolic name ("ENOENT"); "E<number>" for unknown values.
 std::string errno_name(int err);
+// The errno name of a negative syscall result (-2 -> "ENOENT"). A value no
+// syscall returns (below -4095: a damaged or crafted trace) is given as its
+// number rather than negated, which would overflow for INT64_MIN.
+std::string result_error_name(int64_t result);
 
 }  // namespace agenttrace

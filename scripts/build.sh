@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Configures and builds agenttrace in ./build (or $BUILD_DIR). Extra arguments
-# go to cmake's configure step, e.g. -DAGENTTRACE_SANITIZE=ON.
+# go to cmake's configure step, e.g. -DAGENTTRACE_SANITIZE=ON. TARGETS="a b"
+# builds only those targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
-cmake --build "$BUILD_DIR" -j "$JOBS"
+targets=()
+for t in ${TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "$JOBS" "${targets[@]}"

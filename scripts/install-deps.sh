@@ -15,6 +15,10 @@ packages=(
   libnats-dev nats-server
   # tests
   libgtest-dev libgmock-dev python3 python3-jsonschema nodejs npm openssl chromium
+  # evasion samples: a static musl program, io_uring submissions through liburing
+  musl-tools liburing-dev
+  # fuzzers: clang's libFuzzer runtime
+  libclang-rt-dev
   # run-time helpers used by tests and benchmarks
   iproute2 strace bpftrace procps curl
 )

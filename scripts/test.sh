@@ -25,4 +25,18 @@ if [ "${skipped:-0}" -gt 0 ]; then
   echo "test: ${skipped} BPF test(s) were SKIPPED; the reasons:" >&2
   grep -h -A1 'Skipped\|SKIPPED' Testing/Temporary/LastTest.log | grep -v '^--$' | sort -u | head -20 >&2
 fi
+cd ..
+
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer,
+# in a build directory of their own with only what they need.
+echo "test: unit tests under ASan and UBSan (build-asan)"
+BUILD_DIR=build-asan TARGETS=unit_tests ./scripts/build.sh -DAGENTTRACE_SANITIZE=ON
+(cd build-asan/tests &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ./unit_tests --gtest_brief=1) || { echo "test: unit tests FAILED under the sanitizers" >&2; status=1; }
+
+# Every fuzzer for a bounded time on its seed corpus (AGENTTRACE_FUZZ_SECONDS
+# each, default 20).
+./scripts/fuzz.sh "${AGENTTRACE_FUZZ_SECONDS:-20}" || status=1
 exit $status

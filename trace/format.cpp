@@ -99,6 +99,10 @@ std::string_view syscall_name(Syscall syscall) {
     case SYSCALL_GETHOSTBYNAME2: return "gethostbyname2";
     case SYSCALL_GETHOSTBYNAME_R: return "gethostbyname_r";
     case SYSCALL_GETHOSTBYNAME2_R: return "gethostbyname2_r";
+    case SYSCALL_SENDFILE: return "sendfile";
+    case SYSCALL_SPLICE: return "splice";
+    case SYSCALL_IO_URING_SETUP: return "io_uring_setup";
+    case SYSCALL_IO_URING_SUBMIT: return "io_uring_submit";
     case SYSCALL_DNS_QUERY: return "query";
     case SYSCALL_DNS_RESPONSE: return "response";
     default: break;

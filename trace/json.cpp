@@ -12,7 +12,7 @@ namespace {
 
 void put_result(Json& j, int64_t result) {
   j["result"] = result;
-  if (result < 0) j["error"] = errno_name(static_cast<int>(-result));
+  if (result < 0) j["error"] = result_error_name(result);
 }
 
 void put_path(Json& j, const std::string& path, const std::string& requested, bool truncated) {
@@ -62,6 +62,7 @@ void put_data(Json& j, const Data& x) {
   if (x.ciphertext()) j["ciphertext"] = true;
   if (x.gap()) j["gap"] = true;
   if (x.msg_index()) j["msg_index"] = x.msg_index();
+  if (!x.source_file().empty()) j["source_file"] = x.source_file();
   j["data"] = base64_encode(x.data());
   j["preview"] = printable_preview(x.data(), 160);
   if (x.result() < 0) put_result(j, x.result());
@@ -192,6 +193,7 @@ Json event_json(const Event& e) {
       const Open& x = e.open();
       j["syscall"] = std::string(syscall_name(x.syscall()));
       put_path(j, x.path(), x.requested(), x.path_truncated());
+      if (!x.real_path().empty()) j["real_path"] = x.real_path();
       if (x.has_dirfd()) j["dirfd"] = x.dirfd();
       if (x.dir_unknown()) j["dir_unknown"] = true;
       j["flags"] = open_flags_text(x.flags());

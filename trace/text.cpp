@@ -10,7 +10,7 @@ namespace agenttrace::trace {
 namespace {
 
 std::string result_text(int64_t result) {
-  if (result < 0) return "= " + errno_name(static_cast<int>(-result));
+  if (result < 0) return "= " + result_error_name(result);
   return "= " + std::to_string(result);
 }
 
@@ -36,8 +36,9 @@ std::string event_summary(const Event& e) {
       }
       return "exit code " + std::to_string(e.exit().code());
     case Event::kOpen:
-      return "open " + e.open().path() + " " + open_flags_text(e.open().flags()) + " " +
-             result_text(e.open().result());
+      return "open " + e.open().path() +
+             (e.open().real_path().empty() ? "" : " (really " + e.open().real_path() + ")") + " " +
+             open_flags_text(e.open().flags()) + " " + result_text(e.open().result());
     case Event::kReadlink:
       return "readlink " + e.readlink().path() +
              (e.readlink().result() >= 0 ? " -> " + e.readlink().target() : " " + result_text(e.readlink().result()));
@@ -80,6 +81,7 @@ std::string event_summary(const Event& e) {
       s += x.peer().family().empty() ? std::string("?") : sockaddr_text(x.peer());
       if (!x.host().empty()) s += " (" + x.host() + ")";
       if (x.ciphertext()) s += " ciphertext";
+      if (!x.source_file().empty()) s += " from file " + x.source_file();
       if (x.truncated()) s += " [" + std::to_string(x.truncated()) + " not captured]";
       if (!x.data().empty()) s += " \"" + printable_preview(x.data(), 60) + "\"";
       return s;

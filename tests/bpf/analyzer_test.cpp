@@ -20,11 +20,6 @@ using ::testing::UnorderedElementsAreArray;
 
 const std::string kSamples = SAMPLES_DIR;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 struct Fixture {
   TempDir dir;
   std::unique_ptr<Background> standin;

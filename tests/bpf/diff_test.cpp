@@ -17,11 +17,6 @@ using ::testing::HasSubstr;
 
 const std::string kSamples = SAMPLES_DIR;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 struct DiffResult {
   int exit_code = -1;
   std::string err;

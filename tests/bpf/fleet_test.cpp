@@ -34,10 +34,6 @@ const std::string kSamples = SAMPLES_DIR;
     if (system("command -v node >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";    \
   } while (0)
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // `agenttrace ARGS -o FILE` and what it wrote there, or "" when it failed.
 std::string report(const std::string& args, const TempDir& dir, const std::string& name) {

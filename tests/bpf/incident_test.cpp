@@ -23,10 +23,6 @@ using ::testing::StartsWith;
 
 const std::string kSamples = SAMPLES_DIR;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::vector<Json> events_of(const std::string& trace, std::string* warning = nullptr) {
   std::vector<Json> out;

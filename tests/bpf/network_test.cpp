@@ -19,18 +19,6 @@ using ::testing::HasSubstr;
 
 const std::string kSamples = SAMPLES_DIR;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::vector<Json> of_kind(const std::vector<Json>& events, const std::string& kind) {
-  std::vector<Json> out;
-  for (const auto& e : events)
-    if (e["kind"] == kind) out.push_back(e);
-  return out;
-}
-
 // Every send on connection `conn`, TLS plaintext or raw, concatenated.
 std::string stream(const std::vector<Json>& events, int conn, bool tls) {
   std::string out;

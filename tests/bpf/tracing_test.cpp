@@ -34,21 +34,6 @@ RunResult run(std::vector<std::string> command, std::vector<std::string> args = 
   return run_agenttrace(spec, *dirs.back());
 }
 
-void expect_no_losses(const RunResult& r) {
-  ASSERT_FALSE(r.trailer.is_null()) << "no closing record; stderr: " << r.err;
-  EXPECT_EQ(r.trailer["dropped"], 0);
-  EXPECT_EQ(r.trailer["decode_errors"], 0);
-  EXPECT_EQ(r.trailer["stash_full"], 0);
-  EXPECT_EQ(r.trailer["filter_full"], 0);
-}
-
-std::vector<Json> of_kind(const std::vector<Json>& events, const std::string& kind) {
-  std::vector<Json> out;
-  for (const auto& e : events)
-    if (e["kind"] == kind) out.push_back(e);
-  return out;
-}
-
 TEST(Tracing, FingerprintSampleAndTheProgramItStarts) {
   REQUIRE_BPF();
   RunResult r = run({kSamples + "/fingerprint", "7"});

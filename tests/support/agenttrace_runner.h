@@ -53,6 +53,24 @@ std::vector<Json> of_pid(const std::vector<Json>& events, int pid);
 // program itself asked for.
 std::vector<Json> without_loader(const std::vector<Json>& events);
 
+// The events of one kind, in order.
+std::vector<Json> of_kind(const std::vector<Json>& events, const std::string& kind);
+
+// The run lost nothing: a closing record with no drops, decode errors or
+// full kernel tables.
+void expect_no_losses(const RunResult& r);
+
+// A file's whole contents ("" when it cannot be read).
+std::string slurp(const std::string& path);
+
+// Runs `agenttrace ARGS...` to completion (no trace options added); its
+// stdout and stderr land in `dir`. For subcommands such as dump and analyze.
+struct CliResult {
+  int exit_code = -1;  // 128+N when killed by signal N
+  std::string out, err;
+};
+CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir);
+
 // One compact line per event for exact comparisons:
 //   "getenv TZ found=false", "open /etc/machine-id = 3", "exec /bin/cat [cat x]".
 std::string brief(const Json& event);

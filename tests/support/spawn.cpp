@@ -15,15 +15,6 @@
 
 namespace agenttrace::testing {
 
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-}  // namespace
-
 Spawned::Spawned(const std::vector<std::string>& argv, const std::string& dir, const std::string& name,
                  std::vector<std::string> env)
     : out_path_(dir + "/" + name + ".out"), err_path_(dir + "/" + name + ".err") {

@@ -20,6 +20,18 @@ Event base(uint64_t id) {
   return e;
 }
 
+// Found by the recorder fuzzer: a result no syscall returns (INT64_MIN, from a
+// damaged record or trace) was negated to name its errno, which overflows.
+TEST(Json, ResultOutsideTheErrnoRangeIsItsNumber) {
+  Event e = base(1);
+  e.mutable_open()->set_path("/x");
+  e.mutable_open()->set_result(INT64_MIN);
+  Json j = event_json(e);
+  EXPECT_EQ(j["error"], "-9223372036854775808");
+  e.mutable_open()->set_result(-2);
+  EXPECT_EQ(event_json(e)["error"], "ENOENT");
+}
+
 TEST(Json, CommonFieldsInOrder) {
   Event e = base(3);
   e.mutable_uname()->set_nodename("vm");

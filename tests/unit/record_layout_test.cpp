@@ -41,6 +41,7 @@ static_assert(offsetof(at_path_event, path_len) == 70);
 static_assert(offsetof(at_path_event, dir_len) == 72);
 static_assert(offsetof(at_path_event, target_len) == 74);
 static_assert(offsetof(at_path_event, dir_depth) == 76);
+static_assert(offsetof(at_path_event, real_len) == 78);
 
 static_assert(sizeof(at_getenv) == 56);
 static_assert(offsetof(at_getenv, source) == 48);
@@ -88,6 +89,28 @@ static_assert(offsetof(at_dns_event, name_len) == 54);
 static_assert(offsetof(at_dns_event, count) == 56);
 static_assert(offsetof(at_dns_event, addrs) == 64);
 
+static_assert(sizeof(at_splice_event) == 152);
+static_assert(offsetof(at_splice_event, result) == 48);
+static_assert(offsetof(at_splice_event, conn) == 56);
+static_assert(offsetof(at_splice_event, in_pipe) == 64);
+static_assert(offsetof(at_splice_event, out_pipe) == 72);
+static_assert(offsetof(at_splice_event, in_fd) == 80);
+static_assert(offsetof(at_splice_event, out_fd) == 84);
+static_assert(offsetof(at_splice_event, source) == 88);
+static_assert(offsetof(at_splice_event, in_type) == 90);
+static_assert(offsetof(at_splice_event, out_type) == 92);
+static_assert(offsetof(at_splice_event, sock_type) == 94);
+static_assert(offsetof(at_splice_event, path_len) == 96);
+static_assert(offsetof(at_splice_event, peer) == 104);
+static_assert(offsetof(at_splice_event, local) == 128);
+
+static_assert(sizeof(at_io_uring_event) == 72);
+static_assert(offsetof(at_io_uring_event, result) == 48);
+static_assert(offsetof(at_io_uring_event, source) == 56);
+static_assert(offsetof(at_io_uring_event, opcode) == 58);
+static_assert(offsetof(at_io_uring_event, dirfd) == 60);
+static_assert(offsetof(at_io_uring_event, path_len) == 64);
+
 // The largest record must fit the per-CPU scratch buffer it is built in.
 static_assert(sizeof(at_exec) + AT_PATH_MAX + 2 * AT_DIR_MAX + AT_ARGS_MAX <= AT_SCRATCH_SIZE);
 static_assert(sizeof(at_path_event) + 2 * AT_PATH_MAX + AT_DIR_MAX <= AT_SCRATCH_SIZE);
@@ -105,8 +128,14 @@ static_assert(AT_SCRATCH_SIZE / 2 + AT_STACK_BYTES <= AT_SCRATCH_SIZE);
 static_assert(sizeof(at_site_key) == 24);
 static_assert(sizeof(at_site_frame) == 8);
 static_assert(sizeof(at_file_id) == 16);
+// A successful open has no readlink target; its real path follows the base
+// directory, and the directory walk writes within the first half of scratch.
+static_assert(sizeof(at_path_event) + AT_PATH_MAX + 2 * AT_DIR_MAX + 256 <= AT_SCRATCH_SIZE / 2);
+static_assert(sizeof(at_splice_event) + AT_DIR_MAX + 256 <= AT_SCRATCH_SIZE / 2);
+static_assert(sizeof(at_io_uring_event) + AT_PATH_MAX <= AT_SCRATCH_SIZE);
 
 TEST(RecordLayout, KindsFitTheCounterTable) {
-  EXPECT_LT(AT_KIND_DNS, AT_KIND_MAX);
+  EXPECT_LT(AT_KIND_IO_URING, AT_KIND_MAX);
+  EXPECT_LT(AT_SRC_IO_URING_SUBMIT, AT_SRC_MAX);
   EXPECT_EQ(AT_KIND_MAX & (AT_KIND_MAX - 1), 0) << "AT_KIND_MAX is used as a mask";
 }

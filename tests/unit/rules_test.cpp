@@ -202,7 +202,10 @@ TEST(Rules, ApiKeySentAsIsIsNotAnEchoButEncodedIs) {
   Story encoded;
   encoded.getenv("ANTHROPIC_API_KEY", true, "sk-test-0123456789");
   encoded.send(R"({"x":")" + base64_encode("sk-test-0123456789") + R"("})");
-  const Finding* f = find(encoded.findings(), "value-echo");
+  // Kept in a variable: find() points into the vector (ASan found the
+  // temporary it used to point into freed before the check).
+  auto fs = encoded.findings();
+  const Finding* f = find(fs, "value-echo");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->severity, Severity::kHigh);
 }

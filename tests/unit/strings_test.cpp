@@ -38,6 +38,11 @@ TEST(Strings, TimeAndErrno) {
   EXPECT_EQ(format_time_ns(1'500'000'001), "1970-01-01T00:00:01.500000001Z");
   EXPECT_EQ(errno_name(ENOENT), "ENOENT");
   EXPECT_EQ(errno_name(EACCES), "EACCES");
+  EXPECT_EQ(result_error_name(-ENOENT), "ENOENT");
+  EXPECT_EQ(result_error_name(-4095), "E4095");
+  // Found by the recorder fuzzer: negating INT64_MIN overflowed (UBSan).
+  EXPECT_EQ(result_error_name(INT64_MIN), "-9223372036854775808");
+  EXPECT_EQ(result_error_name(-5000), "-5000");
   EXPECT_EQ(printable_preview(std::string("a\nb\x01", 4), 10), "a.b.");
 }
 

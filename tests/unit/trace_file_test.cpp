@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -62,6 +65,11 @@ std::string write_trace(const std::string& path, const std::vector<Event>& event
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -98,27 +106,48 @@ TEST(TraceFile, CreatedReadableByOwnerOnly) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
-// A file cut at any byte reads up to its last whole record, never further,
-// and says it was cut.
-TEST(TraceFile, CutAtEveryByteReadsUpToLastWholeRecord) {
-  TempDir dir;
-  auto events = sample_events(6);
-  std::string full = write_trace(dir.file("full.atrace"), events, true);
-  // Offsets at which each record ends, from a clean read.
+// A reader over bytes in memory (a memfd), so every cut and flip of a file
+// is read without touching the disk.
+TraceReader reader_of(const std::string& bytes, const std::string& name) {
+  int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("memfd_create failed");
+  UniqueFd owned(fd);
+  if (write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
+    throw std::runtime_error("write to memfd failed");
+  lseek(fd, 0, SEEK_SET);
+  return TraceReader(std::move(owned), name);
+}
+
+// Offsets at which each record of a good trace ends, header first, and its
+// events.
+struct Layout {
   std::vector<uint64_t> ends;
-  {
-    TraceReader r(dir.file("full.atrace"));
-    ends.push_back(r.offset());  // end of the header record
-    Event e;
-    while (r.next(&e) == TraceReader::Status::kRecord) ends.push_back(r.offset());
+  std::vector<std::string> events;  // serialized
+};
+
+Layout layout_of(const std::string& full) {
+  Layout l;
+  TraceReader r = reader_of(full, "full");
+  l.ends.push_back(r.offset());
+  Event e;
+  while (r.next(&e) == TraceReader::Status::kRecord) {
+    l.ends.push_back(r.offset());
+    l.events.push_back(e.SerializeAsString());
   }
-  ASSERT_EQ(ends.size(), events.size() + 1);
-  const std::string cut = dir.file("cut.atrace");
+  EXPECT_TRUE(r.has_trailer());
+  return l;
+}
+
+// A file cut at any byte reads up to its last whole record, never further,
+// and says it was cut: kTruncated inside a record, kEnd without a trailer at
+// a record boundary.
+void expect_every_cut_reads_to_last_whole_record(const std::string& full) {
+  Layout l = layout_of(full);
   for (size_t len = 0; len < full.size(); ++len) {
-    write_bytes(cut, full.substr(0, len));
-    if (len < ends[0]) {
+    std::string cut = full.substr(0, len);
+    if (len < l.ends[0]) {
       try {
-        TraceReader r(cut);
+        reader_of(cut, "cut");
         ADD_FAILURE() << "a file cut at " << len << " bytes opened";
       } catch (const Error& err) {
         std::string msg = err.what();
@@ -128,44 +157,46 @@ TEST(TraceFile, CutAtEveryByteReadsUpToLastWholeRecord) {
       }
       continue;
     }
-    TraceReader r(cut);
+    TraceReader r = reader_of(cut, "cut");
     Event e;
     size_t n = 0;
     TraceReader::Status st;
-    while ((st = r.next(&e)) == TraceReader::Status::kRecord) ++n;
+    while ((st = r.next(&e)) == TraceReader::Status::kRecord) {
+      ASSERT_LT(n, l.events.size());
+      EXPECT_EQ(e.SerializeAsString(), l.events[n]) << "cut at " << len;
+      ++n;
+    }
     size_t whole = 0;
-    while (whole + 1 < ends.size() && ends[whole + 1] <= len) ++whole;
-    EXPECT_EQ(n, whole) << "cut at " << len;
+    while (whole + 1 < l.ends.size() && l.ends[whole + 1] <= len) ++whole;
+    EXPECT_EQ(n, std::min(whole, l.events.size())) << "cut at " << len;
     EXPECT_FALSE(r.has_trailer()) << "cut at " << len;
-    bool at_boundary = std::find(ends.begin(), ends.end(), len) != ends.end();
+    bool at_boundary = std::find(l.ends.begin(), l.ends.end(), len) != l.ends.end();
     EXPECT_EQ(st, at_boundary ? TraceReader::Status::kEnd : TraceReader::Status::kTruncated)
         << "cut at " << len;
   }
 }
 
 // Any single flipped byte is reported as damage (or a foreign file), never
-// read as good data and never a crash.
-TEST(TraceFile, FlippedByteIsAnErrorNeverGoodData) {
-  TempDir dir;
-  auto events = sample_events(4);
-  std::string full = write_trace(dir.file("full.atrace"), events, true);
-  const std::string bad = dir.file("bad.atrace");
+// read as good data and never a crash: the events before the damage are the
+// good ones, then one error with its sentence.
+void expect_every_flip_is_one_error(const std::string& full) {
+  Layout l = layout_of(full);
   for (size_t pos = 0; pos < full.size(); ++pos) {
     std::string copy = full;
     copy[pos] = static_cast<char>(copy[pos] ^ 0x5a);
-    write_bytes(bad, copy);
     try {
-      TraceReader r(bad);
+      TraceReader r = reader_of(copy, "bad");
       Event e;
       TraceReader::Status st;
       size_t n = 0;
       while ((st = r.next(&e)) == TraceReader::Status::kRecord) {
-        ASSERT_LT(n, events.size());
-        EXPECT_EQ(e.SerializeAsString(), events[n].SerializeAsString()) << "flip at " << pos;
+        ASSERT_LT(n, l.events.size()) << "flip at " << pos;
+        EXPECT_EQ(e.SerializeAsString(), l.events[n]) << "flip at " << pos;
         ++n;
       }
       EXPECT_EQ(st, TraceReader::Status::kCorrupt) << "flip at " << pos;
       EXPECT_FALSE(r.error().empty());
+      EXPECT_EQ(r.error().find('\n'), std::string::npos) << r.error();
     } catch (const Error& err) {
       // Damage in the magic or the header record is found at open.
       std::string msg = err.what();
@@ -175,6 +206,39 @@ TEST(TraceFile, FlippedByteIsAnErrorNeverGoodData) {
     }
   }
 }
+
+TEST(TraceFile, CutAtEveryByteReadsUpToLastWholeRecord) {
+  TempDir dir;
+  expect_every_cut_reads_to_last_whole_record(write_trace(dir.file("full.atrace"), sample_events(6), true));
+}
+
+TEST(TraceFile, FlippedByteIsAnErrorNeverGoodData) {
+  TempDir dir;
+  expect_every_flip_is_one_error(write_trace(dir.file("full.atrace"), sample_events(4), true));
+}
+
+// The same over traces agenttrace recorded from real programs (tests/data/):
+// every byte offset cut, every byte flipped.
+class RecordedTrace : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::string bytes() const { return slurp(std::string(TEST_DATA_DIR) + "/" + GetParam()); }
+};
+
+TEST_P(RecordedTrace, CutAtEveryByteReadsUpToLastWholeRecord) {
+  std::string full = bytes();
+  ASSERT_GT(full.size(), 1000u);
+  expect_every_cut_reads_to_last_whole_record(full);
+}
+
+TEST_P(RecordedTrace, FlippedByteAnywhereIsOneError) {
+  std::string full = bytes();
+  ASSERT_GT(full.size(), 1000u);
+  expect_every_flip_is_one_error(full);
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, RecordedTrace,
+                         ::testing::Values("zero_width.atrace", "hidden.atrace", "base64_field.atrace"),
+                         [](const auto& info) { return info.param.substr(0, info.param.find('.')); });
 
 TEST(TraceFile, ForeignAndMissingFiles) {
   TempDir dir;
