@@ -26,6 +26,7 @@
 
 #include "analyzer/unicode_scan.h"
 #include "analyzer/value_echo.h"
+#include "common/utf8.h"
 #include "trace/json.h"
 
 namespace agenttrace::analyzer {
@@ -36,35 +37,8 @@ using trace::Json;
 
 // ---- UTF-8 ------------------------------------------------------------------
 
-struct Decoded {
-  uint32_t cp = 0;
-  uint32_t len = 0;  // 0: the byte does not start a well-formed sequence
-};
-
-// Strict UTF-8 (Unicode table 3-7), as unicode_scan.cpp reads it, so that
-// offsets and the <U+XXXX> context agree.
-Decoded decode_at(const unsigned char* s, size_t n, size_t i) {
-  uint32_t b0 = s[i];
-  if (b0 < 0x80) return {b0, 1};
-  auto cont = [&](size_t k, unsigned lo, unsigned hi) { return i + k < n && s[i + k] >= lo && s[i + k] <= hi; };
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    if (!cont(1, 0x80, 0xBF)) return {};
-    return {((b0 & 0x1F) << 6) | (s[i + 1] & 0x3Fu), 2};
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80;
-    unsigned hi = b0 == 0xED ? 0x9F : 0xBF;
-    if (!cont(1, lo, hi) || !cont(2, 0x80, 0xBF)) return {};
-    return {((b0 & 0x0F) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu), 3};
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    unsigned lo = b0 == 0xF0 ? 0x90 : 0x80;
-    unsigned hi = b0 == 0xF4 ? 0x8F : 0xBF;
-    if (!cont(1, lo, hi) || !cont(2, 0x80, 0xBF) || !cont(3, 0x80, 0xBF)) return {};
-    return {((b0 & 0x07) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu), 4};
-  }
-  return {};
-}
+using Decoded = Utf8Decoded;
+Decoded decode_at(const unsigned char* s, size_t n, size_t i) { return decode_utf8_at(s, n, i); }
 
 // A value as units, with the byte offset where each unit starts (and the
 // size at the end).

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 
 namespace agenttrace::analyzer {
 
@@ -45,24 +46,6 @@ std::string lower(std::string_view s) {
 std::string hex_byte(int b) {
   static const char* digits = "0123456789abcdef";
   return std::string("0x") + digits[(b >> 4) & 15] + digits[b & 15];
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 // Strict UTF-8 at s[0..n): the code point and its length, or length 0.

@@ -9,6 +9,7 @@
 #include "analyzer/unicode_scan.h"
 #include "analyzer/value_echo.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 
 namespace agenttrace::analyzer {
 
@@ -226,24 +227,6 @@ bool read_u16_escape(std::string_view d, size_t i, uint32_t* out) {
   return true;
 }
 
-void append_utf8(std::string* out, uint32_t cp) {
-  if (cp < 0x80) {
-    *out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *out += static_cast<char>(0xC0 | (cp >> 6));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *out += static_cast<char>(0xE0 | (cp >> 12));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *out += static_cast<char>(0xF0 | (cp >> 18));
-    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 TextView json_unescaped(std::string_view d) {
   TextView v;
   if (d.find("\\u") == std::string_view::npos) {
@@ -270,7 +253,7 @@ TextView json_unescaped(std::string_view d) {
         len = 12;
       }
       size_t before = v.text.size();
-      append_utf8(&v.text, cp);
+      append_utf8(v.text, cp);
       for (size_t k = before; k < v.text.size(); ++k) v.origin.push_back(i);
       i += len;
       continue;

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "common/utf8.h"
+
 namespace agenttrace::analyzer {
 
 namespace {
@@ -20,42 +22,8 @@ using Kind = HiddenChar::Kind;
 
 // ---- UTF-8 ------------------------------------------------------------------
 
-// One decoded code point; len 0 means the byte at that position does not
-// start a well-formed sequence (it is then skipped as one invalid byte).
-struct Decoded {
-  uint32_t cp = 0;
-  uint32_t len = 0;
-};
-
-// Strict UTF-8 (Unicode table 3-7): no overlongs, no surrogates, nothing
-// above U+10FFFF, no truncated sequences.
-inline Decoded decode_at(const unsigned char* s, size_t n, size_t i) {
-  if (i >= n) return {};
-  uint32_t b0 = s[i];
-  if (b0 < 0x80) return {b0, 1};
-  auto cont = [&](size_t k, unsigned lo, unsigned hi) {
-    return i + k < n && s[i + k] >= lo && s[i + k] <= hi;
-  };
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    if (!cont(1, 0x80, 0xBF)) return {};
-    return {((b0 & 0x1F) << 6) | (s[i + 1] & 0x3Fu), 2};
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    unsigned lo = b0 == 0xE0 ? 0xA0 : 0x80;
-    unsigned hi = b0 == 0xED ? 0x9F : 0xBF;
-    if (!cont(1, lo, hi) || !cont(2, 0x80, 0xBF)) return {};
-    return {((b0 & 0x0F) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu), 3};
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    unsigned lo = b0 == 0xF0 ? 0x90 : 0x80;
-    unsigned hi = b0 == 0xF4 ? 0x8F : 0xBF;
-    if (!cont(1, lo, hi) || !cont(2, 0x80, 0xBF) || !cont(3, 0x80, 0xBF)) return {};
-    return {((b0 & 0x07) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) |
-                (s[i + 3] & 0x3Fu),
-            4};
-  }
-  return {};
-}
+using Decoded = Utf8Decoded;
+inline Decoded decode_at(const unsigned char* s, size_t n, size_t i) { return decode_utf8_at(s, n, i); }
 
 // The well-formed code point that ends exactly at byte i, with its start in
 // *start; len 0 when the byte before i is not the end of one.
