@@ -4,7 +4,33 @@
 #include "fleet/nats_client.h"
 #include "fleet/subjects.h"
 
+#include <chrono>
+#include <thread>
+
 namespace agenttrace::fleet {
+
+namespace {
+
+// A cluster that just lost a node elects new leaders for a few seconds;
+// JetStream requests then time out or answer "temporarily unavailable".
+bool transient(natsStatus s, jsErrCode jerr) {
+  return s == NATS_TIMEOUT || jerr == JSClusterNotAvailErr || jerr == JSClusterNotLeaderErr ||
+         jerr == JSStreamOfflineErr;
+}
+
+// Runs `call` again while it fails transiently, for at most 30 seconds.
+template <typename Call>
+natsStatus with_retry(jsErrCode* jerr, Call call) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    *jerr = static_cast<jsErrCode>(0);
+    natsStatus s = call();
+    if (s == NATS_OK || !transient(s, *jerr) || std::chrono::steady_clock::now() >= deadline) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace
 
 StreamReader::StreamReader(const NatsSettings& settings, const ReadOptions& options)
     : settings_(settings), options_(options) {
@@ -14,7 +40,7 @@ StreamReader::StreamReader(const NatsSettings& settings, const ReadOptions& opti
 
   jsStreamInfo* info = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, js, settings_.stream.c_str(), nullptr, &jerr);
+  natsStatus s = with_retry(&jerr, [&] { return js_GetStreamInfo(&info, js, settings_.stream.c_str(), nullptr, &jerr); });
   if (s == NATS_NO_RESPONDERS || jerr == JSNotEnabledErr || jerr == JSNotEnabledForAccountErr)
     throw Error("JetStream is not enabled on the NATS server at " + settings_.url);
   if (s == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr)
@@ -36,8 +62,9 @@ StreamReader::StreamReader(const NatsSettings& settings, const ReadOptions& opti
   so.Config.AckPolicy = js_AckAll;
   so.Config.MaxAckPending = static_cast<int64_t>(options_.batch) * 4;
   so.Config.AckWait = 60ll * 1000000000;
-  jerr = static_cast<jsErrCode>(0);
-  s = js_PullSubscribe(&sub_, js, options_.filter_subject.c_str(), options_.durable.c_str(), nullptr, &so, &jerr);
+  s = with_retry(&jerr, [&] {
+    return js_PullSubscribe(&sub_, js, options_.filter_subject.c_str(), options_.durable.c_str(), nullptr, &so, &jerr);
+  });
   if (s != NATS_OK)
     throw Error("cannot create the consumer " + options_.durable + " on the stream " + settings_.stream + ": " +
                 nats_error_text(s, jerr));
