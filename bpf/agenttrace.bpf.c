@@ -245,6 +245,80 @@ static long vma_of_frame(struct task_struct *task, struct vm_area_struct *vma, s
 	return 0;
 }
 
+/*
+ * Where addresses lie, remembered per address space and page: bpf_find_vma()
+ * takes the mmap lock and walks the maple tree, about 0.7 us here, and a
+ * stack has up to 32 frames, mostly the same pages event after event. Any
+ * change that can put another mapping under a remembered page (munmap,
+ * mremap, mmap with MAP_FIXED, brk, shmdt; exec and the last exit, which
+ * free an address space whose address can come back) bumps vma_epoch at
+ * the syscall's exit, after the change, and so forgets every entry.
+ */
+struct vma_cache_key {
+	__u64 mm;
+	__u64 page;
+};
+
+struct vma_cache_val {
+	__u64 epoch;
+	__u64 delta; /* file offset - address, for the whole mapping */
+	__u64 ino;
+	__u32 dev;
+	__u32 kind;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vma_cache_key);
+	__type(value, struct vma_cache_val);
+} vma_cache SEC(".maps");
+
+volatile __u64 vma_epoch = 0;
+
+static __always_inline void forget_mappings(void)
+{
+	__sync_fetch_and_add(&vma_epoch, 1);
+}
+
+/* Fills q (q->ip set) with the mapping the address lies in. A global
+ * function: the verifier checks it once, not at every handler that inlines
+ * a stack. */
+__noinline int locate_frame(struct vma_query *q)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct vma_cache_key key = { .mm = (__u64)task->mm };
+	__u64 epoch = vma_epoch; /* read before the lookup it will vouch for */
+	struct vma_cache_val *hit, v = {};
+	struct vma_query local = {}; /* bpf_find_vma() wants its context on the stack */
+
+	if (!q)
+		return 0;
+	key.page = q->ip >> 12;
+	hit = bpf_map_lookup_elem(&vma_cache, &key);
+	if (hit && hit->epoch == epoch) {
+		q->kind = hit->kind;
+		q->file_offset = q->ip + hit->delta;
+		q->ino = hit->ino;
+		q->dev = hit->dev;
+		return 0;
+	}
+	local.ip = q->ip;
+	local.kind = AT_FRAME_NONE;
+	if (bpf_find_vma(task, local.ip, vma_of_frame, &local, 0)) {
+		q->kind = AT_FRAME_UNKNOWN; /* busy or unmapped: not remembered */
+		return 0;
+	}
+	*q = local;
+	v.epoch = epoch;
+	v.delta = q->file_offset - q->ip;
+	v.ino = q->ino;
+	v.dev = q->dev;
+	v.kind = q->kind;
+	bpf_map_update_elem(&vma_cache, &key, &v, BPF_ANY);
+	return 0;
+}
+
 struct frames_ctx {
 	__u8 *base;  /* the stack: addresses in, frames out */
 	__u32 count;
@@ -264,9 +338,7 @@ static long expand_frame(__u32 i, struct frames_ctx *c)
 	 * register the address is computed from. */
 	asm volatile("%0 &= 31" : "+r"(k));
 	q.ip = *(__u64 *)(c->base + k * 8);
-	q.kind = AT_FRAME_NONE;
-	if (bpf_find_vma(bpf_get_current_task_btf(), q.ip, vma_of_frame, &q, 0))
-		q.kind = AT_FRAME_UNKNOWN;
+	locate_frame(&q);
 	f = (struct at_frame *)(c->base + k * sizeof(struct at_frame));
 	f->ip = q.ip;
 	f->file_offset = q.file_offset;
@@ -362,7 +434,8 @@ static __always_inline __u32 put_syscall_stack(struct bpf_raw_tracepoint_args *c
 	struct fp_ctx walk = { .at = at, .fp = BPF_CORE_READ(regs, bp) };
 	__u64 ret = 0;
 
-	if (bpf_find_vma(bpf_get_current_task_btf(), ip, vma_of_frame, &q, 0) || q.kind != AT_FRAME_FILE)
+	locate_frame(&q);
+	if (q.kind != AT_FRAME_FILE)
 		return put_stack(ctx, h, at);
 	key.ino = q.ino;
 	key.dev = q.dev;
@@ -606,6 +679,8 @@ int handle_sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 
 	if (!current_traced() && !(watch_filtered && watch_match(task)))
 		return 0;
+	if (stack_kinds)
+		forget_mappings(); /* the old address space is freed */
 	e = (struct at_exec *)get_scratch();
 	if (!e)
 		return 0;
@@ -685,6 +760,8 @@ int handle_sched_process_exit(void *ctx)
 	 * tracepoint fires (do_exit()). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	if (stack_kinds)
+		forget_mappings(); /* its address space is freed and can come back */
 	e = (struct at_exit *)get_scratch();
 	if (e) {
 		fill_header(&e->h, AT_KIND_EXIT);
@@ -2356,6 +2433,34 @@ SYS_EXIT(splice) { return splice_exit((long)ctx->args[1]); }
 
 /* io_uring_setup(entries, params): a process that sets up a ring can open,
  * read and send without the syscalls the other handlers see. */
+/* ---- mapping changes ------------------------------------------------------
+ * Each forgets the remembered frame locations (locate_frame()) once the
+ * change is made. */
+#define SYS_EXIT_REMAP(name)                  \
+	SYS_EXIT(name)                        \
+	{                                     \
+		if (stack_kinds && current_traced()) \
+			forget_mappings();    \
+		return 0;                     \
+	}
+SYS_EXIT_REMAP(munmap)
+SYS_EXIT_REMAP(mremap)
+SYS_EXIT_REMAP(brk)
+SYS_EXIT_REMAP(shmdt)
+SYS_EXIT_REMAP(remap_file_pages)
+
+/* mmap(addr, length, prot, flags, fd, offset): only MAP_FIXED replaces
+ * what was mapped. */
+SYS_EXIT(mmap)
+{
+	if (!stack_kinds)
+		return 0;
+	ARGS_OR_OUT();
+	if (s.a[3] & 0x10 /* MAP_FIXED */)
+		forget_mappings();
+	return 0;
+}
+
 SYS_ENTER(io_uring_setup)
 {
 	ARGS_OR_OUT();

@@ -258,6 +258,9 @@ constexpr SyscallHandler kSyscallHandlers[] = {
     {SYS_recvfrom, "recvfrom"},   {SYS_recvmsg, "recvmsg"},
     // Paths around the calls above (samples/evasion/).
     {SYS_sendfile, "sendfile64"}, {SYS_splice, "splice"},     {SYS_io_uring_setup, "io_uring_setup"},
+    // Mapping changes: forget where stack frames were found (exit only).
+    {SYS_munmap, "munmap"},       {SYS_mremap, "mremap"},         {SYS_brk, "brk"},
+    {SYS_shmdt, "shmdt"},         {SYS_remap_file_pages, "remap_file_pages"}, {SYS_mmap, "mmap"},
 };
 
 }  // namespace
@@ -266,12 +269,15 @@ void Probes::fill_syscall_tables() {
   for (const auto& h : kSyscallHandlers) {
     if (h.nr < 0 || h.nr >= AT_SYSCALL_SLOTS) throw Error(std::string("syscall ") + h.name + " is outside the dispatch table");
     uint32_t key = static_cast<uint32_t>(h.nr);
+    if (!bpf_object__find_program_by_name(skel_->obj, (std::string("handle_sys_enter_") + h.name).c_str()) &&
+        !bpf_object__find_program_by_name(skel_->obj, (std::string("handle_sys_exit_") + h.name).c_str()))
+      throw Error(std::string("BPF programs for the syscall ") + h.name + " are missing");
     for (auto [table, prefix] : {std::pair{skel_->maps.sys_enter_calls, "handle_sys_enter_"},
                                  std::pair{skel_->maps.sys_exit_calls, "handle_sys_exit_"}}) {
       std::string prog_name = std::string(prefix) + h.name;
       bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name.c_str());
-      if (!prog && std::string(prefix) == "handle_sys_exit_") continue;  // entry-only (close)
-      if (!prog) throw Error("BPF program " + prog_name + " is missing");
+      if (!prog) continue;  // entry-only (close) or exit-only (munmap)
+
       int fd = bpf_program__fd(prog);
       if (bpf_map__update_elem(table, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY) != 0)
         throw Error("cannot install the handler for " + std::string(h.name) + ": " + errno_text(errno));
