@@ -265,6 +265,28 @@ TEST(Stacks, NameTheSamplesOwnFunctions) {
   EXPECT_THAT(id["stack"][1]["instruction"].get<std::string>(), HasSubstr("<open@plt>"));
 }
 
+// Two libraries of one layout are loaded in turn at the same address: the
+// frame in the second is placed in the second, although the kernel had just
+// placed a frame at that address in the first (mappings it remembers are
+// forgotten when the first is unmapped).
+TEST(Stacks, FramesFollowWhatIsMappedNow) {
+  REQUIRE_BPF();
+  TempDir d;
+  RunSpec spec;
+  spec.command = {kSamples + "/remap_asker"};
+  RunResult r = run_agenttrace(spec, d);
+  ASSERT_EQ(r.exit_code, 0) << "exit 3: the second library was not loaded where the first was\n" << r.err;
+  Json report = analyze(r.trace_path);
+  auto a = symbols(fact(report, "HTTPS_PROXY")["stack"]);
+  auto b = symbols(fact(report, "TZ")["stack"]);
+  ASSERT_GE(a.size(), 2u);
+  ASSERT_GE(b.size(), 2u);
+  EXPECT_EQ(a[0], "ask_a");
+  EXPECT_EQ(b[0], "ask_b");
+  EXPECT_EQ(a[1], "ask");
+  EXPECT_EQ(b[1], "ask");
+}
+
 // A trace read elsewhere names nothing without the binaries; --binaries
 // finds them by build id, and --capture-symbols puts the names in the trace.
 TEST(Stacks, OfflineNeedBinariesOrCapturedSymbols) {
@@ -319,8 +341,11 @@ TEST(Stacks, JitSymbolsNameTheJavaScriptFunction) {
   EXPECT_THAT(js[0], StartsWith("JS:~readProxySetting " + kSamples + "/incident/jit_env.js:3:"));
   EXPECT_THAT(js[1], StartsWith("JS:~collectHostFacts " + kSamples + "/incident/jit_env.js:7:"));
   // agenttrace removes the perf maps it asked for.
-  for (const auto& e : r.events)
-    if (e["kind"] == "exec") EXPECT_FALSE(fs::exists("/tmp/perf-" + std::to_string(e["pid"].get<int>()) + ".map"));
+  for (const auto& e : r.events) {
+    if (e["kind"] == "exec") {
+      EXPECT_FALSE(fs::exists("/tmp/perf-" + std::to_string(e["pid"].get<int>()) + ".map"));
+    }
+  }
 }
 
 }  // namespace
