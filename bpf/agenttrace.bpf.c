@@ -69,12 +69,31 @@ struct stash {
 	__u64 extra; /* a fifth argument, or the socket found at entry */
 };
 
+/* Per thread, in the task itself: no hashing and no shared lock on the
+ * path every traced syscall takes. kind == AT_KIND_NONE means empty. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct stash);
 } stash SEC(".maps");
+
+/* The calling thread's saved arguments, or NULL. */
+static __always_inline struct stash *stash_get(void)
+{
+	struct stash *s = bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0, 0);
+
+	return s && s->kind != AT_KIND_NONE ? s : NULL;
+}
+
+/* Empties the calling thread's saved arguments. */
+static __always_inline void stash_drop(void)
+{
+	struct stash *s = bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0, 0);
+
+	if (s)
+		s->kind = AT_KIND_NONE;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -754,7 +773,7 @@ int handle_sched_process_exit(void *ctx)
 		return 0;
 	/* A thread that dies inside a syscall leaves no exit to consume it. */
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	bpf_map_delete_elem(&emit_states, &tid);
 	/* signal->live reaches 0 for the last thread of the group, before this
 	 * tracepoint fires (do_exit()). */
@@ -780,7 +799,6 @@ int handle_sched_process_exit(void *ctx)
 static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a1, __u64 a2,
 				     __u64 a3)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash s = {
 		.args = { a0, a1, a2, a3 },
 		.source = source,
@@ -788,19 +806,23 @@ static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a
 	};
 
 	/* callers have checked the filter */
-	if (bpf_map_update_elem(&stash, &tid, &s, BPF_ANY)) {
+	struct stash *slot = bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!slot) {
 		struct at_counters *c = get_counters();
 
 		if (c)
 			__sync_fetch_and_add(&c->stash_full, 1);
+		return 0;
 	}
+	*slot = s;
 	return 0;
 }
 
 static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, __u64 a1,
 					   __u64 a2, __u64 a3, __u64 extra)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct stash s = {
 		.args = { a0, a1, a2, a3 },
 		.source = source,
@@ -808,12 +830,17 @@ static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, _
 		.extra = extra,
 	};
 
-	if (bpf_map_update_elem(&stash, &tid, &s, BPF_ANY)) {
+	struct stash *slot = bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!slot) {
 		struct at_counters *c = get_counters();
 
 		if (c)
 			__sync_fetch_and_add(&c->stash_full, 1);
+		return 0;
 	}
+	*slot = s;
 	return 0;
 }
 
@@ -827,8 +854,7 @@ static __always_inline __u32 opened_file_path(struct at_header *h, __u32 base, i
  */
 static __always_inline int emit_path_event(struct bpf_raw_tracepoint_args *ctx, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *s = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *s = stash_get();
 	struct at_path_event *e;
 	__u8 *buf;
 	__u32 off, plen;
@@ -904,7 +930,7 @@ static __always_inline int emit_path_event(struct bpf_raw_tracepoint_args *ctx, 
 		off += put_syscall_stack(ctx, &e->h, buf + (off & (AT_SCRATCH_SIZE / 2 - 1)));
 	submit_scratch(&e->h, off);
 out:
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
@@ -1124,8 +1150,7 @@ SYS_ENTER(newuname)
 SYS_EXIT(newuname)
 {
 	long ret = (long)ctx->args[1];
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *s = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *s = stash_get();
 	struct new_utsname *uts;
 	struct at_uname *e;
 	__u8 *buf;
@@ -1158,7 +1183,7 @@ SYS_EXIT(newuname)
 	}
 	submit_scratch(&e->h, sizeof(*e) + (e->nodename_len & 127) + (e->release_len & 127));
 out:
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
@@ -1501,8 +1526,7 @@ static __always_inline void emit_sock_event(struct bpf_raw_tracepoint_args *ctx,
 	}                                                                                  \
 	SYS_EXIT(name)                                                                     \
 	{                                                                                  \
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();                             \
-		struct stash *st = bpf_map_lookup_elem(&stash, &tid);                      \
+		struct stash *st = stash_get();                      \
 		__u16 type = 0;                                                            \
 		struct sock *sk;                                                           \
 		if (!st || st->kind != KIND)                                               \
@@ -1510,7 +1534,7 @@ static __always_inline void emit_sock_event(struct bpf_raw_tracepoint_args *ctx,
 		sk = sock_of_fd((int)st->args[0], &type);                                  \
 		emit_sock_event(ctx, KIND, SRC, (long)ctx->args[1], (int)st->args[0], sk, type, \
 				(const void *)st->args[1], (__u32)st->args[2], 0);         \
-		bpf_map_delete_elem(&stash, &tid);                                         \
+		stash_drop();                                         \
 		return 0;                                                                  \
 	}
 
@@ -1526,8 +1550,7 @@ SYS_ENTER(listen)
 
 SYS_EXIT(listen)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *st = stash_get();
 	__u16 type = 0;
 	struct sock *sk;
 
@@ -1536,7 +1559,7 @@ SYS_EXIT(listen)
 	sk = sock_of_fd((int)st->args[0], &type);
 	emit_sock_event(NULL, AT_KIND_LISTEN, AT_SRC_LISTEN, (long)ctx->args[1], (int)st->args[0], sk,
 			type, NULL, 0, (int)st->args[1]);
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
@@ -1550,8 +1573,7 @@ SYS_EXIT(listen)
 	}                                                                             \
 	SYS_EXIT(name)                                                                \
 	{                                                                             \
-		__u32 tid = (__u32)bpf_get_current_pid_tgid();                        \
-		struct stash *st = bpf_map_lookup_elem(&stash, &tid);                 \
+		struct stash *st = stash_get();                 \
 		long ret = (long)ctx->args[1];                                        \
 		struct sock *sk = NULL;                                               \
 		__u16 type = 0;                                                       \
@@ -1562,7 +1584,7 @@ SYS_EXIT(listen)
 		if (ret != -EAGAIN)                                                   \
 			emit_sock_event(NULL, AT_KIND_ACCEPT, SRC, ret, (int)st->args[0], sk, \
 					type, NULL, 0, 0);                            \
-		bpf_map_delete_elem(&stash, &tid);                                    \
+		stash_drop();                                    \
 		return 0;                                                             \
 	}
 
@@ -1868,8 +1890,7 @@ static __always_inline void set_destination(struct emit_state *es, const void *u
 static __always_inline struct stash *send_begin(struct bpf_raw_tracepoint_args *ctx,
 						 struct emit_state **esp, bool *cipher)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *st = stash_get();
 	long ret = (long)ctx->args[1];
 	struct emit_state *es;
 	struct sock *sk;
@@ -1887,15 +1908,14 @@ static __always_inline struct stash *send_begin(struct bpf_raw_tracepoint_args *
 	*esp = es;
 	return st;
 skip:
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return NULL;
 }
 
 static __always_inline int send_end(void)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
@@ -2041,8 +2061,7 @@ SYS_ENTER(recvmsg)
 
 static __always_inline int recv_exit(struct bpf_raw_tracepoint_args *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *st = stash_get();
 	long ret = (long)ctx->args[1];
 	struct user_msghdr m = {};
 	struct emit_state *es;
@@ -2072,7 +2091,7 @@ static __always_inline int recv_exit(struct bpf_raw_tracepoint_args *ctx)
 	else
 		emit_message(es, st->args[1], 0, 0, ret, es->t.conn ^ 1, true);
 out:
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
@@ -2376,8 +2395,7 @@ SYS_ENTER(splice)
 
 static __always_inline int splice_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *st = stash_get();
 	struct file *in, *out;
 	struct at_splice_event *e;
 	__u16 in_type, out_type, depth = 0;
@@ -2424,7 +2442,7 @@ static __always_inline int splice_exit(long ret)
 	e->path_len = n;
 	submit_scratch(&e->h, sizeof(*e) + n);
 done:
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
@@ -2471,8 +2489,7 @@ SYS_ENTER(io_uring_setup)
 
 SYS_EXIT(io_uring_setup)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct stash *st = bpf_map_lookup_elem(&stash, &tid);
+	struct stash *st = stash_get();
 	struct at_io_uring_event *e;
 
 	if (!st || st->kind != AT_KIND_IO_URING)
@@ -2486,7 +2503,7 @@ SYS_EXIT(io_uring_setup)
 		e->dirfd = AT_FDCWD;
 		submit_scratch(&e->h, sizeof(*e));
 	}
-	bpf_map_delete_elem(&stash, &tid);
+	stash_drop();
 	return 0;
 }
 
