@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
@@ -544,11 +547,26 @@ int run_traced(const RunOptions& opt) {
   const analyzer::Analysis& a = session.analysis();
   if (!opt.quiet) fputs(session.end_report(a).c_str(), stderr);
   if (opt.jit_symbols) {
-    // The perf maps were asked for by agenttrace; their content is in the trace.
-    for (const auto& [pid, proc] : a.profile.processes) {
-      std::string map = "/tmp/perf-" + std::to_string(pid) + ".map";
+    // The perf maps were asked for by agenttrace; their content is in the
+    // trace. V8 also writes an isolate-0xADDR-PID-v8.log into the working
+    // directory with them (NODE_OPTIONS cannot send it elsewhere): those of
+    // the traced processes, written during the run, go too.
+    const time_t start = a.profile.header.start_wall_ns() / 1'000'000'000;
+    auto remove_if_ours = [start](const std::string& path) {
       struct stat st;
-      if (stat(map.c_str(), &st) == 0 && st.st_mtime >= a.profile.header.start_wall_ns() / 1'000'000'000) unlink(map.c_str());
+      if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime >= start) unlink(path.c_str());
+    };
+    std::set<std::string> v8_logs;
+    for (const auto& [pid, proc] : a.profile.processes) {
+      remove_if_ours("/tmp/perf-" + std::to_string(pid) + ".map");
+      v8_logs.insert("-" + std::to_string(pid) + "-v8.log");
+    }
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(".", ec)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("isolate-0x", 0) != 0) continue;
+      size_t dash = name.find('-', 10);
+      if (dash != std::string::npos && v8_logs.count(name.substr(dash))) remove_if_ours(name);
     }
   }
   return exit_status_of(status);

@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 const std::string kSamples = SAMPLES_DIR;
@@ -329,6 +330,7 @@ TEST(Stacks, JitSymbolsNameTheJavaScriptFunction) {
   RunSpec spec;
   spec.command = {"/usr/bin/env", "node", kSamples + "/incident/jit_env.js"};
   spec.agenttrace_args = {"--jit-symbols"};
+  spec.cwd = d.path();
   RunResult r = run_agenttrace(spec, d);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json report = analyze(r.trace_path);
@@ -340,12 +342,15 @@ TEST(Stacks, JitSymbolsNameTheJavaScriptFunction) {
   ASSERT_GE(js.size(), 2u) << proxy["stack"].dump(1);
   EXPECT_THAT(js[0], StartsWith("JS:~readProxySetting " + kSamples + "/incident/jit_env.js:3:"));
   EXPECT_THAT(js[1], StartsWith("JS:~collectHostFacts " + kSamples + "/incident/jit_env.js:7:"));
-  // agenttrace removes the perf maps it asked for.
+  // agenttrace removes the perf maps it asked for, and V8's isolate logs
+  // that come with them in the working directory.
   for (const auto& e : r.events) {
     if (e["kind"] == "exec") {
       EXPECT_FALSE(fs::exists("/tmp/perf-" + std::to_string(e["pid"].get<int>()) + ".map"));
     }
   }
+  for (const auto& entry : fs::directory_iterator(d.path()))
+    EXPECT_THAT(entry.path().filename().string(), Not(StartsWith("isolate-"))) << "left in the working directory";
 }
 
 }  // namespace
