@@ -280,7 +280,7 @@ struct vma_cache_key {
 
 struct vma_cache_val {
 	__u64 epoch;
-	__u64 delta; /* file offset - address, for the whole mapping */
+	__u64 delta; /* file offset - address, for the whole mapping (files only) */
 	__u64 ino;
 	__u32 dev;
 	__u32 kind;
@@ -317,7 +317,7 @@ __noinline int locate_frame(struct vma_query *q)
 	hit = bpf_map_lookup_elem(&vma_cache, &key);
 	if (hit && hit->epoch == epoch) {
 		q->kind = hit->kind;
-		q->file_offset = q->ip + hit->delta;
+		q->file_offset = hit->kind == AT_FRAME_FILE ? q->ip + hit->delta : 0;
 		q->ino = hit->ino;
 		q->dev = hit->dev;
 		return 0;
@@ -330,7 +330,7 @@ __noinline int locate_frame(struct vma_query *q)
 	}
 	*q = local;
 	v.epoch = epoch;
-	v.delta = q->file_offset - q->ip;
+	v.delta = q->kind == AT_FRAME_FILE ? q->file_offset - q->ip : 0;
 	v.ino = q->ino;
 	v.dev = q->dev;
 	v.kind = q->kind;

@@ -269,19 +269,18 @@ void Probes::fill_syscall_tables() {
   for (const auto& h : kSyscallHandlers) {
     if (h.nr < 0 || h.nr >= AT_SYSCALL_SLOTS) throw Error(std::string("syscall ") + h.name + " is outside the dispatch table");
     uint32_t key = static_cast<uint32_t>(h.nr);
-    if (!bpf_object__find_program_by_name(skel_->obj, (std::string("handle_sys_enter_") + h.name).c_str()) &&
-        !bpf_object__find_program_by_name(skel_->obj, (std::string("handle_sys_exit_") + h.name).c_str()))
-      throw Error(std::string("BPF programs for the syscall ") + h.name + " are missing");
+    int installed = 0;
     for (auto [table, prefix] : {std::pair{skel_->maps.sys_enter_calls, "handle_sys_enter_"},
                                  std::pair{skel_->maps.sys_exit_calls, "handle_sys_exit_"}}) {
       std::string prog_name = std::string(prefix) + h.name;
       bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name.c_str());
       if (!prog) continue;  // entry-only (close) or exit-only (munmap)
-
       int fd = bpf_program__fd(prog);
       if (bpf_map__update_elem(table, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY) != 0)
         throw Error("cannot install the handler for " + std::string(h.name) + ": " + errno_text(errno));
+      installed++;
     }
+    if (!installed) throw Error(std::string("BPF programs for the syscall ") + h.name + " are missing");
   }
 }
 
