@@ -50,6 +50,12 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
   if (!root.IsMap()) throw Error(source + " is not a knowledge-base file (expected a mapping with `categories`)");
   if (root["version"] && (!root["version"].IsScalar() || root["version"].Scalar() != "1"))
     throw Error(source + ": knowledge-base version must be 1");
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>("");
+    if (key != "version" && key != "categories" && key != "secrets")
+      throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" + key +
+                  "` (expected version, categories, secrets)");
+  }
   const YAML::Node cats = root["categories"];
   if (!cats || !cats.IsSequence())
     throw Error(source + ": `categories` must be a list");
@@ -91,7 +97,49 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
       throw Error(source + ": more than " + std::to_string(kMaxCategories) + " categories");
     kb.categories_.push_back(std::move(c));
   }
+  if (const YAML::Node sec = root["secrets"]) {
+    if (!sec.IsMap()) throw Error(source + ": line " + std::to_string(sec.Mark().line + 1) + ": `secrets` must be a mapping");
+    for (const auto& kv : sec) {
+      std::string key = kv.first.as<std::string>("");
+      if (key != "headers" && key != "keys" && key != "tokens")
+        throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" + key +
+                    "` in secrets (expected headers, keys, tokens)");
+    }
+    kb.secrets_.headers = string_list(sec["headers"], "secrets.headers", source);
+    kb.secrets_.keys = string_list(sec["keys"], "secrets.keys", source);
+    if (const YAML::Node toks = sec["tokens"]) {
+      if (!toks.IsSequence()) throw Error(source + ": line " + std::to_string(toks.Mark().line + 1) + ": secrets.tokens must be a list");
+      for (const auto& t : toks) {
+        std::string line = std::to_string(t.Mark().line + 1);
+        if (!t.IsMap() || !t["kind"] || !t["prefix"] || t["prefix"].Scalar().empty())
+          throw Error(source + ": line " + line + ": a token rule needs a `kind` and a non-empty `prefix`");
+        trace::TokenRule r;
+        r.kind = t["kind"].Scalar();
+        r.prefix = t["prefix"].Scalar();
+        if (t["chars"]) r.chars = t["chars"].Scalar();
+        if (r.chars != "alnum" && r.chars != "alnum-_" && r.chars != "alnum_" && r.chars != "alnum-" &&
+            r.chars != "upper-digit" && r.chars != "base64url")
+          throw Error(source + ": line " + line + ": token chars must be alnum, alnum-_, alnum_, alnum- or upper-digit");
+        try {
+          if (t["min"]) r.min = t["min"].as<size_t>();
+          if (t["max"]) r.max = t["max"].as<size_t>();
+        } catch (const YAML::Exception&) {
+          throw Error(source + ": line " + line + ": token min and max must be whole numbers");
+        }
+        if (r.min == 0 || r.max < r.min) throw Error(source + ": line " + line + ": token min must be at least 1 and at most max");
+        for (char c : r.kind)
+          if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+            throw Error(source + ": line " + line + ": a token kind may hold letters, digits, '-', '_' and '.'");
+        kb.secrets_.tokens.push_back(std::move(r));
+      }
+    }
+  }
   return kb;
+}
+
+bool KnowledgeBase::is_secret_env(std::string_view name) const {
+  const int creds = index_of("credentials");
+  return creds >= 0 && (classify_env(name) & (CategorySet{1} << creds)) != 0;
 }
 
 void KnowledgeBase::extend(const KnowledgeBase& other) {
@@ -112,6 +160,11 @@ void KnowledgeBase::extend(const KnowledgeBase& other) {
     if (c.common) mine.common = true;
     if (c.title != c.id) mine.title = c.title;
   }
+  // A user's secrets section adds to the built-in one (its token rules
+  // first: a more precise format of theirs names the kind).
+  secrets_.headers.insert(secrets_.headers.end(), other.secrets_.headers.begin(), other.secrets_.headers.end());
+  secrets_.keys.insert(secrets_.keys.end(), other.secrets_.keys.begin(), other.secrets_.keys.end());
+  secrets_.tokens.insert(secrets_.tokens.begin(), other.secrets_.tokens.begin(), other.secrets_.tokens.end());
   env_cache_.clear();
   path_cache_.clear();
 }

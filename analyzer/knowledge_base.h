@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "trace/redaction.h"
+
 namespace agenttrace::analyzer {
 
 struct Category {
@@ -54,11 +56,17 @@ class KnowledgeBase {
 
   static constexpr size_t kMaxCategories = 64;
 
+  // What counts as a credential for redaction (the `secrets` section).
+  const trace::SecretRules& secret_rules() const { return secrets_; }
+  // Whether an environment variable's value is a credential.
+  bool is_secret_env(std::string_view name) const;
+
  private:
   CategorySet classify(std::unordered_map<std::string, CategorySet>& cache,
                        std::vector<std::string> Category::*patterns, std::string_view item) const;
 
   std::vector<Category> categories_;
+  trace::SecretRules secrets_;
   mutable std::unordered_map<std::string, CategorySet> env_cache_;
   mutable std::unordered_map<std::string, CategorySet> path_cache_;
 };

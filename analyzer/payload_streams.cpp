@@ -1,11 +1,13 @@
 #include "analyzer/payload_streams.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <fstream>
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "common/strings.h"
 #include "trace/json.h"
 
@@ -22,12 +24,7 @@ std::string safe(const std::string& s) {
 
 }  // namespace
 
-PayloadStreams::PayloadStreams(const std::string& dir) : dir_(dir) {
-  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    throw Error("cannot create payload directory " + dir + ": " + errno_text(errno));
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) throw Error(dir + " is not a directory");
-}
+PayloadStreams::PayloadStreams(const std::string& dir) : dir_(dir), dir_fd_(open_output_directory(dir)) {}
 
 PayloadStreams::~PayloadStreams() {
   for (auto& [name, s] : streams_)
@@ -38,9 +35,14 @@ FILE* PayloadStreams::file_of(Stream& s, bool create) {
   if (s.out) return s.out;
   if (open_.size() >= kMaxOpenFiles) close_file(*open_.front());
   std::string path = dir_ + "/" + s.file;
-  s.out = fopen(path.c_str(), create ? "wbe" : "abe");
-  if (!s.out) throw Error("cannot " + std::string(create ? "create " : "write ") + path + ": " + errno_text(errno));
-  if (create) chmod(path.c_str(), 0600);
+  // A file evicted from the open set is opened again by name in the
+  // directory already opened, never through a link.
+  UniqueFd fd = create ? create_output_file_in(dir_fd_.get(), dir_, s.file)
+                       : UniqueFd(openat(dir_fd_.get(), s.file.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) throw Error("cannot write " + path + ": " + errno_text(errno));
+  s.out = fdopen(fd.get(), create ? "wb" : "ab");
+  if (!s.out) throw Error("cannot write " + path + ": " + errno_text(errno));
+  fd.release();
   open_.push_back(&s);
   return s.out;
 }
@@ -117,10 +119,8 @@ size_t PayloadStreams::finish() {
     index.push_back(j);
   }
   std::string path = dir_ + "/index.json";
-  std::ofstream out(path, std::ios::trunc);
-  out << index.dump(2) << "\n";
-  if (!out) throw Error("cannot write " + path);
-  chmod(path.c_str(), 0600);
+  UniqueFd out = create_output_file_in(dir_fd_.get(), dir_, "index.json");
+  write_all(out.get(), path, index.dump(2) + "\n");
   return streams_.size();
 }
 

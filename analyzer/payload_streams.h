@@ -10,6 +10,7 @@
 #include <map>
 #include <string>
 
+#include "common/unique_fd.h"
 #include "trace/sink.h"
 
 namespace agenttrace::analyzer {
@@ -52,6 +53,7 @@ class PayloadStreams : public trace::EventSink {
   void close_file(Stream& s);
 
   std::string dir_;
+  UniqueFd dir_fd_;
   std::map<std::string, Stream> streams_;  // keyed by file name
   std::deque<Stream*> open_;               // streams with an open file, oldest first
   bool finished_ = false;

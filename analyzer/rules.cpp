@@ -8,6 +8,7 @@
 #include "analyzer/findings.h"
 #include "analyzer/unicode_scan.h"
 #include "analyzer/value_echo.h"
+#include "trace/redaction.h"
 #include "common/strings.h"
 #include "common/utf8.h"
 
@@ -341,6 +342,27 @@ void hidden_characters(const Profile& p, std::vector<Finding>* out) {
 
 bool is_encoded(const std::string& encoding) { return encoding != "plain" && encoding != "plain-nocase"; }
 
+// Where `value` comes back out in `data`. A redacted value (the collector
+// replaced a secret by a marker, trace/redaction.h) is found by its marker:
+// the collector, which saw the real bytes, put a marker of the same hash
+// wherever the secret was sent, naming the encoding it was sent in.
+std::vector<EchoMatch> echo_matches(std::string_view data, const std::string& value) {
+  auto marker = trace::parse_redaction_marker(value);
+  if (!marker || marker->length != value.size() || marker->hash.empty()) return find_value_echo(data, value);
+  std::vector<EchoMatch> out;
+  for (const auto& [offset, m] : trace::find_redaction_markers(data)) {
+    size_t common = std::min(m.hash.size(), marker->hash.size());
+    if (common < 8 || m.hash.compare(0, common, marker->hash, 0, common) != 0) continue;
+    EchoMatch e;
+    e.encoding = m.encoding.empty() ? "plain" : m.encoding;
+    if (e.encoding.rfind("xor-", 0) == 0) e.encoding[3] = '+';
+    e.offset = offset;
+    e.length = m.length;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 void value_echo(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>* out) {
   const int creds = kb.index_of("credentials");
   const int endpoint = kb.index_of("api_endpoint");
@@ -360,7 +382,7 @@ void value_echo(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>*
     }
     for (const PayloadStream* s : streams) {
       if (s->root != v.root) continue;
-      auto matches = find_value_echo(s->data, v.value);
+      auto matches = echo_matches(s->data, v.value);
       for (const auto& m : matches) {
         if (!is_encoded(m.encoding) && expected_plain) continue;
         auto [it, fresh] = found.try_emplace({v.root, v.kind + '\0' + v.name + '\0' + v.value});
@@ -390,6 +412,48 @@ void value_echo(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>*
                    " at byte " + std::to_string(e.offset) + " of connection " + std::to_string(s->conn);
           f.evidence.push_back(std::move(e));
         }
+      }
+    }
+  }
+  // Encoded copies of a secret the collector knew (a credential from the
+  // command's environment or a header, redacted where it was sent): its
+  // marker names the secret's kind and the encoding, so the echo is found
+  // without the value, and the value never reaches the trace.
+  std::set<std::string> explained;
+  for (const auto& [key, f] : found)
+    if (auto m = trace::parse_redaction_marker(key.second.substr(key.second.rfind('\0') + 1))) explained.insert(m->hash.substr(0, 8));
+  for (const PayloadStream* s : streams) {
+    for (const auto& [offset, m] : trace::find_redaction_markers(s->data)) {
+      if (m.encoding.empty() || m.encoding == "plain-nocase" || m.hash.empty() || explained.count(m.hash.substr(0, 8))) continue;
+      auto [it, fresh] = found.try_emplace({s->root, "secret\0" + m.hash.substr(0, 8)});
+      Finding& f = it->second;
+      if (fresh) {
+        f.rule = "value-echo";
+        f.pid = s->root;
+        f.comm = p.processes.count(s->root) ? p.processes.at(s->root).comm : "";
+        f.severity = Severity::kHigh;
+        Evidence origin;
+        origin.pid = s->root;
+        origin.comm = f.comm;
+        // A short marker has no kind: the trailer names it by hash.
+        std::string kind = m.kind;
+        if (kind.empty())
+          for (const auto& [hash, k] : p.trailer.redacted_secrets())
+            if (hash.compare(0, m.hash.size(), m.hash) == 0) kind = k;
+        // "env.OPENAI_API_KEY" -> obtained from the environment variable.
+        bool env = kind.rfind("env.", 0) == 0;
+        origin.what = "obtained " +
+                      std::string(env ? "value of " + kind.substr(4) : (kind.empty() ? "secret" : kind + " secret")) +
+                      " (redacted, hash " + m.hash + ")";
+        f.evidence.push_back(origin);
+        f.id = stable_id(f.rule, {program_of(p, s->root), "secret", kind.empty() ? m.hash : kind});
+      }
+      if (f.evidence.size() <= kMaxPayloadEvidence) {
+        Evidence e = payload_evidence(p, *s, offset, m.length);
+        e.encoding = m.encoding.rfind("xor-", 0) == 0 ? "xor+" + m.encoding.substr(4) : m.encoding;
+        e.what = (m.kind.empty() ? "secret " + m.hash : m.kind) + " sent encoded as " + e.encoding + " at byte " + std::to_string(e.offset) + " of connection " +
+                 std::to_string(s->conn);
+        f.evidence.push_back(std::move(e));
       }
     }
   }

@@ -1,5 +1,6 @@
 #include "analyzer/summary.h"
 
+#include <algorithm>
 #include <fcntl.h>
 
 #include "common/strings.h"
@@ -245,6 +246,18 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
     if (trailer_.payload_gaps()) losses.push_back(std::to_string(trailer_.payload_gaps()) + " payloads with gaps");
     if (trailer_.decode_errors()) losses.push_back(std::to_string(trailer_.decode_errors()) + " undecodable records");
     out += "  drops: " + (losses.empty() ? std::string("none") : join(losses, ", ")) + "\n";
+    uint64_t redacted = 0;
+    std::vector<std::string> kinds;
+    for (const auto& [kind, n] : trailer_.redacted()) {
+      redacted += n;
+      kinds.push_back(kind + " " + std::to_string(n));
+    }
+    std::sort(kinds.begin(), kinds.end());
+    if (!header_.redaction())
+      out += "  secrets: not redacted (--keep-secrets): the trace may hold credentials as sent\n";
+    else
+      out += "  secrets: " + (redacted ? std::to_string(redacted) + " redacted (" + join(kinds, ", ") + ")" : std::string("none seen")) +
+             "\n";
   }
   if (!trace_path.empty()) out += "  trace: " + trace_path + "\n";
   return out;

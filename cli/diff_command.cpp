@@ -13,6 +13,7 @@
 #include "analyzer/diff_report.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "common/output_file.h"
 #include "cli/parse.h"
 #include "cli/sandbox_options.h"
 #include "common/error.h"
@@ -102,7 +103,7 @@ int diff_command(const std::vector<std::string>& args) {
   for (const auto& z : zones)
     if (z.find("..") != std::string::npos || access(("/usr/share/zoneinfo/" + z).c_str(), R_OK) != 0)
       throw Error("--vary-localtime: no such zone " + z + " in /usr/share/zoneinfo");
-  if (!trace_dir.empty()) std::filesystem::create_directories(trace_dir);
+  if (!trace_dir.empty()) open_output_directory(trace_dir);
 
   std::vector<analyzer::RunCapture> captures;
   std::vector<std::string> failures;

@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/identity.h"
 #include "common/signals.h"
 
 int main(int argc, char** argv) {
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == c) traces = false;
   if (traces) agenttrace::block_handled_signals();
   try {
+    // Files agenttrace writes belong to whoever ran sudo (pkexec, doas).
+    agenttrace::set_output_owner(agenttrace::decide_command_identity("", false).owner);
     if (!args.empty() && args[0] == "dump") return agenttrace::cli::dump_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "analyze") return agenttrace::cli::analyze_command({args.begin() + 1, args.end()});
     if (!args.empty() && args[0] == "inspect") return agenttrace::cli::inspect_command({args.begin() + 1, args.end()});

@@ -3,14 +3,20 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "common/strings.h"
 
 namespace agenttrace::cli {
 
 bool parse_or_throw(CLI::App& app, const std::vector<std::string>& args) {
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them reversed
+  // Every subcommand that writes files takes --force the same way.
+  static bool force = false;
+  if (!app.get_option_no_throw("--force"))
+    app.add_flag("--force", force, "replace existing output files (never through a symbolic link)");
   try {
     app.parse(reversed);
+    set_replace_outputs(force);
   } catch (const CLI::CallForHelp&) {
     fputs(app.help().c_str(), stdout);
     return false;

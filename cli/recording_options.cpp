@@ -22,6 +22,8 @@ void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingF
   app.add_flag("--capture-symbols", run.capture_symbols,
                "name stack frames now, so the trace needs no binaries to be read elsewhere");
   app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one");
+  app.add_flag("--keep-secrets", run.keep_secrets,
+               "keep credentials (API keys, tokens, cookies) in the trace and reports instead of redacting them");
   app.add_flag("-q,--quiet", run.quiet, "no summary at the end");
   app.add_flag("--debug", run.debug, "show libbpf's and the verifier's own messages");
   add_export_options(app, run, flags.export_flags);

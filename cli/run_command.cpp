@@ -28,6 +28,10 @@ int run_command(const std::vector<std::string>& args) {
                  "trace file to write (default: agenttrace-CMD-TIME.atrace, mode 0600)");
   app.add_flag("--no-trace-file", opt.no_trace_file, "do not write a trace file");
   add_recording_options(app, opt, flags);
+  app.add_option("--user", opt.run_as_user,
+                 "run CMD as USER (default: the user who ran sudo, pkexec or doas; root stays root without them)")
+      ->type_name("USER");
+  app.add_flag("--as-root", opt.as_root, "run CMD as root even under sudo (the header says so)");
   app.add_flag("--jit-symbols", opt.jit_symbols,
                "ask Node.js for a perf map (NODE_OPTIONS), so stacks name JavaScript functions");
   if (!parse_or_throw(app, args)) return kExitOk;
@@ -41,6 +45,7 @@ int run_command(const std::vector<std::string>& args) {
   finish_recording_options(opt, flags);
   if (opt.no_trace_file && !opt.output_path.empty())
     throw Error("--output and --no-trace-file contradict each other");
+  if (opt.as_root && !opt.run_as_user.empty()) throw Error("--user and --as-root contradict each other");
   if (opt.jit_symbols && !opt.stacks) throw Error("--jit-symbols and --no-stacks contradict each other");
 
   opt.agenttrace_argv.push_back("agenttrace");

@@ -1,6 +1,7 @@
 #include "collector/launcher.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,8 +18,25 @@ namespace {
 
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
-[[noreturn]] void child_main(const std::vector<std::string>& argv, const sigset_t& mask,
-                             int gate_read, int error_write) {
+// Gives up root for `u`: supplementary groups, then the gid, then the uid
+// (real, effective and saved each), and checks that root cannot come back.
+// Only async-signal-safe calls: the groups were looked up before fork.
+int become(const UserIdentity& u) {
+  if (setgroups(u.groups.size(), u.groups.data()) != 0) return errno;
+  if (setresgid(u.gid, u.gid, u.gid) != 0) return errno;
+  if (setresuid(u.uid, u.uid, u.uid) != 0) return errno;
+  if (u.uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) return EPERM;
+  return 0;
+}
+
+[[noreturn]] void fail(int error_write, int err) {
+  ssize_t ignored = write(error_write, &err, sizeof(err));
+  (void)ignored;
+  _exit(err == ENOENT ? kExitNotFound : kExitCannotExec);
+}
+
+[[noreturn]] void child_main(const std::vector<std::string>& argv, const sigset_t& mask, const LaunchAs& as,
+                             char* const* envp, int gate_read, int error_write) {
   // Signal dispositions agenttrace changed go back to their defaults, and the
   // mask to what agenttrace itself was started with.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGCHLD})
@@ -33,20 +51,25 @@ int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid,
   if (n != 1) _exit(kExitToolError);  // the collector went away before releasing us
   close(gate_read);
 
+  if (as.user) {
+    if (int err = become(*as.user)) fail(error_write, err);
+  }
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-  execvp(args[0], args.data());
-  int err = errno;
-  ssize_t ignored = write(error_write, &err, sizeof(err));
-  (void)ignored;
-  _exit(err == ENOENT ? kExitNotFound : kExitCannotExec);
+  // PATH is searched as agenttrace's own environment has it, as sudo does.
+  execvpe(args[0], args.data(), envp);
+  fail(error_write, errno);
 }
 
 }  // namespace
 
-Launcher::Launcher(std::vector<std::string> argv, const sigset_t& restore_mask)
+Launcher::Launcher(std::vector<std::string> argv, const sigset_t& restore_mask, LaunchAs as)
     : argv_(std::move(argv)) {
+  // Built before fork: the child may only make async-signal-safe calls.
+  std::vector<char*> envp;
+  for (auto& kv : as.env) envp.push_back(kv.data());
+  envp.push_back(nullptr);
   int gate[2], errors[2];
   if (pipe2(gate, O_CLOEXEC) != 0 || pipe2(errors, O_CLOEXEC) != 0)
     throw Error("cannot create a pipe to start the command: " + errno_text(errno));
@@ -62,7 +85,7 @@ Launcher::Launcher(std::vector<std::string> argv, const sigset_t& restore_mask)
   if (pid_ == 0) {
     close(gate[1]);
     close(errors[0]);
-    child_main(argv_, restore_mask, gate[0], errors[1]);
+    child_main(argv_, restore_mask, as, envp.data(), gate[0], errors[1]);
   }
   close(gate[0]);
   close(errors[1]);

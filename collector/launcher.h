@@ -1,24 +1,34 @@
 // Starts the traced command so nothing is missed from its first instruction:
 // the child is forked, waits on a pipe until the collector has put its PID in
 // the kernel's filter map, and only then execs. It keeps agenttrace's
-// terminal, process group, stdio, working directory and environment.
+// terminal, process group, stdio and working directory. It runs as the user
+// that `user` names (groups, then gid, then uid, all three of each set, so no
+// way back to root is left) with the environment it is given.
 #pragma once
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/identity.h"
 #include "common/unique_fd.h"
 
 namespace agenttrace::collector {
+
+// As whom and with what environment the command starts.
+struct LaunchAs {
+  std::optional<UserIdentity> user;  // nullopt: agenttrace's own user
+  std::vector<std::string> env;      // the whole environment ("K=V")
+};
 
 class Launcher {
  public:
   // Forks the gated child. `restore_mask` is the signal mask the command
   // should start with (agenttrace blocks signals for its own signalfd).
   // Throws agenttrace::Error when fork fails.
-  Launcher(std::vector<std::string> argv, const sigset_t& restore_mask);
+  Launcher(std::vector<std::string> argv, const sigset_t& restore_mask, LaunchAs as);
   ~Launcher();
 
   pid_t pid() const { return pid_; }

@@ -10,6 +10,7 @@
 #include "agenttrace.h"
 #include "collector/host_info.h"
 #include "collector/probes.h"
+#include "collector/redactor.h"
 #include "common/error.h"
 
 namespace agenttrace::collector {
@@ -141,6 +142,7 @@ void Recorder::handle_record(const void* data, size_t size) {
 void Recorder::emit(trace::Event event) { dispatch(&event); }
 
 void Recorder::dispatch(trace::Event* event) {
+  if (redactor_) redactor_->redact_event(event);
   event->set_id(next_id_++);
   recorded_[std::string(trace::event_kind(*event))]++;
   for (auto* s : sinks_) s->on_event(*event);
@@ -217,6 +219,11 @@ trace::Trailer Recorder::trailer(int exit_status, bool target_exited) {
     auto* kc = t.add_kinds();
     kc->set_kind("coverage");
     kc->set_recorded(it->second);
+  }
+  if (redactor_)
+  {
+    for (const auto& [kind, n] : redactor_->counts()) (*t.mutable_redacted())[kind] = n;
+    for (const auto& [hash, kind] : redactor_->secret_kinds()) (*t.mutable_redacted_secrets())[hash] = kind;
   }
   // Sinks add what they know (the export's counts).
   for (auto* s : sinks_) s->complete_trailer(&t);

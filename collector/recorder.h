@@ -24,6 +24,7 @@ struct ring_buffer;
 namespace agenttrace::collector {
 
 class Probes;
+class Redactor;
 
 class Recorder {
  public:
@@ -41,6 +42,9 @@ class Recorder {
   using StackFilter = std::function<bool(const trace::Event&)>;
   void set_stacks(std::unique_ptr<StackResolver> resolver, StackFilter keep);
   const StackResolver* stacks() const { return stack_resolver_.get(); }
+  // Credentials are redacted in every event before any sink sees it
+  // (nullptr: --keep-secrets). Not owned.
+  void set_redactor(Redactor* r) { redactor_ = r; }
   // Called after each event has reached every sink (not for events the
   // hook itself emits): the session's size-based rotation.
   void set_after_event(std::function<void()> hook) { after_event_ = std::move(hook); }
@@ -90,6 +94,7 @@ class Recorder {
   std::function<void()> after_event_;
   bool in_after_event_ = false;
   StackFilter keep_stack_;
+  Redactor* redactor_ = nullptr;
   std::exception_ptr failure_;
 };
 

@@ -35,6 +35,14 @@ struct RunOptions {
   // trace header and the fleet export; empty: the machine's own.
   std::string host_name;
   fleet::ExportOptions export_options;  // --export and its companions
+  // As whom the command runs: --user NAME, or --as-root to keep root; by
+  // default the user who ran sudo/pkexec/doas (common/identity.h).
+  std::string run_as_user;
+  bool as_root = false;
+  // --force: replace an existing output file (never through a symlink).
+  bool force = false;
+  // --keep-secrets: no redaction of credentials (trace/redaction.h).
+  bool keep_secrets = false;
 };
 
 // Returns the exit status agenttrace should exit with: CMD's status, 128+N

@@ -24,6 +24,7 @@
 #include "collector/probes.h"
 #include "collector/proc.h"
 #include "collector/recorder.h"
+#include "collector/redactor.h"
 #include "collector/stack_resolver.h"
 #include "common/error.h"
 #include "common/signals.h"
@@ -71,6 +72,15 @@ bool should_forward(const signalfd_siginfo& si, pid_t child) {
 }
 
 }  // namespace
+
+void record_identity(const CommandIdentity& who, trace::Header* h) {
+  uid_t uid = who.user ? who.user->uid : getuid();
+  gid_t gid = who.user ? who.user->gid : getgid();
+  h->set_command_uid(uid);
+  h->set_command_gid(gid);
+  h->set_command_user(who.user ? who.user->name : std::string());
+  h->set_command_user_source(identity_source_name(who.source));
+}
 
 int exit_status_of(int wait_status) {
   if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
@@ -170,6 +180,11 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
   }
 
   recorder_ = std::make_unique<Recorder>(probes_.get(), libraries_.get(), clocks.wall_minus_mono());
+  if (!opt.keep_secrets) {
+    const analyzer::KnowledgeBase* kb = &kb_;
+    redactor_ = std::make_unique<Redactor>(kb_.secret_rules(), [kb](std::string_view name) { return kb->is_secret_env(name); });
+    recorder_->set_redactor(redactor_.get());
+  }
   if (opt.stacks) {
     // A path lookup keeps its stack only when the path is a fingerprint or
     // credential path; everything else that carries one keeps it.
@@ -311,6 +326,7 @@ bool TraceSession::announce_running_process(pid_t pid, bool before_trace) {
 int TraceSession::run(GatedChild& child) {
   ChildTarget target(child, options_.command.empty() ? "command" : options_.command[0]);
   target.begin(*this);
+  if (redactor_) redactor_->redact_header(&header_);
   recorder_->start(header_);
   if (int err = target.release()) {
     int status;
@@ -325,6 +341,7 @@ int TraceSession::run(GatedChild& child) {
 }
 
 int TraceSession::run(Target& target) {
+  if (redactor_) redactor_->redact_header(&header_);
   recorder_->start(header_);
   target.begin(*this);
   return run_loop(target, false);
@@ -517,7 +534,8 @@ namespace {
 
 class PlainChild : public GatedChild {
  public:
-  PlainChild(const std::vector<std::string>& argv, const sigset_t& mask) : launcher_(argv, mask) {}
+  PlainChild(const std::vector<std::string>& argv, const sigset_t& mask, LaunchAs as)
+      : launcher_(argv, mask, std::move(as)) {}
   pid_t pid() const override { return launcher_.pid(); }
   int exit_fd() const override { return launcher_.pidfd(); }
   int release() override { return launcher_.release(); }
@@ -539,10 +557,17 @@ int run_traced(const RunOptions& opt) {
     std::string v = old && *old ? std::string(old) + " " : std::string();
     setenv("NODE_OPTIONS", (v + "--perf-basic-prof --interpreted-frames-native-stack").c_str(), 1);
   }
+  const CommandIdentity who = decide_command_identity(opt.run_as_user, opt.as_root);
+  set_output_owner(who.owner);
   TraceSession session(opt);
+  record_identity(who, &session.header());
   if (std::string exe = find_in_path(opt.command[0], getenv("PATH")); !exe.empty())
     session.libraries().prepare_executable(exe);
-  PlainChild child(opt.command, session.original_mask());
+  std::vector<std::string> env = command_environment(environ, who);
+  // The command's own secrets (API keys in its environment) are redacted
+  // wherever they turn up, plainly or encoded.
+  if (session.redactor()) session.redactor()->add_environment(env);
+  PlainChild child(opt.command, session.original_mask(), LaunchAs{who.user, std::move(env)});
   int status = session.run(child);
   const analyzer::Analysis& a = session.analysis();
   if (!opt.quiet) fputs(session.end_report(a).c_str(), stderr);

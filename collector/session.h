@@ -20,6 +20,7 @@
 #include "analyzer/report.h"
 #include "analyzer/summary.h"
 #include "collector/run.h"
+#include "common/identity.h"
 #include "fleet/exporter.h"
 #include "trace/sink.h"
 
@@ -32,6 +33,7 @@ namespace agenttrace::collector {
 class Probes;
 class LibraryProbes;
 class Recorder;
+class Redactor;
 class TraceSession;
 
 // What a session traces: a child that is started but waits to exec.
@@ -93,6 +95,9 @@ class TraceSession {
   // Filled with host and option facts; callers add theirs before run().
   trace::Header& header() { return header_; }
   void add_sink(trace::EventSink* sink);
+  // Redaction of credentials; nullptr with --keep-secrets. Callers add the
+  // command's environment (its secret values are then found anywhere).
+  Redactor* redactor() { return redactor_.get(); }
 
   // Traces `child` until it ends; returns the command's wait(2) status.
   // Throws agenttrace::Error (with the exec's exit status) when the command
@@ -138,6 +143,7 @@ class TraceSession {
   analyzer::KnowledgeBase kb_;
   std::unique_ptr<Probes> probes_;
   std::unique_ptr<LibraryProbes> libraries_;
+  std::unique_ptr<Redactor> redactor_;
   std::unique_ptr<Recorder> recorder_;
   std::optional<trace::TraceFileSink> file_sink_;
   std::optional<trace::JsonLinesSink> json_sink_;
@@ -160,6 +166,9 @@ class TraceSession {
   // most --drain-timeout.
   void finish_export(bool with_findings);
 };
+
+// Writes as whom the command runs into the header.
+void record_identity(const CommandIdentity& who, trace::Header* h);
 
 // Exit status agenttrace reports for a command's wait(2) status.
 int exit_status_of(int wait_status);

@@ -14,6 +14,7 @@
 #include "collector/proc.h"
 #include "collector/session.h"
 #include "common/error.h"
+#include "common/output_file.h"
 
 namespace agenttrace::collector {
 
@@ -130,9 +131,10 @@ int run_watch(RunOptions opt, const WatchOptions& w) {
   if (w.keep < 1) throw Error("--keep must be at least 1");
   if (w.rotate_bytes < (64u << 10)) throw Error("--rotate must be at least 64K");
   std::error_code ec;
-  fs::create_directories(w.dir, ec);
-  if (!fs::is_directory(w.dir)) throw Error("cannot use " + w.dir + " as the watch directory: " + (ec ? ec.message() : "not a directory"));
-  if (access(w.dir.c_str(), W_OK) != 0) throw Error("cannot write to " + w.dir + ": " + errno_text(errno));
+  if (fs::path parent = fs::path(w.dir).parent_path(); !parent.empty()) fs::create_directories(parent, ec);
+  // 0700 and the invoking user's; an existing one must be a real directory
+  // of that user's (each file in it is created new, never through a link).
+  open_output_directory(w.dir);
   for (const auto& path : opt.watch_exes)
     if (access(path.c_str(), F_OK) != 0) throw Error("--exe " + path + ": " + errno_text(errno));
   opt.trace_all = opt.watch_comms.empty() && opt.watch_exes.empty();

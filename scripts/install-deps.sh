@@ -21,6 +21,8 @@ packages=(
   libclang-rt-dev
   # run-time helpers used by tests and benchmarks
   iproute2 strace bpftrace procps curl
+  # the privilege tests run agenttrace through sudo as a user they create
+  sudo
 )
 
 if [ "$(id -u)" -ne 0 ]; then

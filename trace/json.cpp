@@ -325,6 +325,12 @@ Json header_json(const Header& h) {
   if (h.stack_kinds_size()) j["stack_kinds"] = h.stack_kinds();
   if (h.symbols_captured()) j["symbols_captured"] = true;
   if (!h.session_id().empty()) j["session_id"] = h.session_id();
+  j["command_uid"] = h.command_uid();
+  j["command_gid"] = h.command_gid();
+  if (!h.command_user().empty()) j["command_user"] = h.command_user();
+  if (!h.command_user_source().empty()) j["command_user_source"] = h.command_user_source();
+  j["redaction"] = h.redaction() ? "on" : "off";
+  if (h.redaction_kinds_size()) j["redaction_kinds"] = h.redaction_kinds();
   return j;
 }
 
@@ -355,6 +361,11 @@ Json trailer_json(const Trailer& t) {
   j["payload_truncated"] = t.payload_truncated();
   j["payload_gaps"] = t.payload_gaps();
   if (t.target_exited()) j["exit_status"] = t.exit_status();
+  if (t.redacted_size()) {
+    Json r = Json::object();
+    for (const auto& [kind, n] : t.redacted()) r[kind] = n;
+    j["redacted"] = r;
+  }
   if (t.exported()) {
     Json x;
     x["published"] = t.export_published();

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "trace/json.h"
 #include "trace/text.h"
 
@@ -16,8 +17,7 @@ JsonLinesSink::JsonLinesSink(const std::string& path) : path_(path) {
     out_ = stdout;
     return;
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) throw Error("cannot create JSON output " + path + ": " + errno_text(errno));
+  int fd = create_output_file(path).release();
   out_ = fdopen(fd, "w");
   if (!out_) {
     ::close(fd);

@@ -9,6 +9,7 @@
 
 #include "common/crc32c.h"
 #include "common/error.h"
+#include "common/output_file.h"
 
 namespace agenttrace::trace {
 
@@ -26,13 +27,9 @@ void put_u32(uint8_t* p, uint32_t v) {
 }  // namespace
 
 TraceWriter::TraceWriter(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    throw Error("cannot create trace file " + path + ": " + errno_text(errno));
-  fd_.reset(fd);
-  // An existing file keeps its mode through O_TRUNC; traces hold secrets.
-  if (fchmod(fd, 0600) != 0)
-    throw Error("cannot restrict trace file " + path + " to its owner: " + errno_text(errno));
+  // Created new (never through a link, never over another file), 0600 and
+  // the invoking user's: traces hold what was sent.
+  fd_ = create_output_file(path);
   buffer_.reserve(kFlushThreshold * 2);
   buffer_.insert(buffer_.end(), kMagic, kMagic + sizeof(kMagic));
 }

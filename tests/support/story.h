@@ -114,6 +114,7 @@ class Story {
   }
   trace::Trailer& trailer() { return trailer_; }
   trace::Header& header() { return header_; }
+  std::vector<trace::Event>& events() { return events_; }
 
  private:
   uint32_t root_;

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "common/output_file.h"
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -100,7 +102,12 @@ TEST(TraceFile, CreatedReadableByOwnerOnly) {
   std::string path = dir.file("t.atrace");
   write_bytes(path, "old contents");
   chmod(path.c_str(), 0644);
+  // An existing file is not replaced (issue "The agent runs as you")...
+  EXPECT_THROW(write_trace(path, sample_events(1), true), Error);
+  // ... unless --force; the new file is 0600 whatever the old one was.
+  set_replace_outputs(true);
   write_trace(path, sample_events(1), true);
+  set_replace_outputs(false);
   struct stat st;
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
