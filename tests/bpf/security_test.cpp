@@ -216,6 +216,7 @@ TEST(Security, CredentialsReachNoArtifactUnlessKept) {
   // every format, the payload dump, the fleet stream's store.
   std::map<std::string, std::string> artifacts;
   artifacts["trace"] = slurp(r.trace_path);
+  artifacts["--json"] = slurp(dir.file("events.json"));
   artifacts["stderr"] = r.err;
   for (const char* f : {"json", "text", "html", "sarif"}) {
     CliResult a = run_cli({"analyze", "--format", f, "-o", dir.file(std::string("report.") + f), r.trace_path}, dir);
