@@ -367,8 +367,8 @@ TEST(Tracing, AFileNamedWithTerminalEscapesPrintsEscaped) {
     if (e["path"] == path) opened.push_back(e["path"]);
   EXPECT_EQ(opened, std::vector<std::string>{path});
   // -v: the exec and the open, each on its own line, escaped.
-  EXPECT_THAT(r.err, HasSubstr(" exec /bin/cat [cat '" + shown + "']\n"));
-  EXPECT_THAT(r.err, HasSubstr(" open " + shown + " O_RDONLY"));
+  EXPECT_THAT(r.err, HasSubstr(" exec /bin/cat [/bin/cat '" + shown + "']\n"));
+  EXPECT_THAT(r.err, HasSubstr(" open " + shown + " O_RDONLY = "));
   // The end report: the command line and the file read.
   size_t summary = r.err.find("agenttrace summary: ");
   ASSERT_NE(summary, std::string::npos) << r.err;
