@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "common/strings.h"
 #include "version.h"
 
 namespace agenttrace::analyzer {
@@ -90,10 +91,12 @@ std::string one_line(const Difference& d) {
 
 std::string comparison_title(const VariantComparison& c) { return c.base + " vs " + c.other; }
 
+// The text report's values (targets, JSON paths, header names, samples, the
+// variants themselves) came from the runs: each goes through terminal_safe.
 std::string comparison_text(const VariantComparison& c, const Style& st) {
   std::string out;
   size_t n = c.suspicious.size() + c.suspicious_omitted;
-  out += st.bold() + comparison_title(c) + st.off() + ": ";
+  out += st.bold() + terminal_safe(comparison_title(c)) + st.off() + ": ";
   if (n > 0)
     out += st.red() + "INPUT-DEPENDENT" + st.off() + ", " + plural(n, "suspicious difference", "suspicious differences");
   else
@@ -102,14 +105,14 @@ std::string comparison_text(const VariantComparison& c, const Style& st) {
          plural(c.noise_masked, "difference", "differences") + " masked as noise)\n";
   for (size_t i = 0; i < c.suspicious.size() && i < kTextSuspicious; ++i) {
     const Difference& d = c.suspicious[i];
-    out += "  " + std::to_string(i + 1) + ". " + where(d) + "\n";
-    out += "     " + what(d) + (d.reason.empty() ? "" : ": " + d.reason) + "\n";
+    out += "  " + std::to_string(i + 1) + ". " + terminal_safe(where(d)) + "\n";
+    out += "     " + terminal_safe(what(d) + (d.reason.empty() ? "" : ": " + d.reason)) + "\n";
     if (!d.context_before.empty() || !d.context_after.empty()) {
-      out += "     " + st.dim() + "base: " + st.off() + " …" + d.context_before + "…\n";
-      out += "     " + st.dim() + "other:" + st.off() + " …" + d.context_after + "…\n";
+      out += "     " + st.dim() + "base: " + st.off() + " …" + terminal_safe(d.context_before) + "…\n";
+      out += "     " + st.dim() + "other:" + st.off() + " …" + terminal_safe(d.context_after) + "…\n";
     }
     std::string cps = code_points_line(d);
-    if (!cps.empty()) out += "     " + cps + "\n";
+    if (!cps.empty()) out += "     " + terminal_safe(cps) + "\n";
   }
   size_t shown = std::min(c.suspicious.size(), kTextSuspicious);
   if (n > shown) out += "  … and " + std::to_string(n - shown) + " more\n";
@@ -119,7 +122,7 @@ std::string comparison_text(const VariantComparison& c, const Style& st) {
     out += e == 1 ? " " : "\n";
     for (size_t i = 0; i < c.expected.size() && i < kTextExpected; ++i) {
       const Difference& d = c.expected[i];
-      out += (e == 1 ? "" : "    ") + where(d) + ": " + what(d) + " (" + d.reason + ")\n";
+      out += (e == 1 ? "" : "    ") + terminal_safe(where(d) + ": " + what(d) + " (" + d.reason + ")") + "\n";
     }
     size_t shown_expected = std::min(c.expected.size(), kTextExpected);
     if (e > shown_expected) out += "    … and " + std::to_string(e - shown_expected) + " more\n";
@@ -235,21 +238,23 @@ std::string diff_report_text(const DiffReport& r, bool color) {
   Style st{color};
   std::string out = "agenttrace diff: ";
   for (size_t v = 0; v < r.variants.size(); ++v)
-    out += (v ? ", " : "") + r.variants[v] + " (" + plural(r.runs[v], "run", "runs") + ")";
+    out += (v ? ", " : "") + terminal_safe(r.variants[v]) + " (" + plural(r.runs[v], "run", "runs") + ")";
   out += "; " + plural(r.requests, "request", "requests") + " aligned\n";
   if (!r.noise.empty()) {
     out += st.dim() + "noise (differs between repeats, masked): " + std::to_string(r.noise.size()) + st.off() + "\n";
     for (size_t i = 0; i < r.noise.size() && i < kTextNoise; ++i) {
       const NoiseLocation& n = r.noise[i];
-      out += st.dim() + "  request " + std::to_string(n.request) + " " + n.method + " " + clip(n.target, 40) + " " +
-             (n.part == "header" ? "header " : "") + n.location + ": ";
-      out += n.whole_value ? n.sample : plural(n.code_points, "code point", "code points") + ", " + quoted(n.sample, 70);
+      out += st.dim() + "  request " + std::to_string(n.request) + " " +
+             terminal_safe(n.method + " " + clip(n.target, 40) + " " + (n.part == "header" ? "header " : "") + n.location) +
+             ": ";
+      out += terminal_safe(n.whole_value ? n.sample
+                                         : plural(n.code_points, "code point", "code points") + ", " + quoted(n.sample, 70));
       out += st.off() + "\n";
     }
     if (r.noise.size() > kTextNoise) out += st.dim() + "  … and " + std::to_string(r.noise.size() - kTextNoise) + " more" + st.off() + "\n";
   }
   for (const VariantComparison& c : r.comparisons) out += comparison_text(c, st);
-  for (const std::string& n : r.notes) out += "note: " + n + "\n";
+  for (const std::string& n : r.notes) out += "note: " + terminal_safe(n) + "\n";
   if (r.comparisons.empty())
     out += "result: nothing compared\n";
   else if (r.input_dependent)
@@ -415,7 +420,7 @@ std::string diff_report_sarif(const DiffReport& r, const std::string& artifact) 
   sarif["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   sarif["version"] = "2.1.0";
   sarif["runs"] = Json::array({run});
-  return sarif.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  return trace::json_text(sarif, 2) + "\n";
 }
 
 }  // namespace agenttrace::analyzer

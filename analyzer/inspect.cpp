@@ -1613,7 +1613,9 @@ trace::Json inspect_json(const InspectReport& r, const InspectRules& rules) {
 std::string inspect_text(const InspectReport& r, const InspectRules& rules) {
   constexpr size_t kShown = 8;  // entries per section: one screen for the common case
   std::string out;
-  auto line = [&](const std::string& s) { out += s + "\n"; };
+  // Items, contexts and snippets are the file's own bytes: each line is
+  // escaped whole (it has no colour of its own), so none can forge another.
+  auto line = [&](const std::string& s) { out += terminal_safe(s) + "\n"; };
   auto plural = [](size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };

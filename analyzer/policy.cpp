@@ -168,18 +168,18 @@ size_t PolicyResult::violations() const {
 }
 
 std::string policy_text(const PolicyResult& r, bool color) {
-  std::string out = std::string(color ? "\x1b[1m" : "") + "policy " + r.source + (color ? "\x1b[0m" : "") + ": " +
+  std::string out = std::string(color ? "\x1b[1m" : "") + "policy " + terminal_safe(r.source) + (color ? "\x1b[0m" : "") + ": " +
                     (r.passed() ? "passed" : "FAILED, " + std::to_string(r.violations()) + " violations") + "\n";
   for (const auto& rule : r.rules) {
     out += std::string("  ") + (rule.passed() ? (color ? "\x1b[32mpass\x1b[0m " : "pass ") : (color ? "\x1b[1;31mFAIL\x1b[0m " : "FAIL ")) +
-           rule.name + "\n";
+           terminal_safe(rule.name) + "\n";
     size_t shown = 0;
     for (const auto& v : rule.violations) {
       if (++shown > 5) {
         out += "      ... " + std::to_string(rule.violations.size() - 5) + " more\n";
         break;
       }
-      out += "      " + v + "\n";
+      out += "      " + terminal_safe(v) + "\n";  // names paths and hosts of the trace
     }
   }
   return out;

@@ -92,8 +92,8 @@ std::string stack_lines(const trace::Stack& st, const char* indent, size_t max_f
   if (st.frames_size() == 0) return {};
   std::string out;
   const trace::Frame& first = st.frames(0);
-  out += std::string(indent) + "at " + frame_text(first);
-  if (!first.instruction().empty()) out += "   [" + first.instruction() + "]";
+  out += std::string(indent) + "at " + terminal_safe(frame_text(first));
+  if (!first.instruction().empty()) out += "   [" + terminal_safe(first.instruction()) + "]";
   out += "\n";
   std::vector<const trace::Frame*> rest;
   for (int i = 1; i < st.frames_size(); ++i)
@@ -107,7 +107,7 @@ std::string stack_lines(const trace::Stack& st, const char* indent, size_t max_f
       out += std::string(indent) + "   ... " + std::to_string(rest.size() - shown) + " more frames\n";
       break;
     }
-    out += std::string(indent) + (shown == 0 ? (jit ? "by " : "from ") : "   ") + frame_text(*f) + "\n";
+    out += std::string(indent) + (shown == 0 ? (jit ? "by " : "from ") : "   ") + terminal_safe(frame_text(*f)) + "\n";
     ++shown;
   }
   return out;
@@ -331,6 +331,9 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
   return j;
 }
 
+// Text reports: every value that came from the trace (a path in a message,
+// comm, argv, a payload's context, a frame's name) goes through
+// terminal_safe, so a crafted file name cannot erase or forge report lines.
 std::string findings_text(const Analysis& a, bool color) {
   const Profile& p = a.profile;
   const char* reset = color ? "\x1b[0m" : "";
@@ -338,14 +341,14 @@ std::string findings_text(const Analysis& a, bool color) {
   std::string out;
   std::vector<std::string> cmd;
   for (const auto& c : p.header.command()) cmd.push_back(shell_quote(c));
-  out += std::string(bold) + "agenttrace findings" + reset + " for " + join(cmd, " ") + "\n";
+  out += std::string(bold) + "agenttrace findings" + reset + " for " + terminal_safe(join(cmd, " ")) + "\n";
   if (a.findings.empty()) out += "  none\n";
   // A live run prints this at the end of the command's output: a few lines
   // of evidence per finding, the rest is one `agenttrace analyze` away.
   const size_t evidence_shown = a.source == "live" || a.findings.size() > 3 ? 3 : 8;
   for (const auto& f : a.findings) {
     out += std::string("  ") + (color ? severity_color(f.severity) : "") + upper(severity_name(f.severity)) +
-           reset + " " + f.rule + "  " + f.message + "\n";
+           reset + " " + terminal_safe(f.rule) + "  " + terminal_safe(f.message) + "\n";
     size_t shown = 0;
     for (const auto& e : f.evidence) {
       if (++shown > evidence_shown) {
@@ -356,12 +359,12 @@ std::string findings_text(const Analysis& a, bool color) {
       if (e.event) line += "#" + std::to_string(e.event) + " ";
       std::string when = seconds_since(p.start_wall_ns, e.wall_ns);
       if (!when.empty()) line += when + " ";
-      if (e.pid) line += e.comm + "(" + std::to_string(e.pid) + ") ";
-      line += e.what;
+      if (e.pid) line += terminal_safe(e.comm) + "(" + std::to_string(e.pid) + ") ";
+      line += terminal_safe(e.what);
       out += line + "\n";
-      if (!e.decoded.empty()) out += "        tag characters spell: \"" + e.decoded + "\"\n";
+      if (!e.decoded.empty()) out += "        tag characters spell: \"" + terminal_safe(e.decoded) + "\"\n";
       if (const trace::Stack* st = evidence_stack(p, e)) out += stack_lines(*st, "        ", a.source == "live" ? 4 : 8);
-      if (!e.context.empty()) out += "        \"" + e.context + "\"\n";
+      if (!e.context.empty()) out += "        \"" + terminal_safe(e.context) + "\"\n";
       if (!e.code_points.empty()) {
         std::vector<std::string> names;
         for (const auto& cp : e.code_points) {
@@ -369,8 +372,8 @@ std::string findings_text(const Analysis& a, bool color) {
             names.push_back("and " + std::to_string(e.code_points.size() - 3) + " more");
             break;
           }
-          std::string n = cp_text(cp.code_point) + " " + cp.name;
-          if (!cp.imitates.empty()) n += " (looks like '" + cp.imitates + "')";
+          std::string n = cp_text(cp.code_point) + " " + terminal_safe(cp.name);
+          if (!cp.imitates.empty()) n += " (looks like '" + terminal_safe(cp.imitates) + "')";
           if (cp.count > 1) n += " x" + std::to_string(cp.count);
           names.push_back(n);
         }
@@ -394,13 +397,13 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
     if (items == p.facts.end()) continue;
     std::vector<std::string> names;
     for (const auto& [item, f] : items->second) {
-      std::string n = f.item;
+      std::string n = terminal_safe(f.item);
       if (f.kind == "env") n += f.succeeded ? "" : " (unset)";
       else if (!f.succeeded) n += " (absent)";
       names.push_back(n);
     }
     std::vector<std::string> shown(names.begin(), names.begin() + std::min<size_t>(names.size(), 6));
-    out += "  " + cat.title + ": " + join(shown, ", ");
+    out += "  " + terminal_safe(cat.title) + ": " + join(shown, ", ");
     if (names.size() > shown.size()) out += ", and " + std::to_string(names.size() - shown.size()) + " more";
     out += "\n";
   }
@@ -412,12 +415,12 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
         out += " ...";
         break;
       }
-      out += " " + key + " (" + human_bytes(d.bytes_sent + d.tls_plaintext) + ")";
+      out += " " + terminal_safe(key) + " (" + human_bytes(d.bytes_sent + d.tls_plaintext) + ")";
       if (n < p.destinations.size() && n < 6) out += ",";
     }
     out += "\n";
   }
-  if (!p.dns_names.empty()) out += "  names resolved: " + join(p.dns_names, ", ") + "\n";
+  if (!p.dns_names.empty()) out += "  names resolved: " + terminal_safe(join(p.dns_names, ", ")) + "\n";
   if (a.truncated || !p.has_trailer) out += "  the trace was cut short: it ends without its closing record\n";
   return out;
 }
@@ -521,7 +524,7 @@ std::string report_sarif(const std::vector<SarifSource>& sources) {
   sarif["$schema"] = "https://json.schemastore.org/sarif-2.1.0.json";
   sarif["version"] = "2.1.0";
   sarif["runs"] = Json::array({run});
-  return sarif.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  return trace::json_text(sarif, 2) + "\n";
 }
 
 }  // namespace agenttrace::analyzer

@@ -723,6 +723,12 @@ const std::vector<RuleInfo>& rules() {
       {"events-lost", "Events lost",
        "The trace is incomplete: dropped events, payload gaps, undecodable records or a missing "
        "closing record."},
+      // Raised by `collect` (fleet/fleet_analysis.cpp), not by run_rules: only
+      // the stream knows which subject a recording was published on.
+      {"host-mismatch", "Recording claims another host",
+       "A recording read from NATS names a host other than the subject it was published on (which "
+       "the server's permissions tie to one host): in its header, or in the de-duplication ids of "
+       "its messages. It is reported under the subject's host."},
   };
   return all;
 }

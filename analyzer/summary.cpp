@@ -152,7 +152,8 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
   char head[256];
   snprintf(head, sizeof(head), "%zu process%s, %llu events in %.2f s", processes_.size(),
            processes_.size() == 1 ? "" : "es", static_cast<unsigned long long>(events), secs);
-  out += "agenttrace summary: " + join(cmd, " ") + "\n";
+  // Paths, names and the command came from the trace: escaped for the terminal.
+  out += "agenttrace summary: " + terminal_safe(join(cmd, " ")) + "\n";
   out += "  " + std::string(head) + "\n";
 
   std::vector<std::string> per_kind;
@@ -167,7 +168,7 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
   auto line_of = [](const std::string& title, const std::vector<std::string>& paths) {
     constexpr size_t kShown = 4;
     std::vector<std::string> shown(paths.begin(), paths.begin() + std::min(paths.size(), kShown));
-    std::string l = "    " + title + " (" + std::to_string(paths.size()) + "): " + join(shown, ", ");
+    std::string l = "    " + terminal_safe(title) + " (" + std::to_string(paths.size()) + "): " + terminal_safe(join(shown, ", "));
     if (paths.size() > kShown) l += ", and " + std::to_string(paths.size() - kShown) + " more";
     return l + "\n";
   };
@@ -196,12 +197,12 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
     if (shown.size() > kShownNames) shown.resize(kShownNames);
     for (size_t i = 0; shown.size() < kShownNames && i < other.size(); ++i) shown.push_back(other[i]);
     size_t rest = env_.size() - shown.size();
-    out += ": " + join(shown, ", ") + (rest ? ", and " + std::to_string(rest) + " more" : "") + "\n";
+    out += ": " + terminal_safe(join(shown, ", ")) + (rest ? ", and " + std::to_string(rest) + " more" : "") + "\n";
   }
 
   out += "  time zone facts (" + std::to_string(tz_facts_.size()) + ")";
   out += tz_facts_.empty() ? ": none\n" : ":\n";
-  for (const auto& f : tz_facts_) out += "    " + f + "\n";
+  for (const auto& f : tz_facts_) out += "    " + terminal_safe(f) + "\n";
 
   out += "  destinations (" + std::to_string(destinations_.size()) + ")";
   out += destinations_.empty() ? ": none\n" : ":\n";
@@ -212,7 +213,7 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
         out += "    ... and " + std::to_string(destinations_.size() - kListed) + " more\n";
         break;
       }
-      out += "    " + where + ": " + human_bytes(d.bytes_sent) + " sent";
+      out += "    " + terminal_safe(where) + ": " + human_bytes(d.bytes_sent) + " sent";
       if (d.tls_plaintext) out += " (" + human_bytes(d.tls_plaintext) + " TLS plaintext)";
       if (d.connections) out += " over " + std::to_string(d.connections) + " connection" + (d.connections == 1 ? "" : "s");
       if (d.not_captured) out += ", " + human_bytes(d.not_captured) + " not captured";
@@ -220,18 +221,20 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
     }
   }
   out += "  DNS names asked (" + std::to_string(dns_names_.size()) + ")";
-  out += dns_names_.empty() ? ": none\n" : ": " + join(dns_names_, ", ") + "\n";
+  out += dns_names_.empty() ? ": none\n" : ": " + terminal_safe(join(dns_names_, ", ")) + "\n";
 
   if (!gaps_.empty()) {
     out += "  coverage gaps (" + std::to_string(gaps_.size()) + "):\n";
-    for (size_t i = 0; i < gaps_.size() && i < kListed; ++i) out += "    " + gaps_[i] + "\n";
+    for (size_t i = 0; i < gaps_.size() && i < kListed; ++i) out += "    " + terminal_safe(gaps_[i]) + "\n";
   }
 
   if (!has_trailer_) {
     out += "  the trace has no closing record: it was cut short, counters are unknown\n";
   } else {
     std::vector<std::string> losses;
-    for (const auto& k : trailer_.kinds()) {
+    for (const auto& t : trailer_.kinds()) {
+      trace::KindCounters k = t;
+      k.set_kind(terminal_safe(t.kind()));
       if (k.dropped()) losses.push_back(k.kind() + " " + std::to_string(k.dropped()) + " dropped");
       if (k.truncated()) losses.push_back(k.kind() + " " + std::to_string(k.truncated()) + " truncated");
       if (k.read_failed()) losses.push_back(k.kind() + " " + std::to_string(k.read_failed()) + " with unreadable fields");
@@ -259,7 +262,7 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
       out += "  secrets: " + (redacted ? std::to_string(redacted) + " redacted (" + join(kinds, ", ") + ")" : std::string("none seen")) +
              "\n";
   }
-  if (!trace_path.empty()) out += "  trace: " + trace_path + "\n";
+  if (!trace_path.empty()) out += "  trace: " + terminal_safe(trace_path) + "\n";
   return out;
 }
 

@@ -25,7 +25,7 @@ namespace agenttrace::cli {
 
 std::string render_report(const analyzer::Analysis& a, const analyzer::KnowledgeBase& kb,
                           const std::string& format, bool color) {
-  if (format == "json") return report_json(a, kb).dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n";
+  if (format == "json") return trace::json_text(report_json(a, kb), 2) + "\n";
   if (format == "html") return report_html(a, kb);
   if (format == "sarif") return report_sarif(a);
   return report_text(a, kb, color);
@@ -85,7 +85,7 @@ int analyze_command(const std::vector<std::string>& args) {
   } else if (format == "json" && verdict) {
     trace::Json j = report_json(a, kb);
     j["policy"] = analyzer::policy_json(*verdict);
-    text = j.dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n";
+    text = trace::json_text(j, 2) + "\n";
   } else {
     text = render_report(a, kb, format, color);
     if (format == "text" && verdict) text += analyzer::policy_text(*verdict, color);

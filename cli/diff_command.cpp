@@ -148,7 +148,7 @@ int diff_command(const std::vector<std::string>& args) {
   std::string artifact = trace_dir.empty() ? o.command[0] : trace_dir + "/run-1.atrace";
   std::string text;
   if (format == "json")
-    text = analyzer::diff_report_json(report).dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n";
+    text = trace::json_text(analyzer::diff_report_json(report), 2) + "\n";
   else if (format == "junit")
     text = analyzer::diff_report_junit(report, "agenttrace diff");
   else if (format == "sarif")

@@ -29,7 +29,7 @@ int inspect_command(const std::vector<std::string>& args) {
   analyzer::InspectReport report = analyzer::inspect_file(path);
   std::string text =
       format == "json"
-          ? analyzer::inspect_json(report).dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n"
+          ? trace::json_text(analyzer::inspect_json(report), 2) + "\n"
           : analyzer::inspect_text(report);
   write_output(output, text);
   return analyzer::is_suspicious(report) ? kExitFindings : kExitOk;

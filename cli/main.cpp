@@ -1,5 +1,6 @@
 // agenttrace: shows what an AI coding agent (or any program) does on the
 // machine it runs on. main() only picks the subcommand; see cli/commands.h.
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -11,11 +12,29 @@
 #include "common/error.h"
 #include "common/identity.h"
 #include "common/signals.h"
+#include "common/strings.h"
+
+namespace {
+
+// %* in the pattern: the message, terminal-safe. Warnings name paths, hosts
+// and process names the traced program chose.
+class SafeMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string safe = agenttrace::terminal_safe(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(safe.data(), safe.data() + safe.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<SafeMessage>(); }
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   // Multi-threaded: the fleet export's thread warns too.
   auto logger = spdlog::stderr_logger_mt("agenttrace");
-  logger->set_pattern("agenttrace: %^%l%$: %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<SafeMessage>('*').set_pattern("agenttrace: %^%l%$: %*");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::warn);
 
@@ -45,10 +64,10 @@ int main(int argc, char** argv) {
     if (!args.empty() && args[0] == "collect") return agenttrace::cli::collect_command({args.begin() + 1, args.end()});
     return agenttrace::cli::run_command(args);
   } catch (const agenttrace::Error& e) {
-    fprintf(stderr, "agenttrace: %s\n", e.what());
+    fprintf(stderr, "agenttrace: %s\n", agenttrace::terminal_safe(e.what()).c_str());
     return e.exit_code();
   } catch (const std::exception& e) {
-    fprintf(stderr, "agenttrace: internal error: %s\n", e.what());
+    fprintf(stderr, "agenttrace: internal error: %s\n", agenttrace::terminal_safe(e.what()).c_str());
     return agenttrace::kExitToolError;
   }
 }

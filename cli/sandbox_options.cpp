@@ -122,7 +122,8 @@ void finish_sandbox_options(CLI::App& app, SandboxOptions& o, collector::RunOpti
 SandboxRun run_in_sandbox(const SandboxOptions& o, const collector::RunOptions& run) {
   SandboxRun result;
   std::string private_dir = make_temp_dir("agenttrace-private");
-  std::string cert_dir = make_temp_dir("agenttrace-standin");
+  // Named with this pid, so a later run removes it if this one is killed.
+  std::string cert_dir = make_temp_dir(sandbox::standin_dir_prefix());
   struct Cleanup {
     std::string a, b;
     ~Cleanup() {
@@ -227,7 +228,7 @@ std::string render_sandbox_report(const SandboxRun& r, const std::optional<analy
     for (const auto& [var, token] : r.canaries) canaries[var] = token;
     j["canaries"] = canaries;
     if (verdict) j["policy"] = analyzer::policy_json(*verdict);
-    return j.dump(2, ' ', false, trace::Json::error_handler_t::replace) + "\n";
+    return trace::json_text(j, 2) + "\n";
   }
   if (format == "sarif") return analyzer::report_sarif(r.analysis);
   if (format == "junit") {

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/error.h"
+#include "common/utf8.h"
 
 namespace agenttrace {
 
@@ -129,6 +130,51 @@ std::string printable_preview(std::string_view bytes, size_t max_len) {
   for (size_t i = 0; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(bytes[i]);
     out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '.';
+  }
+  return out;
+}
+
+std::string terminal_safe(std::string_view text) {
+  static const char kHex[] = "0123456789abcdef";
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  std::string out;
+  out.reserve(n);
+  for (size_t i = 0; i < n;) {
+    unsigned char c = s[i];
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      switch (c) {
+        case '\t': out += "\\t"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        default:
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+      }
+      ++i;
+      continue;
+    }
+    Utf8Decoded d = decode_utf8_at(s, n, i);
+    if (d.len == 0) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+      ++i;
+    } else if (d.cp >= 0x80 && d.cp <= 0x9f) {
+      out += "\\u00";
+      out += kHex[d.cp >> 4];
+      out += kHex[d.cp & 0xf];
+      i += d.len;
+    } else {
+      out.append(text.substr(i, d.len));
+      i += d.len;
+    }
   }
   return out;
 }

@@ -30,6 +30,17 @@ std::string format_time_ns(int64_t wall_ns);
 // Replaces bytes that are not printable ASCII by '.', for one-line previews.
 std::string printable_preview(std::string_view bytes, size_t max_len);
 
+// Text from a trace (a path, argv, comm, a host name, a preview) made safe
+// to print on a terminal: every C0 control character (tab and newline
+// included, so a value stays on its line), DEL and every C1 control
+// (U+0080-U+009F, which some terminals obey as ESC sequences) is written as
+// an escape: \t \n \r, \x1b for other C0 and DEL, \u009b for C1. A byte
+// that is not part of well-formed UTF-8 becomes \xHH (a lone 0x9b is CSI to
+// an 8-bit terminal). A backslash is kept as it is, so the function is
+// idempotent and ordinary text (Windows paths, regexes) reads unchanged;
+// --format json is the exact form.
+std::string terminal_safe(std::string_view text);
+
 // errno value -> symbolic name ("ENOENT"); "E<number>" for unknown values.
 std::string errno_name(int err);
 // The errno name of a negative syscall result (-2 -> "ENOENT"). A value no

@@ -323,7 +323,7 @@ void Exporter::publish(std::string_view entry) {
   if (read_entry(entry, false, &v, &size) != EntryStatus::kOk) return;
   std::string subject = subject_prefix_;
   subject.append(v.suffix);
-  std::string id = message_id(session_, v.seq);
+  std::string id = message_id(host_token_, session_, v.seq);
   {
     std::lock_guard<std::mutex> lock(mu_);
     window_.push_back(InFlight{v.seq, State::kWaiting});
@@ -357,9 +357,9 @@ void Exporter::publish(std::string_view entry) {
 void Exporter::on_ack(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* err, void* closure) {
   auto* self = static_cast<Exporter*>(closure);
   const char* id = nullptr;
-  std::string session;
+  std::string host, session;
   uint64_t seq = 0;
-  if (natsMsgHeader_Get(msg, kMsgIdHeader.data(), &id) == NATS_OK && id && parse_message_id(id, &session, &seq))
+  if (natsMsgHeader_Get(msg, kMsgIdHeader.data(), &id) == NATS_OK && id && parse_message_id(id, &host, &session, &seq))
     self->on_ack_result(seq, ack, err);
   natsMsg_Destroy(msg);
 }

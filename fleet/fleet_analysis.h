@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,7 +22,10 @@
 namespace agenttrace::fleet {
 
 struct SessionAnalysis {
-  std::string host;        // as the recording's header names it (else the subject's token)
+  // The subject's token: the name the server let it publish under. The
+  // header's spelling of it ("Build.Host-7" for build_host-7) when the two
+  // agree; a header that claims another host is a host-mismatch finding.
+  std::string host;
   std::string host_token;
   std::string session;
   analyzer::Analysis analysis;
@@ -59,6 +63,9 @@ class FleetAnalysis {
   struct State {
     std::unique_ptr<analyzer::ProfileBuilder> builder;
     std::string host;
+    std::string claimed_host;     // the header's host name when it is not the subject's
+    uint64_t foreign_ids = 0;     // messages whose de-duplication id names another host
+    std::string foreign_id_host;  // the first such host
     bool has_header = false;
     bool has_trailer = false;
     bool changed = false;
@@ -67,6 +74,9 @@ class FleetAnalysis {
     std::set<std::string> reported;
   };
   bool selected(const SessionKey& key, const State& s) const;
+  // The host-mismatch finding of a session, when its messages claim a host
+  // other than the subject they were published on.
+  std::optional<analyzer::Finding> host_mismatch(const SessionKey& key, const State& s) const;
 
   const analyzer::KnowledgeBase& kb_;
   std::string source_;

@@ -81,7 +81,7 @@ std::vector<Flat> all_findings(const FleetReport& r) {
   return out;
 }
 
-std::string html_escape(const std::string& s) {
+std::string markup_escape(const std::string& s) {
   std::string out;
   out.reserve(s.size());
   for (char c : s) {
@@ -97,12 +97,19 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
+// A value from the trace: control characters are not HTML text (and
+// &#x80;-&#x9F; would be read as windows-1252), so they show as the
+// terminal's escapes before the markup is escaped.
+std::string html_escape(const std::string& s) { return markup_escape(terminal_safe(s)); }
+
 }  // namespace
 
 std::string finding_line(const std::string& host, const std::string& session, const analyzer::Finding& f) {
   std::string sev = analyzer::severity_name(f.severity);
   for (char& c : sev) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
-  return sev + " " + host + " " + f.rule + "  " + f.message + " (session " + session + ")";
+  // Host, session and message are what a host published: escaped for the terminal.
+  return sev + " " + terminal_safe(host) + " " + terminal_safe(f.rule) + "  " + terminal_safe(f.message) +
+         " (session " + terminal_safe(session) + ")";
 }
 
 std::string fleet_report_text(const FleetReport& r, const analyzer::KnowledgeBase& kb, bool color) {
@@ -110,7 +117,7 @@ std::string fleet_report_text(const FleetReport& r, const analyzer::KnowledgeBas
   const char* reset = color ? "\x1b[0m" : "";
   auto hosts = by_host(r);
   auto flat = all_findings(r);
-  std::string out = std::string(bold) + "agenttrace fleet report" + reset + " from " + r.source + "\n";
+  std::string out = std::string(bold) + "agenttrace fleet report" + reset + " from " + terminal_safe(r.source) + "\n";
   out += "  " + std::to_string(hosts.size()) + " host" + (hosts.size() == 1 ? "" : "s") + ", " +
          std::to_string(r.sessions.size()) + " recording" + (r.sessions.size() == 1 ? "" : "s") + ", " +
          std::to_string(flat.size()) + " finding" + (flat.size() == 1 ? "" : "s") + "\n";
@@ -118,15 +125,15 @@ std::string fleet_report_text(const FleetReport& r, const analyzer::KnowledgeBas
 
   out += std::string(bold) + "hosts" + reset + "\n";
   for (const auto& [name, h] : hosts) {
-    out += "  " + name + ": " + std::to_string(h.sessions.size()) + " recording" + (h.sessions.size() == 1 ? "" : "s") +
+    out += "  " + terminal_safe(name) + ": " + std::to_string(h.sessions.size()) + " recording" + (h.sessions.size() == 1 ? "" : "s") +
            ", " + std::to_string(h.events) + " events\n";
-    out += "    ran: " + join(std::vector<std::string>(h.agents.begin(), h.agents.end()), "; ") + "\n";
+    out += "    ran: " + terminal_safe(join(std::vector<std::string>(h.agents.begin(), h.agents.end()), "; ")) + "\n";
     std::vector<std::string> cats;
-    for (const auto& c : h.categories) cats.push_back(category_title(kb, c));
+    for (const auto& c : h.categories) cats.push_back(terminal_safe(category_title(kb, c)));
     out += "    gathered: " + (cats.empty() ? std::string("nothing the knowledge base names") : join(cats, ", ")) + "\n";
     std::vector<std::string> rules;
     for (const auto& [rule, sev] : h.rules)
-      rules.push_back(rule + " (" + analyzer::severity_name(static_cast<Severity>(sev)) + ")");
+      rules.push_back(terminal_safe(rule) + " (" + analyzer::severity_name(static_cast<Severity>(sev)) + ")");
     out += "    findings: " + (rules.empty() ? std::string("none") : join(rules, ", ")) + "\n";
   }
 
@@ -135,7 +142,7 @@ std::string fleet_report_text(const FleetReport& r, const analyzer::KnowledgeBas
   for (const auto& f : flat) out += "  " + finding_line(f.session->host, f.session->session, *f.finding) + "\n";
 
   for (const auto& s : r.sessions) {
-    out += "\n" + std::string(bold) + "== " + s.host + ", recording " + s.session + reset + " (" +
+    out += "\n" + std::string(bold) + "== " + terminal_safe(s.host) + ", recording " + terminal_safe(s.session) + reset + " (" +
            format_time_ns(s.analysis.profile.start_wall_ns) + ", " + completeness(s) + ")\n";
     out += analyzer::report_text(s.analysis, kb, color);
   }
@@ -245,7 +252,7 @@ std::string fleet_report_html(const FleetReport& r, const analyzer::KnowledgeBas
            html_escape(format_time_ns(s.analysis.profile.start_wall_ns)) + ", " +
            std::to_string(s.analysis.findings.size()) + " findings (" + html_escape(completeness(s)) +
            ")</summary>\n<iframe title=\"report of " + html_escape(s.host) + " " + html_escape(s.session) +
-           "\" srcdoc=\"" + html_escape(analyzer::report_html(s.analysis, kb)) + "\"></iframe></details>\n";
+           "\" srcdoc=\"" + markup_escape(analyzer::report_html(s.analysis, kb)) + "\"></iframe></details>\n";
   }
   out += "</body></html>\n";
   return out;
@@ -253,7 +260,7 @@ std::string fleet_report_html(const FleetReport& r, const analyzer::KnowledgeBas
 
 std::string render_fleet_report(const FleetReport& r, const analyzer::KnowledgeBase& kb, const std::string& format,
                                 bool color) {
-  if (format == "json") return fleet_report_json(r, kb).dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  if (format == "json") return trace::json_text(fleet_report_json(r, kb), 2) + "\n";
   if (format == "html") return fleet_report_html(r, kb);
   if (format == "sarif") return fleet_report_sarif(r);
   return fleet_report_text(r, kb, color);

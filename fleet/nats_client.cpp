@@ -32,6 +32,7 @@ void apply_credentials(natsOptions* opts, const NatsSettings& s) {
     check(natsOptions_SetUserCredentialsFromFiles(opts, s.creds_file.c_str(), nullptr),
           "use the NATS credentials file " + s.creds_file);
   if (!s.user.empty()) check(natsOptions_SetUserInfo(opts, s.user.c_str(), s.password.c_str()), "use the NATS user");
+  if (!s.token.empty()) check(natsOptions_SetToken(opts, s.token.c_str()), "use the NATS token");
   if (!s.nkey_seed_file.empty()) {
     std::string pub = nkey_public_from_seed(read_nkey_seed_file(s.nkey_seed_file));
     check(natsOptions_SetNKeyFromSeed(opts, pub.c_str(), s.nkey_seed_file.c_str()),

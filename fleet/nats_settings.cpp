@@ -96,11 +96,15 @@ void apply(NatsSettings& s, const std::string& key, const std::string& value, co
     if (key == "creds") s.creds_file = value;
     else if (key == "user") s.user = value;
     else if (key == "password") s.password = value;
+    else if (key == "token") s.token = value;
     else if (key == "nkey" || key == "nkey_seed") s.nkey_seed_file = value;
     else if (key == "ca") s.ca_file = value;
     else if (key == "cert") s.cert_file = value;
     else if (key == "key") s.key_file = value;
-    else if (key == "tls") s.tls = parse_bool(key, value);
+    else if (key == "tls") {
+      s.tls = parse_bool(key, value);
+      s.tls_stated = true;
+    }
     else if (key == "stream") s.stream = value;
     else if (key == "create_stream") s.create_stream = parse_bool(key, value);
     else if (key == "replicas") s.stream_replicas = static_cast<int>(parse_int(key, value, 1, 5));
@@ -115,7 +119,7 @@ void apply(NatsSettings& s, const std::string& key, const std::string& value, co
     } else if (key == "ack_timeout_ms") s.ack_timeout_ms = parse_int(key, value, 100, 600000);
     else
       throw Error("unknown setting '" + key +
-                  "' (known: creds, user, password, nkey, ca, cert, key, tls, stream, create_stream, replicas, "
+                  "' (known: creds, user, password, token, nkey, ca, cert, key, tls, stream, create_stream, replicas, "
                   "max_bytes, max_age, ack_timeout_ms)");
   } catch (const Error& e) {
     throw Error(origin + ": " + e.what());
@@ -177,11 +181,13 @@ NatsSettings load_nats_settings(const std::string& url, const std::string& confi
   }
   if (s.servers.empty()) throw Error("'" + url + "' names no NATS server (expected nats://HOST:PORT)");
   s.url = url;
+  const bool url_tls = s.tls;
 
   static const std::pair<const char*, const char*> env_keys[] = {
       {"AGENTTRACE_NATS_CREDS", "creds"}, {"AGENTTRACE_NATS_USER", "user"},  {"AGENTTRACE_NATS_PASSWORD", "password"},
-      {"AGENTTRACE_NATS_NKEY", "nkey"},   {"AGENTTRACE_NATS_CA", "ca"},      {"AGENTTRACE_NATS_CERT", "cert"},
-      {"AGENTTRACE_NATS_KEY", "key"},     {"AGENTTRACE_NATS_STREAM", "stream"}};
+      {"AGENTTRACE_NATS_TOKEN", "token"}, {"AGENTTRACE_NATS_NKEY", "nkey"},  {"AGENTTRACE_NATS_CA", "ca"},
+      {"AGENTTRACE_NATS_CERT", "cert"},   {"AGENTTRACE_NATS_KEY", "key"},    {"AGENTTRACE_NATS_TLS", "tls"},
+      {"AGENTTRACE_NATS_STREAM", "stream"}};
   for (const auto& [var, key] : env_keys) {
     const char* v = getenv(var);
     if (v && *v) {
@@ -194,8 +200,9 @@ NatsSettings load_nats_settings(const std::string& url, const std::string& confi
     s.sources.push_back(config_file);
   }
 
-  int kinds = !s.creds_file.empty() + !s.user.empty() + !s.nkey_seed_file.empty();
-  if (kinds > 1) throw Error("give one kind of NATS credentials: a creds file, a user and password, or an nkey seed");
+  int kinds = !s.creds_file.empty() + !s.user.empty() + !s.token.empty() + !s.nkey_seed_file.empty();
+  if (kinds > 1)
+    throw Error("give one kind of NATS credentials: a creds file, a user and password, a token, or an nkey seed");
   if (!s.password.empty() && s.user.empty()) throw Error("a NATS password was given without a user");
   if (!s.user.empty() && s.password.empty()) throw Error("the NATS user " + s.user + " was given without a password");
   if (s.cert_file.empty() != s.key_file.empty())
@@ -207,7 +214,13 @@ NatsSettings load_nats_settings(const std::string& url, const std::string& confi
   check_readable(s.ca_file, "TLS CA file");
   check_readable(s.cert_file, "TLS certificate file");
   check_readable(s.key_file, "TLS key file");
-  if (!s.ca_file.empty() || !s.cert_file.empty()) s.tls = true;
+  if (url_tls || !s.ca_file.empty() || !s.cert_file.empty()) s.tls = true;
+  // A password or token crosses the network as it is: anyone on the path
+  // reads it, then publishes as this host. Plain text only when asked for.
+  if (!s.tls && !s.tls_stated && (!s.user.empty() || !s.token.empty()))
+    throw Error(std::string("refusing to send the NATS ") + (s.user.empty() ? "token" : "password") +
+                " over " + s.servers.front() + " without TLS: use tls://, a ca file, or say tls: false "
+                "(AGENTTRACE_NATS_TLS=false) to send it in plain text anyway");
   return s;
 }
 

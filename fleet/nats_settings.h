@@ -14,15 +14,20 @@ namespace agenttrace::fleet {
 struct NatsSettings {
   std::string url;                   // as given, for messages (without credentials)
   std::vector<std::string> servers;  // "nats://host:port" each
-  // Credentials: a .creds file (user JWT and seed), a user and password, or
-  // an nkey seed file; at most one kind.
+  // Credentials: a .creds file (user JWT and seed), a user and password, a
+  // token, or an nkey seed file; at most one kind. A password or a token is
+  // sent to the server as it is, so it needs TLS unless `tls: false` says
+  // explicitly that plain text is meant (a creds file or an nkey only signs
+  // the server's nonce).
   std::string creds_file;
   std::string user;
   std::string password;
+  std::string token;
   std::string nkey_seed_file;
   // TLS: required by a tls:// URL or `tls: true`; a CA bundle to trust, a
   // client certificate and key.
   bool tls = false;
+  bool tls_stated = false;           // `tls:` was given (file or AGENTTRACE_NATS_TLS)
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
@@ -51,7 +56,8 @@ NatsSettings load_nats_settings(const std::string& url, const std::string& confi
 
 // The environment variables read, for --help and the docs.
 inline constexpr const char* kNatsEnvironment[] = {
-    "AGENTTRACE_NATS_CREDS", "AGENTTRACE_NATS_USER", "AGENTTRACE_NATS_PASSWORD", "AGENTTRACE_NATS_NKEY",
-    "AGENTTRACE_NATS_CA",    "AGENTTRACE_NATS_CERT", "AGENTTRACE_NATS_KEY",      "AGENTTRACE_NATS_STREAM"};
+    "AGENTTRACE_NATS_CREDS", "AGENTTRACE_NATS_USER", "AGENTTRACE_NATS_PASSWORD", "AGENTTRACE_NATS_TOKEN",
+    "AGENTTRACE_NATS_NKEY",  "AGENTTRACE_NATS_CA",   "AGENTTRACE_NATS_CERT",     "AGENTTRACE_NATS_KEY",
+    "AGENTTRACE_NATS_TLS",   "AGENTTRACE_NATS_STREAM"};
 
 }  // namespace agenttrace::fleet

@@ -113,7 +113,7 @@ StreamReader::Fetched StreamReader::fetch(std::vector<StreamMessage>* out, int t
     const char* id = nullptr;
     auto parts = parse_subject(natsMsg_GetSubject(msg));
     if (!parts || natsMsgHeader_Get(msg, kMsgIdHeader.data(), &id) != NATS_OK || !id ||
-        !parse_message_id(id, &m.session, &m.seq)) {
+        !parse_message_id(id, &m.id_host, &m.session, &m.seq)) {
       ++malformed_;
       continue;
     }

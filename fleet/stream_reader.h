@@ -26,7 +26,8 @@ class NoStreamError : public Error {
 
 // One exported message, with what its subject and id say.
 struct StreamMessage {
-  std::string host;     // the subject's host token
+  std::string host;     // the subject's host token: who published it (the server's permissions say)
+  std::string id_host;  // the host its de-duplication id names ("" in the older form without one)
   std::string suffix;   // "header", "events.open", "trailer", "findings"
   std::string session;
   uint64_t seq = 0;     // within the session, from 1

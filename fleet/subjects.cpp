@@ -45,21 +45,33 @@ std::string make_session_id(std::string_view boot_id, int64_t start_wall_ns, pid
   return boot + "-" + std::to_string(start_wall_ns) + "-" + std::to_string(pid);
 }
 
-std::string message_id(std::string_view session, uint64_t sequence) {
-  std::string id(session);
+std::string message_id(std::string_view host_token, std::string_view session, uint64_t sequence) {
+  std::string id(host_token);
+  id += '/';
+  id += session;
   id += '/';
   id += std::to_string(sequence);
   return id;
 }
 
-bool parse_message_id(std::string_view id, std::string* session, uint64_t* sequence) {
+bool parse_message_id(std::string_view id, std::string* host_token, std::string* session, uint64_t* sequence) {
   size_t slash = id.rfind('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == id.size()) return false;
   const char* first = id.data() + slash + 1;
   const char* last = id.data() + id.size();
   auto [end, ec] = std::from_chars(first, last, *sequence);
   if (ec != std::errc() || end != last) return false;
-  session->assign(id.substr(0, slash));
+  std::string_view rest = id.substr(0, slash);
+  size_t first_slash = rest.find('/');
+  if (first_slash == std::string_view::npos) {
+    host_token->clear();
+    session->assign(rest);
+    return true;
+  }
+  std::string_view host = rest.substr(0, first_slash), sess = rest.substr(first_slash + 1);
+  if (host.empty() || sess.empty() || sess.find('/') != std::string_view::npos) return false;
+  host_token->assign(host);
+  session->assign(sess);
   return true;
 }
 

@@ -1,10 +1,13 @@
 // Names on the wire. Every exported message goes to a subject that carries
-// its host and kind, and carries a de-duplication id that names its session
-// and its place in it:
+// its host and kind, and carries a de-duplication id that names its host,
+// its session and its place in it:
 //   agenttrace.<host>.header | .events.<kind> | .trailer | .findings
-//   Nats-Msg-Id: <session>/<sequence>
+//   Nats-Msg-Id: <host>/<session>/<sequence>
 // so a consumer can filter by host or kind, tell runs of one host apart, put
 // a session's messages back in order and drop a message delivered twice.
+// JetStream de-duplicates by this id across the whole stream: with the host
+// in it, one host's ids never equal another's, and an id naming a host other
+// than its subject's is a forgery the collector reports.
 #pragma once
 
 #include <sys/types.h>
@@ -45,8 +48,9 @@ std::optional<SubjectParts> parse_subject(std::string_view subject);
 // unique per host without coordination, and it sorts by time within a boot.
 std::string make_session_id(std::string_view boot_id, int64_t start_wall_ns, pid_t pid);
 
-// "<session>/<sequence>", and back.
-std::string message_id(std::string_view session, uint64_t sequence);
-bool parse_message_id(std::string_view id, std::string* session, uint64_t* sequence);
+// "<host token>/<session>/<sequence>", and back. An id of the older form
+// "<session>/<sequence>" parses with an empty host.
+std::string message_id(std::string_view host_token, std::string_view session, uint64_t sequence);
+bool parse_message_id(std::string_view id, std::string* host_token, std::string* session, uint64_t* sequence);
 
 }  // namespace agenttrace::fleet

@@ -25,9 +25,27 @@
 namespace agenttrace::sandbox {
 namespace {
 
-constexpr long kValidBeforeNowSec = 3600;                // tolerates a client clock a little behind
-constexpr long kValidForSec = 30L * 24 * 3600;           // one sandbox run needs far less
 constexpr const char* kCommonName = "localhost";
+
+// The nameConstraints value for OpenSSL's configuration syntax: every name
+// was checked by is_address or is_dns_name, so none can smuggle in a comma.
+std::string name_constraints(const std::vector<std::string>& san) {
+  std::string out = "critical";
+  for (const auto& name : san) {
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, name.c_str(), buf) == 1) {
+      // The loopback network as a whole: servers bind any 127.x address.
+      out += buf[0] == 127 ? ",permitted;IP:127.0.0.0/255.0.0.0" : ",permitted;IP:" + name + "/255.255.255.255";
+    } else if (inet_pton(AF_INET6, name.c_str(), buf) == 1) {
+      out += ",permitted;IP:" + name + "/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+    } else {
+      // A dNSName constraint covers the name and its subdomains; for a
+      // wildcard "*.example.com" the subtree is example.com.
+      out += ",permitted;DNS:" + (name.rfind("*.", 0) == 0 ? name.substr(2) : name);
+    }
+  }
+  return out;
+}
 
 template <typename T, void (*Free)(T*)>
 struct Deleter {
@@ -212,6 +230,8 @@ Certificate make_self_signed_certificate(const std::vector<std::string>& names) 
     fail("add the subjectAltName");
   }
   add_extension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:TRUE");
+  // A CA trusted by the agent could vouch for any site: limited to ours.
+  add_extension(cert.get(), &ctx, NID_name_constraints, name_constraints(san).c_str());
   add_extension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment,keyCertSign");
   add_extension(cert.get(), &ctx, NID_ext_key_usage, "serverAuth");
 
@@ -237,9 +257,7 @@ CertificateFiles write_certificate(const Certificate& certificate, const std::st
     // cert.pem is public; the key's own mode (0600) protects it.
     ::chmod(dir.c_str(), 0755);
   }
-  CertificateFiles files{dir + "/cert.pem", dir + "/key.pem"};
-  // The key first: a cert.pem on disk then always has its key beside it.
-  write_file_atomic(files.key_path, certificate.key_pem, 0600);
+  CertificateFiles files{dir + "/cert.pem"};
   write_file_atomic(files.cert_path, certificate.cert_pem, 0644);
   return files;
 }

@@ -31,6 +31,7 @@
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -1206,16 +1207,45 @@ class Listener final : public httplib::Server {
   SSL_CTX* tls_;
 };
 
+std::string standin_dir_prefix() { return "agenttrace-standin-" + std::to_string(getpid()); }
+
+size_t remove_stale_standin_dirs(const std::string& parent) {
+  static constexpr std::string_view kPrefix = "agenttrace-standin-";
+  std::error_code ec;
+  size_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    // agenttrace-standin-<pid>-XXXXXX
+    size_t digits = kPrefix.size();
+    pid_t pid = 0;
+    while (digits < name.size() && name[digits] >= '0' && name[digits] <= '9' && pid < 4194304)
+      pid = pid * 10 + (name[digits++] - '0');
+    if (digits == kPrefix.size() || digits >= name.size() || name[digits] != '-' || pid <= 0) continue;
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code rm;
+    if (std::filesystem::remove_all(entry.path(), rm) != static_cast<std::uintmax_t>(-1) && !rm) ++removed;
+  }
+  return removed;
+}
+
 StandIn::Impl::Impl(StandInOptions o) : options(std::move(o)) {
+  const char* tmp = getenv("TMPDIR");
+  const std::string tmp_dir = tmp && *tmp ? tmp : "/tmp";
+  // What an agenttrace killed before it could clean up left behind (a
+  // certificate only: the key was never written).
+  remove_stale_standin_dirs(tmp_dir);
   std::string dir = options.cert_dir;
   if (dir.empty()) {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/agenttrace-standin-XXXXXX";
+    std::string pattern = tmp_dir + "/" + standin_dir_prefix() + "-XXXXXX";
     if (!mkdtemp(pattern.data())) {
       throw Error("cannot create a directory for the stand-in's certificate in " + pattern + ": " +
                   errno_text(errno) + ".");
     }
-    // Others may read cert.pem (the agent may run as another user); key.pem is 0600.
+    // Others may read cert.pem (the agent may run as another user); it is
+    // all there is: the key stays in this process.
     ::chmod(pattern.c_str(), 0755);
     owned_dir = dir = pattern;
   }
@@ -1223,6 +1253,7 @@ StandIn::Impl::Impl(StandInOptions o) : options(std::move(o)) {
     Certificate cert = make_self_signed_certificate(options.host_names);
     files = write_certificate(cert, dir);
     ssl_ctx = make_tls_context(cert);
+    OPENSSL_cleanse(cert.key_pem.data(), cert.key_pem.size());
   } catch (...) {
     if (!owned_dir.empty()) {
       std::error_code ec;
@@ -1591,7 +1622,6 @@ void StandIn::stop() {
 int StandIn::http_port() const { return impl_->http_port; }
 int StandIn::https_port() const { return impl_->https_port; }
 std::string StandIn::cert_path() const { return impl_->files.cert_path; }
-std::string StandIn::key_path() const { return impl_->files.key_path; }
 
 std::vector<RecordedRequest> StandIn::requests() const {
   std::lock_guard<std::mutex> lock(impl_->mu);

@@ -46,9 +46,20 @@ struct RecordedRequest {
 struct StandInOptions {
   std::string reply = "hi";             // the assistant's text in every reply
   std::vector<std::string> host_names;  // extra DNS names (or addresses) for the certificate
-  std::string cert_dir;                 // where cert.pem and key.pem go; empty: a private temporary
-                                        // directory, removed with the StandIn
+  std::string cert_dir;                 // where cert.pem goes; empty: a temporary directory named
+                                        // standin_dir_prefix()-XXXXXX, removed with the StandIn
 };
+
+// "agenttrace-standin-<pid>": the name of this process's temporary
+// certificate directories (followed by -XXXXXX), so that a later run can tell
+// one left by an agenttrace that was killed.
+std::string standin_dir_prefix();
+
+// Removes the directories in `parent` that standin_dir_prefix() named for a
+// process that no longer exists and that belong to this user (real
+// directories, not links): what a SIGKILLed agenttrace left. Returns how many
+// were removed. Done by every StandIn for its temporary directory's parent.
+size_t remove_stale_standin_dirs(const std::string& parent);
 
 class StandIn {
  public:
@@ -72,8 +83,7 @@ class StandIn {
 
   int http_port() const;
   int https_port() const;
-  std::string cert_path() const;  // the certificate to trust
-  std::string key_path() const;
+  std::string cert_path() const;  // the certificate to trust (its key is in memory only)
 
   // A thread-safe snapshot of the requests recorded so far, in arrival order.
   // A request appears once its body has been read, before its reply is sent.

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "common/base64.h"
 #include "common/strings.h"
 
@@ -377,8 +379,29 @@ Json trailer_json(const Trailer& t) {
   return j;
 }
 
-std::string json_line(const Json& json) {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+std::string json_text(const Json& json, int indent) {
+  std::string raw = json.dump(indent, ' ', false, Json::error_handler_t::replace);
+  // Outside strings JSON text is ASCII without DEL, and invalid UTF-8 was
+  // replaced, so these bytes are inside strings, where \u escapes mean the same.
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(raw[i]);
+    unsigned char next = i + 1 < raw.size() ? static_cast<unsigned char>(raw[i + 1]) : 0;
+    if (c == 0x7f) {
+      out += "\\u007f";
+    } else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\u%04x", next);
+      out += buf;
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
+
+std::string json_line(const Json& json) { return json_text(json, -1); }
 
 }  // namespace agenttrace::trace

@@ -16,7 +16,9 @@ std::string result_text(int64_t result) {
 
 }  // namespace
 
-std::string event_summary(const Event& e) {
+namespace {
+
+std::string raw_summary(const Event& e) {
   std::string kind(event_kind(e));
   switch (e.body_case()) {
     case Event::kExec: {
@@ -113,12 +115,18 @@ std::string event_summary(const Event& e) {
   return kind;
 }
 
+}  // namespace
+
+// Paths, argv, host names and previews are the traced program's choice:
+// escaped whole, so none of them can move the cursor or start a line.
+std::string event_summary(const Event& e) { return terminal_safe(raw_summary(e)); }
+
 std::string event_text_line(const Event& e, uint64_t start_mono_ns) {
   char prefix[96];
   double t = start_mono_ns && e.mono_ns() >= start_mono_ns
                  ? static_cast<double>(e.mono_ns() - start_mono_ns) / 1e9
                  : static_cast<double>(e.mono_ns()) / 1e9;
-  snprintf(prefix, sizeof(prefix), "+%.6fs %6u/%-6u %-15s ", t, e.pid(), e.tid(), e.comm().c_str());
+  snprintf(prefix, sizeof(prefix), "+%.6fs %6u/%-6u %-15s ", t, e.pid(), e.tid(), terminal_safe(e.comm()).c_str());
   return prefix + event_summary(e);
 }
 

@@ -10,6 +10,8 @@
 namespace agenttrace::trace {
 
 // What happened, without time and process: "open /etc/machine-id O_RDONLY = 3".
+// Both forms are terminal-safe (common/strings.h terminal_safe): a control
+// character in a path or an argument is printed as an escape.
 std::string event_summary(const Event& event);
 
 // The full line; `start_mono_ns` is the recording's start (0: absolute).

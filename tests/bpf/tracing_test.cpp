@@ -330,3 +330,64 @@ TEST(Tracing, BadUsageIsOneSentence) {
 
 }  // namespace
 }  // namespace agenttrace::testing
+
+namespace agenttrace::testing {
+namespace {
+
+// A file name built to erase and forge report lines (ESC [2K, a carriage
+// return, an OSC title ended by BEL, the C1 CSI U+009B, a newline, DEL) is
+// printed escaped by -v, the end report, analyze and dump, and kept exact in
+// the trace.
+TEST(Tracing, AFileNamedWithTerminalEscapesPrintsEscaped) {
+  REQUIRE_BPF();
+  TempDir files;
+  const std::string name = "a\x1b[2K\rb\x1b]0;pwned\x07" "c\xc2\x9b" "1A\nd\x7f" "e";
+  const std::string escaped = "a\\x1b[2K\\rb\\x1b]0;pwned\\x07c\\u009b1A\\nd\\x7fe";
+  const std::string path = files.file(name), shown = files.path() + "/" + escaped;
+  std::ofstream(path) << "contents\n";
+  chmod(files.path().c_str(), 0755);
+  chmod(path.c_str(), 0644);
+  auto no_controls = [](const std::string& text) {
+    for (unsigned char c : text)
+      if ((c < 0x20 && c != '\n') || c == 0x7f) return false;
+    return text.find("\xc2\x9b") == std::string::npos;
+  };
+
+  TempDir dir;
+  RunSpec spec;
+  spec.command = {"/bin/cat", path};
+  spec.agenttrace_args = {"-v"};
+  spec.env = base_env();
+  RunResult r = run_agenttrace(spec, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "contents\n");
+  // The trace keeps the name exactly.
+  std::vector<std::string> opened;
+  for (const auto& e : of_kind(r.events, "open"))
+    if (e["path"] == path) opened.push_back(e["path"]);
+  EXPECT_EQ(opened, std::vector<std::string>{path});
+  // -v: the exec and the open, each on its own line, escaped.
+  EXPECT_THAT(r.err, HasSubstr(" exec /bin/cat [/bin/cat '" + shown + "']\n"));
+  EXPECT_THAT(r.err, HasSubstr(" open " + shown + " O_RDONLY = "));
+  // The end report: the command line and the file read.
+  size_t summary = r.err.find("agenttrace summary: ");
+  ASSERT_NE(summary, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.substr(summary, r.err.find('\n', summary) + 1 - summary),
+            "agenttrace summary: /bin/cat '" + shown + "'\n");
+  EXPECT_THAT(r.err.substr(summary), HasSubstr(shown));
+  EXPECT_TRUE(no_controls(r.err)) << r.err;
+
+  CliResult analyze = run_cli({"analyze", r.trace_path}, dir);
+  EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
+  EXPECT_EQ(analyze.out.substr(0, analyze.out.find('\n') + 1), "agenttrace findings for /bin/cat '" + shown + "'\n");
+  EXPECT_TRUE(no_controls(analyze.out)) << analyze.out;
+
+  CliResult dump = run_cli({"dump", r.trace_path}, dir);
+  EXPECT_EQ(dump.exit_code, 0) << dump.err;
+  const std::string json_name = "a\\u001b[2K\\rb\\u001b]0;pwned\\u0007c\\u009b1A\\nd\\u007fe";
+  EXPECT_THAT(dump.out, HasSubstr("\"path\":\"" + files.path() + "/" + json_name + "\""));
+  EXPECT_TRUE(no_controls(dump.out));
+}
+
+}  // namespace
+}  // namespace agenttrace::testing

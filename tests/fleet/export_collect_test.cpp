@@ -10,6 +10,7 @@
 #include <chrono>
 #include <mutex>
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <tuple>
 
@@ -17,6 +18,7 @@
 #include "analyzer/findings.h"
 #include "analyzer/profile.h"
 #include "common/error.h"
+#include "fleet/nats_client.h"
 #include "fleet/nkey.h"
 #include "fleet/subjects.h"
 #include "fleet_support.h"
@@ -74,6 +76,15 @@ fleet::ExportTotals replay(fleet::ExportSink& sink, const FileRecording& r) {
   return sink.close();
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 const fleet::SessionAnalysis* by_token(const fleet::FleetReport& r, const std::string& token) {
   for (const auto& s : r.sessions)
     if (s.host_token == token) return &s;
@@ -89,6 +100,7 @@ TEST(FleetRoundTrip, RecordedTracesGiveTheSameFindingsThroughTheStreamAsFromThei
   std::map<std::string, FileRecording> files;
   for (const auto& name : fixtures) {
     files[name] = read_fixture(std::string(TESTS_DATA_DIR) + "/" + name + ".atrace", kb);
+    files[name].header.set_hostname("host-" + name);  // as a session exporting under --host-name does
     ASSERT_FALSE(files[name].findings.empty()) << name;
     fleet::ExportSink sink(fleet::load_nats_settings(server.url(), ""), export_options(server.url(), dir.file("spool")),
                            "host-" + name, "session-" + name);
@@ -346,6 +358,9 @@ TEST(FleetAuth, UserAndPasswordFromTheEnvironment) {
   analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
   setenv("AGENTTRACE_NATS_USER", "alice", 1);
   setenv("AGENTTRACE_NATS_PASSWORD", "s3cret", 1);
+  // Loopback, no TLS: the password crosses in plain text only when said so.
+  EXPECT_THAT(error_of([&] { fleet::load_nats_settings(server.url(), ""); }), HasSubstr("refusing to send the NATS password"));
+  setenv("AGENTTRACE_NATS_TLS", "false", 1);
   {
     fleet::ExportSink sink(fleet::load_nats_settings(server.url(), ""), export_options(server.url(), dir.file("spool")),
                            "auth-host", "auth-session");
@@ -364,6 +379,121 @@ TEST(FleetAuth, UserAndPasswordFromTheEnvironment) {
   }
   unsetenv("AGENTTRACE_NATS_USER");
   unsetenv("AGENTTRACE_NATS_PASSWORD");
+  unsetenv("AGENTTRACE_NATS_TLS");
+}
+
+TEST(FleetAuth, TokenFromTheConfigFile) {
+  REQUIRE_NATS_SERVER();
+  TempDir dir;
+  NatsServer server(standalone(dir.path(), "authorization { token: \"t0ken-xyz\" }"));
+  std::ofstream(dir.file("refused.yaml")) << "token: t0ken-xyz\n";
+  EXPECT_EQ(error_of([&] { fleet::load_nats_settings(server.url(), dir.file("refused.yaml")); }),
+            "refusing to send the NATS token over " + server.url() +
+                " without TLS: use tls://, a ca file, or say tls: false (AGENTTRACE_NATS_TLS=false) to send it in "
+                "plain text anyway");
+  std::ofstream(dir.file("export.yaml")) << "token: t0ken-xyz\ntls: false\n";
+  {
+    fleet::ExportSink sink(fleet::load_nats_settings(server.url(), dir.file("export.yaml")),
+                           export_options(server.url(), dir.file("spool")), "token-host", "token-session");
+    sink.on_header(fleet_header("token-host"));
+    emit(sink, 1, 10);
+    EXPECT_EQ(sink.close().published, 11u);
+  }
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  EXPECT_EQ(collect_all(server.url(), kb, dir.file("export.yaml")).sessions.size(), 1u);
+  std::ofstream(dir.file("wrong.yaml")) << "token: wrong\ntls: false\n";
+  EXPECT_THAT(error_of([&] { collect_all(server.url(), kb, dir.file("wrong.yaml")); }),
+              HasSubstr("cannot connect to the NATS server at " + server.url()));
+}
+
+// Two hosts whose recordings have the same session id (a cloned machine's
+// boot id, or one host copying another's on purpose): with the host in the
+// de-duplication id, JetStream keeps both; neither suppresses the other.
+TEST(FleetIdentity, TwoHostsWithOneSessionIdBothArriveWhole) {
+  REQUIRE_NATS_SERVER();
+  TempDir dir;
+  NatsServer server(standalone(dir.path()));
+  for (const std::string host : {"alpha", "beta"}) {
+    fleet::ExportSink sink(fleet::load_nats_settings(server.url(), ""), export_options(server.url(), dir.file(host)),
+                           host, "same-session");
+    sink.on_header(fleet_header(host));
+    emit(sink, 1, 20);
+    fleet::ExportTotals t = sink.close();
+    EXPECT_EQ(t.published, 21u) << host;
+    EXPECT_EQ(t.duplicates, 0u) << host;
+  }
+  EXPECT_EQ(stream_messages(server.url()), 42u);
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  fleet::FleetReport report = collect_all(server.url(), kb);
+  ASSERT_EQ(report.sessions.size(), 2u);
+  for (const auto& s : report.sessions) {
+    EXPECT_EQ(s.session, "same-session");
+    EXPECT_EQ(s.counts.delivered, 21u) << s.host;
+    EXPECT_EQ(s.counts.missing, 0u) << s.host;
+    EXPECT_EQ(s.analysis.profile.events, 20u) << s.host;
+    for (const auto& f : s.analysis.findings) EXPECT_NE(f.rule, "host-mismatch") << s.host;
+  }
+  EXPECT_EQ(report.sessions[0].host, "alpha");
+  EXPECT_EQ(report.sessions[1].host, "beta");
+}
+
+// A host publishing on its own subjects with another host's name in the
+// header and in the message ids is reported under its subject, with a finding.
+TEST(FleetIdentity, AForgedHeaderAndIdsAreReportedUnderTheSubjectsHost) {
+  REQUIRE_NATS_SERVER();
+  TempDir dir;
+  NatsServer server(standalone(dir.path()));
+  {
+    // The stream exists once an honest host exported.
+    fleet::ExportSink sink(fleet::load_nats_settings(server.url(), ""), export_options(server.url(), dir.file("spool")),
+                           "alpha", "alpha-session");
+    sink.on_header(fleet_header("alpha"));
+    emit(sink, 1, 5);
+    EXPECT_EQ(sink.close().published, 6u);
+  }
+  fleet::NatsClient client(fleet::load_nats_settings(server.url(), ""), "mallory", fleet::NatsClient::Mode::kNow);
+  auto publish = [&](const std::string& suffix, const trace::Record& r, uint64_t seq) {
+    std::string data = r.SerializeAsString();
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    std::string id = fleet::message_id("alpha", "forged-session", seq);
+    po.MsgId = id.c_str();
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_Publish(&ack, client.js(), ("agenttrace.mallory." + suffix).c_str(), data.data(),
+                         static_cast<int>(data.size()), &po, nullptr),
+              NATS_OK);
+    jsPubAck_Destroy(ack);
+  };
+  trace::Record h, e, t;
+  *h.mutable_header() = fleet_header("alpha");
+  *e.mutable_event() = numbered_event(1);
+  t.mutable_trailer();
+  publish("header", h, 1);
+  publish("events.open", e, 2);
+  publish("trailer", t, 3);
+
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  fleet::FleetReport report = collect_all(server.url(), kb);
+  ASSERT_EQ(report.sessions.size(), 2u);
+  const fleet::SessionAnalysis& honest = report.sessions[0];
+  const fleet::SessionAnalysis& forged = report.sessions[1];
+  EXPECT_EQ(honest.host, "alpha");
+  EXPECT_EQ(honest.session, "alpha-session");
+  for (const auto& f : honest.analysis.findings) EXPECT_NE(f.rule, "host-mismatch");
+  EXPECT_EQ(forged.host, "mallory");
+  EXPECT_EQ(forged.session, "forged-session");
+  EXPECT_EQ(forged.counts.delivered, 3u);
+  ASSERT_FALSE(forged.analysis.findings.empty());
+  const analyzer::Finding& f = forged.analysis.findings[0];
+  EXPECT_EQ(f.rule, "host-mismatch");
+  EXPECT_EQ(f.message,
+            "Recording forged-session was published on agenttrace.mallory.* but its header names host alpha and 3 "
+            "messages carry de-duplication ids of host alpha: it is reported as mallory, the host the server let "
+            "publish it.");
+  std::string text = fleet::fleet_report_text(report, kb, false);
+  EXPECT_THAT(text, HasSubstr("\n  alpha: 1 recording, 5 events\n"));
+  EXPECT_THAT(text, HasSubstr("\n  mallory: 1 recording, 1 events\n"));
+  EXPECT_THAT(text, HasSubstr("\n  HIGH mallory host-mismatch  Recording forged-session"));
 }
 
 TEST(FleetAuth, NkeySeedFromTheConfigFile) {

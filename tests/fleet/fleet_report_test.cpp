@@ -113,5 +113,78 @@ TEST(FleetReport, AHostsGlobSelectsByNameOrToken) {
   EXPECT_EQ(results[0].host, "alpha");
 }
 
+// A host is who the subject says published (the server's permissions tie a
+// subject to one host), not what the recording claims.
+std::vector<SessionAnalysis> assemble(const std::vector<StreamMessage>& messages, const analyzer::KnowledgeBase& kb) {
+  FleetAnalysis analysis(kb, "nats://central:4222", "");
+  SessionAssembler assembler([&](const SessionKey& k, const StreamMessage& m) { analysis.on_message(k, m); }, false);
+  for (const auto& m : messages) assembler.add(m);
+  assembler.finish();
+  return analysis.results(assembler.counts());
+}
+
+StreamMessage message(const std::string& host, const std::string& id_host, uint64_t seq, const trace::Record& r,
+                      const std::string& suffix) {
+  StreamMessage m;
+  m.host = host;
+  m.id_host = id_host;
+  m.session = "s1";
+  m.seq = seq;
+  m.suffix = suffix;
+  m.data = r.SerializeAsString();
+  return m;
+}
+
+std::vector<StreamMessage> recording(const std::string& subject_host, const std::string& claimed,
+                                     const std::string& id_host) {
+  trace::Record h, t;
+  h.mutable_header()->set_hostname(claimed);
+  h.mutable_header()->set_start_wall_ns(1'700'000'000'000'000'000);
+  t.mutable_trailer();
+  return {message(subject_host, id_host, 1, h, "header"), message(subject_host, id_host, 2, t, "trailer")};
+}
+
+TEST(FleetIdentity, TheHeadersSpellingOfTheSubjectsHostIsKept) {
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  auto sessions = assemble(recording("build_host-7", "Build.Host-7", "build_host-7"), kb);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].host, "Build.Host-7");
+  for (const auto& f : sessions[0].analysis.findings) EXPECT_NE(f.rule, "host-mismatch");
+}
+
+TEST(FleetIdentity, AHeaderClaimingAnotherHostIsNamedByItsSubjectAndFound) {
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  auto sessions = assemble(recording("mallory", "alpha", "mallory"), kb);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].host, "mallory");
+  ASSERT_FALSE(sessions[0].analysis.findings.empty());
+  const analyzer::Finding& f = sessions[0].analysis.findings[0];
+  EXPECT_EQ(f.rule, "host-mismatch");
+  EXPECT_EQ(f.severity, analyzer::Severity::kHigh);
+  EXPECT_EQ(f.message,
+            "Recording s1 was published on agenttrace.mallory.* but its header names host alpha: it is reported as "
+            "mallory, the host the server let publish it.");
+  ASSERT_EQ(f.evidence.size(), 1u);
+  EXPECT_EQ(f.evidence[0].what, "header hostname alpha on agenttrace.mallory.*");
+  std::string text = fleet_report_text(FleetReport{"nats://central:4222", std::move(sessions)}, kb, false);
+  EXPECT_THAT(text, HasSubstr("\n  HIGH mallory host-mismatch  Recording s1 was published on agenttrace.mallory.*"));
+  EXPECT_THAT(text, Not(HasSubstr("  alpha:")));
+}
+
+TEST(FleetIdentity, DeduplicationIdsOfAnotherHostAreFound) {
+  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  auto sessions = assemble(recording("mallory", "mallory", "alpha"), kb);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].host, "mallory");
+  ASSERT_FALSE(sessions[0].analysis.findings.empty());
+  const analyzer::Finding& f = sessions[0].analysis.findings[0];
+  EXPECT_EQ(f.rule, "host-mismatch");
+  EXPECT_EQ(f.message,
+            "Recording s1 was published on agenttrace.mallory.* but 2 messages carry de-duplication ids of host alpha: "
+            "it is reported as mallory, the host the server let publish it.");
+  ASSERT_EQ(f.evidence.size(), 1u);
+  EXPECT_EQ(f.evidence[0].what, "Nats-Msg-Id alpha/s1/... on agenttrace.mallory.*");
+}
+
 }  // namespace
 }  // namespace agenttrace::fleet

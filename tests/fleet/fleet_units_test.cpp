@@ -67,16 +67,68 @@ TEST(Subjects, HostNamesBecomeOneSafeToken) {
   EXPECT_FALSE(parse_subject("agenttrace.alpha"));
 }
 
-TEST(Subjects, MessageIdsCarrySessionAndSequence) {
+TEST(Subjects, MessageIdsCarryHostSessionAndSequence) {
   std::string session = make_session_id("3f2a9c1b-0d4e-4a6b-9f00-123456789abc", 1732395432123456789, 4242);
   EXPECT_EQ(session, "3f2a9c1b0d4e-1732395432123456789-4242");
-  std::string s;
+  EXPECT_EQ(message_id("build_host-7", session, 77), "build_host-7/3f2a9c1b0d4e-1732395432123456789-4242/77");
+  std::string h, s;
   uint64_t seq = 0;
-  ASSERT_TRUE(parse_message_id(message_id(session, 77), &s, &seq));
+  ASSERT_TRUE(parse_message_id(message_id("build_host-7", session, 77), &h, &s, &seq));
+  EXPECT_EQ(h, "build_host-7");
   EXPECT_EQ(s, session);
   EXPECT_EQ(seq, 77u);
-  EXPECT_FALSE(parse_message_id("no-slash", &s, &seq));
-  EXPECT_FALSE(parse_message_id("x/12a", &s, &seq));
+  // Two hosts with the same session id (a copied boot id, a forged one)
+  // still have different ids: JetStream drops neither as the other's copy.
+  EXPECT_NE(message_id("alpha", session, 1), message_id("beta", session, 1));
+  // The older form without a host still reads, with no host.
+  ASSERT_TRUE(parse_message_id("sess-1/5", &h, &s, &seq));
+  EXPECT_EQ(h, "");
+  EXPECT_EQ(s, "sess-1");
+  EXPECT_EQ(seq, 5u);
+  EXPECT_FALSE(parse_message_id("no-slash", &h, &s, &seq));
+  EXPECT_FALSE(parse_message_id("x/12a", &h, &s, &seq));
+  EXPECT_FALSE(parse_message_id("/sess/1", &h, &s, &seq));
+  EXPECT_FALSE(parse_message_id("h//1", &h, &s, &seq));
+  EXPECT_FALSE(parse_message_id("h/s/x/1", &h, &s, &seq));
+}
+
+TEST(NatsSettings, PasswordOrTokenOverPlainNatsNeedsTlsFalseSaidExplicitly) {
+  TempDir dir;
+  std::ofstream(dir.file("pw.yaml")) << "user: alice\npassword: s3cret\n";
+  std::ofstream(dir.file("token.yaml")) << "token: t0ken\n";
+  std::ofstream(dir.file("plain.yaml")) << "user: alice\npassword: s3cret\ntls: false\n";
+  std::ofstream(dir.file("both.yaml")) << "token: t0ken\nuser: alice\npassword: s3cret\ntls: false\n";
+  EXPECT_EQ(error_of([&] { load_nats_settings("nats://central:4222", dir.file("pw.yaml")); }),
+            "refusing to send the NATS password over nats://central:4222 without TLS: use tls://, a ca file, or say "
+            "tls: false (AGENTTRACE_NATS_TLS=false) to send it in plain text anyway");
+  EXPECT_EQ(error_of([&] { load_nats_settings("nats://central", dir.file("token.yaml")); }),
+            "refusing to send the NATS token over nats://central:4222 without TLS: use tls://, a ca file, or say "
+            "tls: false (AGENTTRACE_NATS_TLS=false) to send it in plain text anyway");
+  setenv("AGENTTRACE_NATS_USER", "alice", 1);
+  setenv("AGENTTRACE_NATS_PASSWORD", "s3cret", 1);
+  EXPECT_THAT(error_of([&] { load_nats_settings("nats://central:4222", ""); }), HasSubstr("refusing to send"));
+  setenv("AGENTTRACE_NATS_TLS", "false", 1);
+  NatsSettings env = load_nats_settings("nats://central:4222", "");
+  EXPECT_FALSE(env.tls);
+  EXPECT_EQ(env.user, "alice");
+  unsetenv("AGENTTRACE_NATS_TLS");
+  unsetenv("AGENTTRACE_NATS_USER");
+  unsetenv("AGENTTRACE_NATS_PASSWORD");
+  // Said explicitly, or over TLS: accepted.
+  NatsSettings plain = load_nats_settings("nats://central:4222", dir.file("plain.yaml"));
+  EXPECT_FALSE(plain.tls);
+  EXPECT_EQ(plain.password, "s3cret");
+  NatsSettings tls = load_nats_settings("tls://central:4222", dir.file("token.yaml"));
+  EXPECT_TRUE(tls.tls);
+  EXPECT_EQ(tls.token, "t0ken");
+  // tls: false does not turn a tls:// URL into plain text.
+  EXPECT_TRUE(load_nats_settings("tls://central:4222", dir.file("plain.yaml")).tls);
+  EXPECT_EQ(error_of([&] { load_nats_settings("nats://central:4222", dir.file("both.yaml")); }),
+            "give one kind of NATS credentials: a creds file, a user and password, a token, or an nkey seed");
+  // An nkey only signs the server's nonce: no TLS needed.
+  std::ofstream(dir.file("host.nk")) << "SUA\n";
+  std::ofstream(dir.file("nkey.yaml")) << "nkey: " << dir.file("host.nk") << "\n";
+  EXPECT_EQ(load_nats_settings("nats://central:4222", dir.file("nkey.yaml")).nkey_seed_file, dir.file("host.nk"));
 }
 
 TEST(NatsSettings, UrlsAreCheckedAndCredentialsKeptOffTheCommandLine) {
@@ -96,9 +148,10 @@ TEST(NatsSettings, ConfigFileInYamlOrKeyValueWinsOverTheEnvironment) {
   std::ofstream(dir.file("ca.pem")) << "x";
   std::ofstream(dir.file("a.yaml")) << "user: alice\npassword: s3cret\nca: " << dir.file("ca.pem")
                                     << "\nstream: FLEET\nreplicas: 3\nmax_age: 7d\nmax_bytes: 10G\n";
-  std::ofstream(dir.file("b.conf")) << "# key=value\nuser = bob\npassword=pw\n";
+  std::ofstream(dir.file("b.conf")) << "# key=value\nuser = bob\npassword=pw\ntls=false\n";
   setenv("AGENTTRACE_NATS_USER", "env-user", 1);
   setenv("AGENTTRACE_NATS_PASSWORD", "env-pw", 1);
+  setenv("AGENTTRACE_NATS_TLS", "false", 1);
   NatsSettings a = load_nats_settings("nats://h:1", dir.file("a.yaml"));
   EXPECT_EQ(a.user, "alice");
   EXPECT_EQ(a.password, "s3cret");
@@ -113,6 +166,7 @@ TEST(NatsSettings, ConfigFileInYamlOrKeyValueWinsOverTheEnvironment) {
   EXPECT_EQ(e.user, "env-user");
   unsetenv("AGENTTRACE_NATS_USER");
   unsetenv("AGENTTRACE_NATS_PASSWORD");
+  unsetenv("AGENTTRACE_NATS_TLS");
 }
 
 TEST(NatsSettings, MissingFilesAndContradictionsAreOneSentence) {

@@ -8,12 +8,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <httplib.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -753,7 +755,11 @@ TEST(StandInLifecycle, WithoutACertDirTheCertificateLivesAsLongAsTheStandIn) {
     StandIn standin(StandInOptions{});
     cert = standin.cert_path();
     EXPECT_TRUE(fs::exists(cert));
-    EXPECT_EQ(fs::status(standin.key_path()).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    // The directory holds the certificate and nothing else: the key is in memory.
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(fs::path(cert).parent_path())) names.push_back(e.path().filename());
+    EXPECT_EQ(names, std::vector<std::string>{"cert.pem"});
+    EXPECT_EQ(fs::path(cert).parent_path().filename().string().rfind(standin_dir_prefix() + "-", 0), 0u) << cert;
   }
   EXPECT_FALSE(fs::exists(cert));
   EXPECT_FALSE(fs::exists(fs::path(cert).parent_path()));
@@ -813,7 +819,7 @@ TEST(StandInCertificate, NamesExtensionsAndValidity) {
   EXPECT_LE(before, 3600 + 60);
   ASSERT_EQ(ASN1_TIME_diff(&days, &secs, nullptr, X509_get0_notAfter(x.get())), 1);
   int64_t after = int64_t{days} * 86400 + secs;
-  EXPECT_NEAR(static_cast<double>(after), 30.0 * 86400, 120.0);
+  EXPECT_NEAR(static_cast<double>(after), 12.0 * 3600, 120.0);  // hours, not days
 
   // Its own trust anchor, under the strict checks Python 3.13 turns on.
   X509_STORE* store = X509_STORE_new();
@@ -835,16 +841,127 @@ TEST(StandInCertificate, FilesAndModes) {
   Certificate c = make_self_signed_certificate({});
   CertificateFiles files = write_certificate(c, dir.path + "/new/sub");
   EXPECT_EQ(read_file(files.cert_path), c.cert_pem);
-  EXPECT_EQ(read_file(files.key_path), c.key_pem);
+  EXPECT_FALSE(fs::exists(dir.path + "/new/sub/key.pem"));  // the key is never written
   struct stat st {};
-  ASSERT_EQ(stat(files.key_path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 07777, 0600u);
   ASSERT_EQ(stat(files.cert_path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0644u);
   // Two certificates never share a serial number.
   auto a = parse_pem(c.cert_pem);
   auto b = parse_pem(make_self_signed_certificate({}).cert_pem);
   EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(a.get()), X509_get0_serialNumber(b.get())), 0);
+}
+
+// The certificate is a CA the agent trusts: its nameConstraints keep a leaf
+// issued with its key (were the key stolen) from vouching for other sites.
+std::string constraints_text(X509* x) {
+  int crit = -1;
+  auto* nc = static_cast<NAME_CONSTRAINTS*>(X509_get_ext_d2i(x, NID_name_constraints, &crit, nullptr));
+  if (!nc) return "";
+  BIO* bio = BIO_new(BIO_s_mem());
+  X509V3_EXT_print(bio, X509_get_ext(x, X509_get_ext_by_NID(x, NID_name_constraints, -1)), 0, 0);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string out = (crit == 1 ? "critical\n" : "") + std::string(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  NAME_CONSTRAINTS_free(nc);
+  return out;
+}
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
+};
+
+// A leaf for `name` signed with the stand-in's key, as a thief could make it.
+std::unique_ptr<X509, X509Deleter> issue_leaf(X509* ca, EVP_PKEY* ca_key, const std::string& name) {
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(EVP_EC_gen("P-256"));
+  std::unique_ptr<X509, X509Deleter> leaf(X509_new());
+  X509_set_version(leaf.get(), X509_VERSION_3);
+  ASN1_INTEGER_set(X509_get_serialNumber(leaf.get()), 7);
+  X509_gmtime_adj(X509_getm_notBefore(leaf.get()), -60);
+  X509_gmtime_adj(X509_getm_notAfter(leaf.get()), 3600);
+  X509_set_pubkey(leaf.get(), key.get());
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(leaf.get()), "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(name.c_str()), -1, -1, 0);
+  X509_set_issuer_name(leaf.get(), X509_get_subject_name(ca));
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, ca, leaf.get(), nullptr, nullptr, 0);
+  X509_EXTENSION* san = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, ("DNS:" + name).c_str());
+  X509_add_ext(leaf.get(), san, -1);
+  X509_EXTENSION_free(san);
+  X509_sign(leaf.get(), ca_key, EVP_sha256());
+  return leaf;
+}
+
+int verify_leaf(X509* ca, X509* leaf, const std::string& host) {
+  X509_STORE* store = X509_STORE_new();
+  X509_STORE_add_cert(store, ca);
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  X509_STORE_CTX_init(ctx, store, leaf, nullptr);
+  X509_VERIFY_PARAM_set1_host(X509_STORE_CTX_get0_param(ctx), host.c_str(), 0);
+  int err = X509_verify_cert(ctx) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx);
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(store);
+  return err;
+}
+
+TEST(StandInCertificate, NameConstraintsPermitOnlyTheNamesItServes) {
+  Certificate c = make_self_signed_certificate({"api.anthropic.com", "10.1.2.3", "*.example.org", "::2"});
+  auto ca = parse_pem(c.cert_pem);
+  ASSERT_TRUE(ca);
+  EXPECT_EQ(constraints_text(ca.get()),
+            "critical\n"
+            "Permitted:\n"
+            "  DNS:localhost\n"
+            "  IP:127.0.0.0/255.0.0.0\n"
+            "  IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF\n"
+            "  DNS:api.anthropic.com\n"
+            "  IP:10.1.2.3/255.255.255.255\n"
+            "  DNS:example.org\n"
+            "  IP:0:0:0:0:0:0:0:2/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF");
+  BIO* bio = BIO_new_mem_buf(c.key_pem.data(), static_cast<int>(c.key_pem.size()));
+  std::unique_ptr<EVP_PKEY, PkeyDeleter> key(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
+  BIO_free(bio);
+  ASSERT_TRUE(key);
+  // A name it serves verifies; any other is refused by the constraints.
+  EXPECT_EQ(verify_leaf(ca.get(), issue_leaf(ca.get(), key.get(), "api.anthropic.com").get(), "api.anthropic.com"),
+            X509_V_OK);
+  EXPECT_EQ(verify_leaf(ca.get(), issue_leaf(ca.get(), key.get(), "www.example.org").get(), "www.example.org"),
+            X509_V_OK);
+  EXPECT_EQ(verify_leaf(ca.get(), issue_leaf(ca.get(), key.get(), "www.bank.example").get(), "www.bank.example"),
+            X509_V_ERR_PERMITTED_VIOLATION);
+  EXPECT_EQ(verify_leaf(ca.get(), issue_leaf(ca.get(), key.get(), "api.openai.com").get(), "api.openai.com"),
+            X509_V_ERR_PERMITTED_VIOLATION);
+}
+
+// A SIGKILLed agenttrace cannot clean up: the next stand-in removes what it
+// left (directories named with a pid that no longer runs), and nothing else.
+TEST(StandInCertificate, StaleDirectoriesOfDeadProcessesAreRemoved) {
+  TempDir dir;
+  pid_t dead = fork();
+  ASSERT_GE(dead, 0);
+  if (dead == 0) _exit(0);
+  ASSERT_EQ(waitpid(dead, nullptr, 0), dead);
+  const std::string stale = dir.path + "/agenttrace-standin-" + std::to_string(dead) + "-AbC123";
+  const std::string live = dir.path + "/" + standin_dir_prefix() + "-XyZ789";
+  const std::string init = dir.path + "/agenttrace-standin-1-Q1w2E3";  // pid 1 runs
+  const std::string other = dir.path + "/agenttrace-standin-notapid";
+  const std::string link = dir.path + "/agenttrace-standin-" + std::to_string(dead) + "-link";
+  for (const auto& d : {stale, live, init, other}) {
+    fs::create_directory(d);
+    std::ofstream(d + "/cert.pem") << "x";
+  }
+  std::ofstream(stale + "/key.pem") << "an older version's key";
+  fs::create_directory(dir.path + "/target");
+  fs::create_directory_symlink(dir.path + "/target", link);
+  EXPECT_EQ(remove_stale_standin_dirs(dir.path), 1u);
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live + "/cert.pem"));
+  EXPECT_TRUE(fs::exists(init + "/cert.pem"));
+  EXPECT_TRUE(fs::exists(other + "/cert.pem"));
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_TRUE(fs::exists(dir.path + "/target"));
+  EXPECT_EQ(remove_stale_standin_dirs(dir.path), 0u);
 }
 
 TEST(StandInCertificate, ANameThatIsNoHostNameIsAnError) {
