@@ -535,6 +535,7 @@ std::string coverage_subject(const std::string& signal) {
   if (signal == "tls") return "TLS plaintext";
   if (signal == "io_uring") return "Operations submitted through io_uring";
   if (signal == "process") return "Actions after the command exited";
+  if (signal == "file") return "Files";
   return signal;
 }
 
