@@ -327,6 +327,8 @@ at_counters Probes::read_counters() const {
       total.kinds[k].dropped += c.kinds[k].dropped;
       total.kinds[k].read_failed += c.kinds[k].read_failed;
       total.kinds[k].truncated += c.kinds[k].truncated;
+      total.ustash_full[k] += c.ustash_full[k];
+      total.unfinished[k] += c.unfinished[k];
     }
     total.stash_full += c.stash_full;
     total.filter_full += c.filter_full;

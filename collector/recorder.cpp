@@ -225,6 +225,8 @@ trace::Trailer Recorder::trailer(int exit_status, bool target_exited) {
     kc->set_dropped(c.kinds[k].dropped);
     kc->set_read_failed(c.kinds[k].read_failed);
     kc->set_truncated(c.kinds[k].truncated);
+    kc->set_pairing_full(c.ustash_full[k]);
+    kc->set_unfinished(c.unfinished[k]);
     auto it = recorded_.find(name);
     kc->set_recorded(it == recorded_.end() ? 0 : it->second);
   }
