@@ -76,7 +76,7 @@ SafeFile fail(SafeFile f, std::string why) {
 // that drains the ring buffer. A helper that does not come back is left to
 // finish by itself and a new one takes over; after kMaxStuckHelpers, files
 // are refused without trying.
-constexpr std::chrono::milliseconds kOpenDeadline{1000};
+constexpr std::chrono::milliseconds kOpenDeadline{3000};  // generous: a loaded machine is not a stall
 constexpr int kMaxStuckHelpers = 4;
 
 class Opener {

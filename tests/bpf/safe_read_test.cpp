@@ -62,7 +62,7 @@ struct HostileRun {
 HostileRun run_hostile(const std::string& mode, const TempDir& dir) {
   RunSpec spec;
   spec.command = {kSamples + "/hostile_files", mode, dir.path()};
-  spec.timeout_s = 30;
+  spec.timeout_s = 90;
   PeakMemory peak;
   spec.while_running = peak.watcher();
   auto start = std::chrono::steady_clock::now();
@@ -89,8 +89,10 @@ void expect_refused(const HostileRun& h, const std::string& path, const std::str
   const RunResult& r = h.r;
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "done\n");
-  // Not stalled: the command sleeps 1 s, agenttrace adds its start and end.
-  EXPECT_LT(h.seconds, 15.0) << r.err;
+  // Not stalled: the command sleeps 1 s, agenttrace adds its start and end
+  // (some 4 s here, up to 25 s on a machine loaded 90 deep); a recorder
+  // stuck on the file never ends.
+  EXPECT_LT(h.seconds, 60.0) << r.err;
   EXPECT_GT(h.peak_kib, 0);
   EXPECT_LT(h.peak_kib, kPeakKiB);
   auto refused = file_coverage(r.events);
