@@ -599,6 +599,7 @@ std::string coverage_subject(const std::string& signal) {
   if (signal == "tls") return "TLS plaintext";
   if (signal == "io_uring") return "Operations submitted through io_uring";
   if (signal == "process") return "Actions after the command exited";
+  if (signal == "file") return "Files";
   return signal;
 }
 
@@ -659,15 +660,19 @@ void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
     out->push_back(std::move(f));
   }
   // Losses are coverage too: the trace does not hold everything that happened.
-  uint64_t dropped = 0;
-  for (const auto& k : p.trailer.kinds()) dropped += k.dropped();
+  uint64_t dropped = 0, pairing_full = 0;
+  for (const auto& k : p.trailer.kinds()) {
+    dropped += k.dropped();
+    pairing_full += k.pairing_full();
+  }
   std::vector<std::string> losses;
   if (!p.has_trailer) losses.push_back("the trace has no closing record (the recording was cut short)");
   if (dropped) losses.push_back(std::to_string(dropped) + " events dropped by a full ring buffer");
   if (p.trailer.payload_gaps()) losses.push_back(std::to_string(p.trailer.payload_gaps()) + " payloads with missing bytes");
   if (p.trailer.decode_errors()) losses.push_back(std::to_string(p.trailer.decode_errors()) + " undecodable records");
-  if (p.trailer.stash_full() || p.trailer.filter_full())
-    losses.push_back("kernel tables were full (" + std::to_string(p.trailer.stash_full() + p.trailer.filter_full()) + " losses)");
+  if (p.trailer.stash_full() || p.trailer.filter_full() || pairing_full)
+    losses.push_back("kernel tables were full (" +
+                     std::to_string(p.trailer.stash_full() + p.trailer.filter_full() + pairing_full) + " losses)");
   if (!losses.empty()) {
     Finding f;
     f.rule = "events-lost";

@@ -238,6 +238,10 @@ std::string SummaryBuilder::render(const std::string& trace_path) const {
       if (k.dropped()) losses.push_back(k.kind() + " " + std::to_string(k.dropped()) + " dropped");
       if (k.truncated()) losses.push_back(k.kind() + " " + std::to_string(k.truncated()) + " truncated");
       if (k.read_failed()) losses.push_back(k.kind() + " " + std::to_string(k.read_failed()) + " with unreadable fields");
+      if (k.pairing_full())
+        losses.push_back(k.kind() + " " + std::to_string(k.pairing_full()) + " calls unrecorded (pairing map full)");
+      if (k.unfinished())
+        losses.push_back(k.kind() + " " + std::to_string(k.unfinished()) + " calls unfinished (the thread exited inside)");
     }
     if (trailer_.stash_full()) losses.push_back(std::to_string(trailer_.stash_full()) + " syscalls unrecorded (pairing map full)");
     if (trailer_.filter_full()) losses.push_back(std::to_string(trailer_.filter_full()) + " processes unfollowed (filter map full)");

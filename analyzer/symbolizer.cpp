@@ -1,10 +1,12 @@
 #include "analyzer/symbolizer.h"
 
 #include <cxxabi.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "analyzer/profile.h"
 #include "common/disassembly.h"
@@ -121,6 +123,9 @@ const ModuleSymbols* Symbolizer::module(const std::string& path, const std::stri
     }
   }
   if (!found && options_.local_files && !path.empty() && path[0] == '/') accept(path);
+  else if (!found && !options_.local_files)
+    why = "the trace was recorded on another machine or boot, so " + path +
+          " here was not opened (give its files with --binaries DIR)";
   if (!found) missing_.emplace(path, why);
   auto& slot = cache_[key];
   slot = std::move(found);
@@ -148,8 +153,21 @@ void Symbolizer::symbolize(trace::Stack* stack) {
   }
 }
 
-void symbolize_stacks(Profile& profile, const SymbolizerOptions& options) {
+bool recorded_here(const trace::Header& header) {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string boot;
+  std::getline(in, boot);
+  struct utsname u {};
+  if (boot.empty() || uname(&u) != 0) return false;
+  auto it = header.host_values().find("hostname");
+  const std::string& host = it != header.host_values().end() ? it->second : header.hostname();
+  return header.boot_id() == boot && host == u.nodename;
+}
+
+void symbolize_stacks(Profile& profile, const SymbolizerOptions& given) {
   if (profile.stacks.empty()) return;
+  SymbolizerOptions options = given;
+  if (options.local_files && !recorded_here(profile.header)) options.local_files = false;
   Symbolizer symbolizer(options);
   for (auto& [event, recorded] : profile.stacks) {
     symbolizer.symbolize(&recorded.stack);

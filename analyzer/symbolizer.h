@@ -46,7 +46,11 @@ class ModuleSymbols {
 
 struct SymbolizerOptions {
   std::vector<std::string> binary_dirs;  // --binaries
-  bool local_files = true;               // look at the module's own path on this machine
+  // Look at the module's own path on this machine. symbolize_stacks turns it
+  // off for a trace recorded on another machine or in another boot: the
+  // paths it names are not this machine's files (and a crafted trace could
+  // name any file here).
+  bool local_files = true;
   size_t instructions = 3;               // innermost frames that get their calling instruction
 };
 
@@ -76,7 +80,13 @@ class Symbolizer {
 
 struct Profile;
 
-// Names the frames of every stack the profile holds.
+// Whether a trace with this header was recorded on this machine in this
+// boot: its boot id and host name (the real one, host_values["hostname"],
+// else the header's) are this machine's.
+bool recorded_here(const trace::Header& header);
+
+// Names the frames of every stack the profile holds; local files only when
+// the profile was recorded here (recorded_here), else only under --binaries.
 void symbolize_stacks(Profile& profile, const SymbolizerOptions& options);
 
 // "getenv+0x1b (libc.so.6)", "JS:~readProxySetting /app/cli.js:1:26",

@@ -116,6 +116,11 @@ struct {
 	__type(value, struct stash);
 } ustash SEC(".maps");
 
+/* Entries are removed at return and, for a thread that never returns (it
+ * was killed inside the call), at its exit (ustash_drop_thread), so the map
+ * holds only calls in progress; an entry that still cannot be saved is
+ * counted per kind (ustash_put). */
+
 /*
  * The state of emitting one message lives in a map entry per thread, not on
  * the stack: the verifier then sees the same (unknown) values at each step of
@@ -169,6 +174,37 @@ static __always_inline struct at_counters *get_counters(void)
 {
 	__u32 zero = 0;
 	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* Saves a uprobe's entry state; a full map is counted, never silent. */
+static __always_inline void ustash_put(__u64 key, struct stash *s)
+{
+	if (bpf_map_update_elem(&ustash, &key, s, BPF_ANY) != 0) {
+		struct at_counters *c = get_counters();
+
+		if (c)
+			__sync_fetch_and_add(&c->ustash_full[s->kind & (AT_KIND_MAX - 1)], 1);
+	}
+}
+
+/* The exiting thread's calls in progress: counted as unfinished, removed. */
+static __always_inline void ustash_drop_thread(__u32 tid)
+{
+	__u64 classes[3] = { USTASH_GETENV, USTASH_DNS, USTASH_SSL };
+
+#pragma unroll
+	for (int i = 0; i < 3; i++) {
+		__u64 key = USTASH_KEY(tid, classes[i]);
+		struct stash *s = bpf_map_lookup_elem(&ustash, &key);
+
+		if (!s)
+			continue;
+		struct at_counters *c = get_counters();
+
+		if (c)
+			__sync_fetch_and_add(&c->unfinished[s->kind & (AT_KIND_MAX - 1)], 1);
+		bpf_map_delete_elem(&ustash, &key);
+	}
 }
 
 static __always_inline bool is_traced(__u32 tgid)
@@ -774,6 +810,7 @@ int handle_sched_process_exit(void *ctx)
 	/* A thread that dies inside a syscall leaves no exit to consume it. */
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	stash_drop();
+	ustash_drop_thread(tid);
 	bpf_map_delete_elem(&emit_states, &tid);
 	/* signal->live reaches 0 for the last thread of the group, before this
 	 * tracepoint fires (do_exit()). */
@@ -1212,7 +1249,7 @@ static __always_inline int getenv_enter(const char *name, __u16 source)
 	prev = bpf_map_lookup_elem(&ustash, &key);
 	if (prev && prev->args[0] == (__u64)name)
 		return 0;
-	bpf_map_update_elem(&ustash, &key, &s, BPF_ANY);
+	ustash_put(key, &s);
 	return 0;
 }
 
@@ -2115,7 +2152,7 @@ static __always_inline int ssl_enter(struct pt_regs *regs, __u16 source)
 
 	if (!is_traced(id >> 32))
 		return 0;
-	bpf_map_update_elem(&ustash, &key, &s, BPF_ANY);
+	ustash_put(key, &s);
 	return 0;
 }
 
@@ -2188,7 +2225,7 @@ static __always_inline int dns_enter(__u16 source, __u64 name, __u64 out, __u64 
 
 	if (!is_traced(id >> 32))
 		return 0;
-	bpf_map_update_elem(&ustash, &key, &s, BPF_ANY);
+	ustash_put(key, &s);
 	return 0;
 }
 

@@ -360,6 +360,12 @@ struct at_counters {
 	__u64 compat_syscalls;  /* 32-bit syscalls of traced processes: not decoded */
 	__u64 payload_bytes;    /* payload bytes copied */
 	__u64 payload_truncated; /* payload bytes not copied: budget spent or per-call limits */
+	/* The uprobe entry/return pairing map (ustash), per kind of the record
+	 * the call would have made: an entry that could not be saved (map full:
+	 * the call is not recorded), and calls a thread was still inside when it
+	 * exited (killed, or exited from a callback: no return, no record). */
+	__u64 ustash_full[AT_KIND_MAX];
+	__u64 unfinished[AT_KIND_MAX];
 };
 
 /* The syscall_sites map: where, at the instruction after a C library's

@@ -45,7 +45,8 @@ int analyze_command(const std::vector<std::string>& args) {
   app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
   app.add_option("--policy", policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)");
   app.add_option("--binaries", symbols.binary_dirs,
-                 "a directory with the traced programs' binaries, to name stack frames (repeatable)")
+                 "a directory with the traced programs' binaries, to name stack frames (repeatable; a trace "
+                 "from another machine or boot is named only from these)")
       ->check(CLI::ExistingDirectory);
   app.add_option("--nats-config", nats_config, "with a nats:// source: credentials, TLS and stream (docs/fleet.md)");
   if (!parse_or_throw(app, args)) return kExitOk;

@@ -1,6 +1,7 @@
 #include "collector/library_probes.h"
 
 #include <link.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,42 +88,69 @@ ExecutableKind classify_executable(const ElfFile& elf) {
 
 LibraryProbes::LibraryProbes(AttachFn attach) : attach_(std::move(attach)) {}
 
-std::optional<LibraryProbes::FileKey> LibraryProbes::key_of(const std::string& path,
-                                                            LibraryGroup group) const {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileKey{st.st_dev, st.st_ino, group};
-}
-
 std::string LibraryProbes::host_path(uint32_t pid, const std::string& path) {
   // A process in another mount namespace or chroot names files from its own
-  // root; /proc/PID/root reaches them while the process lives.
-  std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
-  if (access(via_root.c_str(), F_OK) == 0) return via_root;
-  return path;
+  // root; /proc/PID/root reaches them while the process lives, and
+  // safe_open resolves them inside that root (its links cannot leave it).
+  // Once it is gone, the path is resolved in agenttrace's own root the same
+  // way (links followed there, never a magic link), which is the process's
+  // root for everything in the host's mount namespace.
+  if (pid == 0) return path;
+  std::string root = "/proc/" + std::to_string(pid) + "/root";
+  return (access(root.c_str(), F_OK) == 0 ? root : std::string("/proc/self/root")) + path;
+}
+
+namespace {
+
+// A path agenttrace chose itself (its own C library, the command it was
+// given): its links are resolved first, by the user's choice.
+std::string resolved(const std::string& path) {
+  char* real = realpath(path.c_str(), nullptr);
+  if (!real) return path;
+  std::string out(real);
+  free(real);
+  return out;
+}
+
+}  // namespace
+
+std::optional<ElfFile> LibraryProbes::open_named(const std::string& path, std::string* error) {
+  bool refused = false;
+  auto elf = ElfFile::open(path, error, &refused);
+  if (!elf && refused) {
+    if (refusals_) refusals_->note(path, *error);
+    else spdlog::warn("{}", *error);
+  }
+  return elf;
 }
 
 std::string LibraryProbes::attach_library(const std::string& path, LibraryGroup group) {
   std::string error;
-  auto elf = ElfFile::open(path, &error);
+  auto elf = open_named(path, &error);
   if (!elf) return error;
+  return attach_opened(*elf, group);
+}
+
+std::string LibraryProbes::attach_opened(const ElfFile& elf, LibraryGroup group) {
+  const std::string& path = elf.path();
   const ProbedFunction* begin = group == LibraryGroup::kCLibrary ? std::begin(kCLibraryFunctions) : std::begin(kSslFunctions);
   const ProbedFunction* end = group == LibraryGroup::kCLibrary ? std::end(kCLibraryFunctions) : std::end(kSslFunctions);
   for (const ProbedFunction* f = begin; f != end; ++f) {
-    auto sym = elf->find_symbol(f->symbol);
+    auto sym = elf.find_symbol(f->symbol);
     if (!sym) {
       if (f->required) return path + " has no " + f->symbol + " symbol";
       continue;
     }
     // Every address is checked before a probe goes there: a uprobe in the
-    // middle of an instruction would corrupt the traced program.
-    if (std::string why = check_uprobe_target(*elf, sym->address); !why.empty()) {
+    // middle of an instruction would corrupt the traced program. Check and
+    // probe use the same open file, so nothing can be swapped in between.
+    if (std::string why = check_uprobe_target(elf, sym->address); !why.empty()) {
       if (f->required) return why;
       spdlog::warn("not probing {}: {}", f->symbol, why);
       continue;
     }
-    std::string err = attach_(f->entry_prog, false, path, sym->file_offset);
-    if (err.empty()) err = attach_(f->return_prog, true, path, sym->file_offset);
+    std::string err = attach_(f->entry_prog, false, elf, sym->file_offset);
+    if (err.empty()) err = attach_(f->return_prog, true, elf, sym->file_offset);
     if (!err.empty()) {
       if (f->required) return err;
       spdlog::warn("not probing {}: {}", f->symbol, err);
@@ -134,16 +162,20 @@ std::string LibraryProbes::attach_library(const std::string& path, LibraryGroup 
 std::string LibraryProbes::attach_located(const std::string& path,
                                           const std::vector<LocatedFunction>& functions) {
   std::string error;
-  auto elf = ElfFile::open(path, &error);
+  auto elf = open_named(path, &error);
   if (!elf) return error;
+  return attach_located_in(*elf, functions);
+}
+
+std::string LibraryProbes::attach_located_in(const ElfFile& elf, const std::vector<LocatedFunction>& functions) {
   for (const auto& f : functions) {
     const char* entry = f.name == "SSL_write" ? "handle_ssl_write" : f.name == "SSL_read" ? "handle_ssl_read" : nullptr;
     if (!entry) continue;
     // No symbol vouches for these addresses: the signature check is redone
-    // right before the probe goes there.
-    if (std::string why = check_signature_target(*elf, f.address); !why.empty()) return why;
-    std::string err = attach_(entry, false, path, f.file_offset);
-    if (err.empty()) err = attach_("handle_ssl_return", true, path, f.file_offset);
+    // right before the probe goes there, on the file the probe goes on.
+    if (std::string why = check_signature_target(elf, f.address); !why.empty()) return why;
+    std::string err = attach_(entry, false, elf, f.file_offset);
+    if (err.empty()) err = attach_("handle_ssl_return", true, elf, f.file_offset);
     if (!err.empty()) return err;
   }
   return {};
@@ -151,36 +183,50 @@ std::string LibraryProbes::attach_located(const std::string& path,
 
 const LibraryProbes::Library& LibraryProbes::ensure_ssl(const std::string& path, const ExecutableKind& kind,
                                                         bool* newly_attached) {
-  static const Library unknown{"", "cannot stat the executable"};
+  static const Library unknown{"", "cannot open the executable"};
   *newly_attached = false;
   if (kind.exports_ssl) return ensure_library(path, LibraryGroup::kSsl, newly_attached);
-  auto key = key_of(path, LibraryGroup::kSsl);
-  if (!key) return unknown;
-  auto it = libraries_.find(*key);
+  std::string error;
+  auto elf = open_named(path, &error);
+  if (!elf) return unknown;
+  FileKey key{elf->device(), elf->inode(), LibraryGroup::kSsl};
+  auto it = libraries_.find(key);
   if (it != libraries_.end()) return it->second;
-  Library lib{path, kind.boringssl.empty() ? kind.boringssl_why : attach_located(path, kind.boringssl)};
+  Library lib{path, kind.boringssl.empty() ? kind.boringssl_why : attach_located_in(*elf, kind.boringssl)};
   *newly_attached = lib.error.empty();
   if (!lib.error.empty()) spdlog::warn("TLS plaintext of {} cannot be seen: {}", path, lib.error);
-  return libraries_.emplace(*key, std::move(lib)).first->second;
+  return libraries_.emplace(key, std::move(lib)).first->second;
 }
 
 const LibraryProbes::Library& LibraryProbes::ensure_library(const std::string& path,
                                                              LibraryGroup group,
                                                              bool* newly_attached) {
-  static const Library unknown{"", "cannot stat the library"};
+  static const Library unknown{"", "cannot open the library"};
+  static const Library refused{"", "refused"};
   *newly_attached = false;
-  auto key = key_of(path, group);
-  if (!key) return unknown;
-  auto it = libraries_.find(*key);
+  // Opened once (without blocking, following no link at its last component,
+  // a regular file of bounded size): the key, the checks and the probes all
+  // come from this one descriptor.
+  SafeFile file = safe_open(path);
+  if (!file.ok()) {
+    if (!file.refused) return unknown;
+    if (refusals_) refusals_->note(path, file.error);
+    else spdlog::warn("{}", file.error);
+    return refused;
+  }
+  FileKey key{file.dev, file.ino, group};
+  auto it = libraries_.find(key);
   if (it != libraries_.end()) return it->second;
-  Library lib{path, attach_library(path, group)};
+  std::string error;
+  auto elf = ElfFile::from_file(std::move(file), path, &error);
+  Library lib{path, elf ? attach_opened(*elf, group) : error};
   if (!lib.error.empty())
     spdlog::warn("{} through {} cannot be seen: {}",
                  group == LibraryGroup::kCLibrary ? "environment lookups" : "TLS plaintext", path,
                  lib.error);
   *newly_attached = lib.error.empty();
-  if (*newly_attached && group == LibraryGroup::kCLibrary && on_c_library_) on_c_library_(path);
-  return libraries_.emplace(*key, std::move(lib)).first->second;
+  if (*newly_attached && group == LibraryGroup::kCLibrary && on_c_library_) on_c_library_(*elf);
+  return libraries_.emplace(key, std::move(lib)).first->second;
 }
 
 std::vector<std::string> LibraryProbes::attach_system_libraries() {
@@ -197,7 +243,7 @@ std::vector<std::string> LibraryProbes::attach_system_libraries() {
   for (const auto& [path, group] : candidates) {
     if (access(path.c_str(), F_OK) != 0) continue;
     bool fresh = false;
-    const Library& lib = ensure_library(path, group, &fresh);
+    const Library& lib = ensure_library(resolved(path), group, &fresh);
     if (lib.error.empty() && fresh) {
       attached.push_back(lib.path);
       if (group == LibraryGroup::kCLibrary && system_libc_.empty()) system_libc_ = lib.path;
@@ -207,26 +253,31 @@ std::vector<std::string> LibraryProbes::attach_system_libraries() {
 }
 
 ExecutableKind LibraryProbes::kind_of_executable(const std::string& path) {
-  struct stat st;
-  bool have_key = stat(path.c_str(), &st) == 0;
-  if (have_key) {
-    auto it = executables_.find({st.st_dev, st.st_ino});
-    if (it != executables_.end()) return it->second;
+  SafeFile file = safe_open(path);
+  if (!file.ok()) {
+    if (file.refused) {
+      if (refusals_) refusals_->note(path, file.error);
+      else spdlog::warn("{}", file.error);
+    }
+    return {};
   }
+  std::pair<dev_t, ino_t> key{file.dev, file.ino};
+  if (auto it = executables_.find(key); it != executables_.end()) return it->second;
   ExecutableKind kind;
   std::string error;
-  if (auto elf = ElfFile::open(path, &error)) kind = classify_executable(*elf);
-  if (have_key) executables_[{st.st_dev, st.st_ino}] = kind;
+  if (auto elf = ElfFile::from_file(std::move(file), path, &error)) kind = classify_executable(*elf);
+  executables_[key] = kind;
   return kind;
 }
 
-void LibraryProbes::prepare_executable(const std::string& path) {
+void LibraryProbes::prepare_executable(const std::string& given) {
+  const std::string path = resolved(given);
   ExecutableKind kind = kind_of_executable(path);
   bool fresh = false;
   if (kind.kind == ExecutableKind::kStaticWithGetenv)
     ensure_library(path, LibraryGroup::kCLibrary, &fresh);
   else if (kind.kind == ExecutableKind::kDynamicMusl)
-    ensure_library(kind.interpreter, LibraryGroup::kCLibrary, &fresh);
+    ensure_library(resolved(kind.interpreter), LibraryGroup::kCLibrary, &fresh);
   if (kind.exports_ssl || kind.boringssl_present) ensure_ssl(path, kind, &fresh);
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "collector/coverage.h"
+#include "collector/file_refusals.h"
 #include "common/elf_file.h"
 #include "collector/ssl_signature.h"
 #include "trace/format.h"
@@ -45,15 +46,19 @@ enum class LibraryGroup { kCLibrary, kSsl };
 
 class LibraryProbes {
  public:
-  // Places one uprobe (or return probe) of BPF program `prog` on `path` at a
-  // file offset; returns an error sentence or empty. Probes::attach_uprobe in
-  // production, a recorder in tests.
+  // Places one uprobe (or return probe) of BPF program `prog` on the open
+  // file `file` at a file offset; returns an error sentence or empty.
+  // Probes::attach_uprobe through /proc/self/fd/N in production, so the
+  // probe goes on the very file that was checked; a recorder in tests.
   using AttachFn = std::function<std::string(const std::string& prog, bool retprobe,
-                                             const std::string& path, uint64_t offset)>;
+                                             const ElfFile& file, uint64_t offset)>;
   explicit LibraryProbes(AttachFn attach);
   // Called with each C library once its probes are placed (the session
-  // gives the kernel its syscall frames then).
-  void set_on_c_library(std::function<void(const std::string& path)> fn) { on_c_library_ = std::move(fn); }
+  // gives the kernel its syscall frames then), still open.
+  void set_on_c_library(std::function<void(const ElfFile& file)> fn) { on_c_library_ = std::move(fn); }
+  // Where files the traced programs named and agenttrace refused to read
+  // are noted (the recorder's); without one they are only logged.
+  void set_refusals(FileRefusals* refusals) { refusals_ = refusals; }
 
   // Probes the C library agenttrace itself runs on (the system's), musl's
   // loader and the system's libssl when installed. Returns what was probed.
@@ -80,7 +85,11 @@ class LibraryProbes {
     std::string error;  // empty when probes are attached
   };
 
-  std::optional<FileKey> key_of(const std::string& path, LibraryGroup group) const;
+  // Opens a file a traced program named (common/safe_open.h); a refusal is
+  // noted.
+  std::optional<ElfFile> open_named(const std::string& path, std::string* error);
+  std::string attach_opened(const ElfFile& elf, LibraryGroup group);
+  std::string attach_located_in(const ElfFile& elf, const std::vector<LocatedFunction>& functions);
   const Library& ensure_library(const std::string& path, LibraryGroup group, bool* newly_attached);
   // For group kSsl, the executable's located BoringSSL functions when it has
   // no symbols (may be empty).
@@ -91,7 +100,8 @@ class LibraryProbes {
   static std::string host_path(uint32_t pid, const std::string& path);
 
   AttachFn attach_;
-  std::function<void(const std::string& path)> on_c_library_;
+  std::function<void(const ElfFile& file)> on_c_library_;
+  FileRefusals* refusals_ = nullptr;
   std::map<FileKey, Library> libraries_;
   std::map<std::pair<dev_t, ino_t>, ExecutableKind> executables_;
   std::string system_libc_;

@@ -140,11 +140,13 @@ Probes::Probes(const ProbeConfig& config) {
   }
 }
 
-size_t Probes::add_syscall_sites(const std::string& path) {
+size_t Probes::add_syscall_sites(const ElfFile& file) {
+  // The file probed, through its open descriptor: no second lookup by path.
+  const std::string& path = file.path();
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return 0;
+  if (fstat(file.fd(), &st) != 0) return 0;
   std::string error;
-  auto frames = syscall_frames(path, &error);
+  auto frames = syscall_frames(file, &error);
   if (frames.empty()) {
     spdlog::debug("no syscall frames for {}: {}", path, error);
     return 0;
@@ -325,6 +327,8 @@ at_counters Probes::read_counters() const {
       total.kinds[k].dropped += c.kinds[k].dropped;
       total.kinds[k].read_failed += c.kinds[k].read_failed;
       total.kinds[k].truncated += c.kinds[k].truncated;
+      total.ustash_full[k] += c.ustash_full[k];
+      total.unfinished[k] += c.unfinished[k];
     }
     total.stash_full += c.stash_full;
     total.filter_full += c.filter_full;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "agenttrace.h"
+#include "common/elf_file.h"
 
 struct agenttrace_bpf;
 struct bpf_link;
@@ -52,14 +53,15 @@ class Probes {
   at_counters read_counters() const;
 
   // Attaches the BPF program `prog_name` as a uprobe (or return probe) to
-  // `path` at a file offset. Returns an error sentence, or empty on success.
+  // `path` at a file offset. LibraryProbes passes "/proc/self/fd/N" of the
+  // file it checked, so the probe goes on that very file. Returns an error sentence, or empty on success.
   std::string attach_uprobe(const std::string& prog_name, bool retprobe, const std::string& path,
                             uint64_t offset);
 
   // Gives the kernel the C library's syscall frames (collector/syscall_frames.h)
   // so stacks captured at its syscalls start with the right caller.
   // Returns how many were added.
-  size_t add_syscall_sites(const std::string& path);
+  size_t add_syscall_sites(const ElfFile& file);
 
   // Hands the slow part of detaching to a background process so agenttrace
   // can exit with the command's status at once. The kernel detaches a uprobe

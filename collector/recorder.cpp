@@ -63,6 +63,7 @@ void Recorder::remove_sink(trace::EventSink* sink) {
 
 void Recorder::set_stacks(std::unique_ptr<StackResolver> resolver, StackFilter keep) {
   stack_resolver_ = std::move(resolver);
+  if (stack_resolver_) stack_resolver_->set_refusals(&refusals_);
   keep_stack_ = std::move(keep);
 }
 
@@ -117,14 +118,18 @@ void Recorder::handle_record(const void* data, size_t size) {
     else if (stack_resolver_) stack_resolver_->resolve(&event_);
   }
   switch (kind) {
+    // The network tracker may hold these back: what stack resolution
+    // refused is named now.
     case AT_KIND_CONNECT:
     case AT_KIND_BIND:
     case AT_KIND_LISTEN:
     case AT_KIND_ACCEPT:
     case AT_KIND_CLOSE:
+      name_refusals(event_);
       network_.on_socket(event_, extra.kernel_conn);
       return;
     case AT_KIND_DNS:
+      name_refusals(event_);
       network_.on_dns(event_);
       return;
     default:
@@ -137,9 +142,18 @@ void Recorder::handle_record(const void* data, size_t size) {
     env_->observe(event_, &extra_);
     for (auto& e : extra_) dispatch(&e);
   }
+  name_refusals(event_);
 }
 
-void Recorder::emit(trace::Event event) { dispatch(&event); }
+void Recorder::emit(trace::Event event) {
+  dispatch(&event);
+  name_refusals(event);
+}
+
+void Recorder::name_refusals(const trace::Event& cause) {
+  if (!refusals_.pending()) return;
+  for (auto& e : refusals_.take(cause)) dispatch(&e);
+}
 
 void Recorder::dispatch(trace::Event* event) {
   if (redactor_) redactor_->redact_event(event);
@@ -176,6 +190,7 @@ void Recorder::emit_late_jit_symbols() {
     e.set_mono_ns(now.mono_ns);
     e.set_wall_ns(now.wall_ns);
     dispatch(&e);
+    name_refusals(e);  // a map that grew past its limit since
   }
 }
 
@@ -212,6 +227,8 @@ trace::Trailer Recorder::trailer(int exit_status, bool target_exited) {
     kc->set_dropped(c.kinds[k].dropped);
     kc->set_read_failed(c.kinds[k].read_failed);
     kc->set_truncated(c.kinds[k].truncated);
+    kc->set_pairing_full(c.ustash_full[k]);
+    kc->set_unfinished(c.unfinished[k]);
     auto it = recorded_.find(name);
     kc->set_recorded(it == recorded_.end() ? 0 : it->second);
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "collector/decoder.h"
+#include "collector/file_refusals.h"
 #include "collector/library_probes.h"
 #include "collector/network.h"
 #include "collector/splice_sources.h"
@@ -41,6 +42,10 @@ class Recorder {
   // resolved to modules and offsets by `resolver`.
   using StackFilter = std::function<bool(const trace::Event&)>;
   void set_stacks(std::unique_ptr<StackResolver> resolver, StackFilter keep);
+  // Files the traced programs named that were not read: the library probes
+  // and the stack resolver note them, the recorder names them in coverage
+  // events after the record that led to them.
+  FileRefusals& refusals() { return refusals_; }
   const StackResolver* stacks() const { return stack_resolver_.get(); }
   // Credentials are redacted in every event before any sink sees it
   // (nullptr: --keep-secrets). Not owned.
@@ -73,6 +78,7 @@ class Recorder {
  private:
   static int on_ringbuf_record(void* ctx, void* data, size_t size);
   void dispatch(trace::Event* event);
+  void name_refusals(const trace::Event& cause);
 
   Probes* probes_;
   LibraryProbes* env_;
@@ -90,6 +96,7 @@ class Recorder {
   uint64_t decode_errors_ = 0;
   std::string first_decode_error_;
   std::map<std::string, uint64_t> recorded_;
+  FileRefusals refusals_;
   std::unique_ptr<StackResolver> stack_resolver_;
   std::function<void()> after_event_;
   bool in_after_event_ = false;

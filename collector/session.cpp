@@ -27,6 +27,7 @@
 #include "collector/redactor.h"
 #include "collector/stack_resolver.h"
 #include "common/error.h"
+#include "common/safe_open.h"
 #include "common/signals.h"
 #include "common/unique_fd.h"
 #include "agenttrace.h"
@@ -151,10 +152,15 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
 
   Probes* probes = probes_.get();
   libraries_ = std::make_unique<LibraryProbes>(
-      [probes](const std::string& prog, bool retprobe, const std::string& path, uint64_t offset) {
-        return probes->attach_uprobe(prog, retprobe, path, offset);
+      [probes](const std::string& prog, bool retprobe, const ElfFile& file, uint64_t offset) {
+        // Through the descriptor that was checked, never the path again: a
+        // link swapped since cannot send the probe to another file.
+        std::string fd = fd_path(file.fd());
+        std::string err = probes->attach_uprobe(prog, retprobe, fd, offset);
+        if (auto at = err.find(fd); at != std::string::npos) err.replace(at, fd.size(), file.path());
+        return err;
       });
-  if (opt.stacks) libraries_->set_on_c_library([probes](const std::string& path) { probes->add_syscall_sites(path); });
+  if (opt.stacks) libraries_->set_on_c_library([probes](const ElfFile& file) { probes->add_syscall_sites(file); });
   if (libraries_->attach_system_libraries().empty())
     spdlog::warn("no C library could be probed: environment lookups will not be recorded");
 
@@ -185,6 +191,7 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
     redactor_ = std::make_unique<Redactor>(kb_.secret_rules(), [kb](std::string_view name) { return kb->is_secret_env(name); });
     recorder_->set_redactor(redactor_.get());
   }
+  libraries_->set_refusals(&recorder_->refusals());
   if (opt.stacks) {
     // A path lookup keeps its stack only when the path is a fingerprint or
     // credential path; everything else that carries one keeps it.

@@ -5,6 +5,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "analyzer/symbolizer.h"
 #include "common/disassembly.h"
 #include "common/elf_file.h"
+#include "common/safe_open.h"
 #include "common/unique_fd.h"
 
 namespace agenttrace::collector {
@@ -34,14 +36,40 @@ void PerfMap::add_lines(const std::string& text) {
 }
 
 void PerfMap::refresh() {
-  if (!fd_.valid()) fd_.reset(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd_.valid()) return;
+  if (refused_) return;
+  if (!fd_.valid()) {
+    SafeOpenOptions options;
+    options.max_bytes = kMaxPerfMapBytes;
+    options.follow_in_root = false;  // a runtime writes its map itself, never as a link
+    SafeFile file = safe_open(path_, options);
+    if (!file.ok()) {
+      // Missing is normal (no JIT, or not written yet): tried again later.
+      if (file.refused) {
+        refused_ = true;
+        if (refusals_) refusals_->note(path_, file.error);
+      }
+      return;
+    }
+    fd_ = std::move(file.fd);
+  }
   char buf[65536];
-  for (;;) {
-    ssize_t n = pread(fd_.get(), buf, sizeof(buf), static_cast<off_t>(read_to_));
+  while (read_to_ < kMaxPerfMapBytes) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof(buf), kMaxPerfMapBytes - read_to_));
+    ssize_t n = pread(fd_.get(), buf, want, static_cast<off_t>(read_to_));
     if (n <= 0) break;
     read_to_ += static_cast<uint64_t>(n);
     add_lines(std::string(buf, static_cast<size_t>(n)));
+  }
+  if (read_to_ >= kMaxPerfMapBytes) {
+    // What it names so far stays usable; the rest is not read.
+    struct stat st;
+    if (fstat(fd_.get(), &st) == 0 && static_cast<uint64_t>(st.st_size) > read_to_) {
+      refused_ = true;
+      fd_.reset();
+      if (refusals_)
+        refusals_->note(path_, path_ + " was read only in part: it grew past the " + std::to_string(kMaxPerfMapBytes) +
+                                   " bytes agenttrace reads of a perf map");
+    }
   }
 }
 
@@ -77,9 +105,11 @@ bool looks_like_library(const std::string& path) {
 }
 
 std::string readable_path(uint32_t pid, const std::string& path) {
-  // A process in another mount namespace names files from its own root.
-  std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
-  return access(via_root.c_str(), R_OK) == 0 ? via_root : path;
+  // A process in another mount namespace names files from its own root;
+  // safe_open resolves a path below /proc/PID/root inside that root.
+  // Once it is gone, resolved the same way in agenttrace's own root.
+  std::string root = "/proc/" + std::to_string(pid) + "/root";
+  return (access(root.c_str(), F_OK) == 0 ? root : std::string("/proc/self/root")) + path;
 }
 
 }  // namespace
@@ -121,9 +151,12 @@ std::vector<trace::Event> StackResolver::late_jit_symbols() {
 void StackResolver::learn_file(uint32_t pid, const std::string& path) {
   if (path.empty() || path[0] != '/') return;
   std::string readable = readable_path(pid, path);
-  struct stat st;
-  if (stat(readable.c_str(), &st) != 0) return;
-  FileKey key{kernel_dev(major(st.st_dev), minor(st.st_dev)), st.st_ino};
+  SafeFile opened = safe_open(readable);
+  if (!opened.ok()) {
+    if (opened.refused && refusals_) refusals_->note(readable, opened.error);
+    return;
+  }
+  FileKey key{kernel_dev(major(opened.dev), minor(opened.dev)), opened.ino};
   auto [it, fresh] = files_.try_emplace(key);
   if (fresh) {
     it->second.path = path;
@@ -134,10 +167,23 @@ void StackResolver::learn_file(uint32_t pid, const std::string& path) {
 void StackResolver::observe(const trace::Event& e) {
   if (e.has_exec()) {
     const std::string& exe = e.exec().exe().empty() ? e.exec().path() : e.exec().exe();
-    learn_file(e.pid(), exe);
-    // The dynamic loader is mapped by the kernel, never opened by the program.
+    if (exe.empty() || exe[0] != '/') return;
     std::string error;
-    if (auto elf = ElfFile::open(readable_path(e.pid(), exe), &error)) learn_file(e.pid(), elf->interpreter());
+    bool refused = false;
+    std::string readable = readable_path(e.pid(), exe);
+    auto elf = ElfFile::open(readable, &error, &refused);
+    if (!elf) {
+      if (refused && refusals_) refusals_->note(readable, error);
+      return;
+    }
+    FileKey key{kernel_dev(major(elf->device()), minor(elf->device())), elf->inode()};
+    auto [it, fresh] = files_.try_emplace(key);
+    if (fresh) {
+      it->second.path = exe;
+      it->second.access = readable;
+    }
+    // The dynamic loader is mapped by the kernel, never opened by the program.
+    learn_file(e.pid(), elf->interpreter());
   } else if (e.has_open() && e.open().result() >= 0 && looks_like_library(e.open().path())) {
     learn_file(e.pid(), e.open().path());
   }
@@ -175,7 +221,11 @@ StackResolver::File* StackResolver::file(const FileKey& key) {
   if (!f.build_id_read) {
     f.build_id_read = true;
     std::string error;
-    if (auto elf = ElfFile::open(f.access, &error)) f.build_id = elf->build_id();
+    bool refused = false;
+    SafeOpenOptions options;
+    options.kernel_links = true;  // /proc/PID/map_files/: the kernel's link to the mapped file
+    if (auto elf = ElfFile::open(f.access, &error, &refused, options)) f.build_id = elf->build_id();
+    else if (refused && refusals_) refusals_->note(f.access, error);
   }
   return &f;
 }
@@ -247,7 +297,7 @@ void StackResolver::resolve(trace::Event* event) {
       std::string path = access(root.c_str(), F_OK) == 0
                              ? root + "/tmp/perf-" + std::to_string(namespace_pid(static_cast<pid_t>(pid))) + ".map"
                              : "/tmp/perf-" + std::to_string(pid) + ".map";
-      p.perf = std::make_shared<PerfMap>(path);
+      p.perf = std::make_shared<PerfMap>(path, refusals_);
     }
     std::string name;
     uint64_t offset = 0;

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collector/file_refusals.h"
 #include "collector/proc.h"
 #include "common/unique_fd.h"
 #include "trace/format.h"
@@ -30,12 +31,17 @@ namespace agenttrace::collector {
 
 // One process's perf map, read as the runtime appends to it. Once opened,
 // the file stays open: it can still be read after the process has exited
-// and its /tmp (a sandbox's tmpfs) is gone.
+// and its /tmp (a sandbox's tmpfs) is gone. The map is in the program's own
+// /tmp, so it is opened as common/safe_open.h says (a FIFO, a device or a
+// symbolic link there is refused) and read up to kMaxPerfMapBytes in all.
 class PerfMap {
  public:
-  explicit PerfMap(std::string path) : path_(std::move(path)) {}
+  explicit PerfMap(std::string path, FileRefusals* refusals = nullptr)
+      : path_(std::move(path)), refusals_(refusals) {}
   // Reads what was appended since the last call.
   void refresh();
+  // Whether the file was refused (then it is not tried again).
+  bool refused() const { return refused_; }
   // The JIT function holding `address`: name and offset.
   bool find(uint64_t address, std::string* name, uint64_t* offset) const;
   bool entry(uint64_t address, uint64_t* start, uint64_t* size, std::string* name) const;
@@ -50,7 +56,9 @@ class PerfMap {
     std::string name;
   };
   std::string path_;
+  FileRefusals* refusals_;
   UniqueFd fd_;
+  bool refused_ = false;
   uint64_t read_to_ = 0;
   std::string partial_;  // a line not yet ended
   std::map<uint64_t, Entry> entries_;  // by start; a later entry at a start replaces the earlier
@@ -69,6 +77,8 @@ class StackResolver {
   void resolve(trace::Event* event);
   // The process has exited: its maps are of no further use.
   void forget(uint32_t pid);
+  // Where refused files are noted (the recorder's).
+  void set_refusals(FileRefusals* refusals) { refusals_ = refusals; }
   // JIT addresses recorded without a name: the runtimes' perf maps as they
   // are now (complete, for processes that have exited), as one
   // "jit_symbols" event per process, holding the entries those addresses need.
@@ -97,6 +107,7 @@ class StackResolver {
   const Mapping* mapping_of(Process& p, uint64_t address) const;
 
   bool capture_symbols_;
+  FileRefusals* refusals_ = nullptr;
   std::unordered_map<uint32_t, Process> processes_;
   std::map<FileKey, File> files_;
   struct Pending {

@@ -70,17 +70,18 @@ bool saved_at(Dwarf_Frame* frame, int regno, int32_t* offset) {
 }  // namespace
 
 std::vector<SyscallFrame> syscall_frames(const std::string& path, std::string* error) {
+  auto file = ElfFile::open(path, error);
+  if (!file) return {};
+  return syscall_frames(*file, error);
+}
+
+std::vector<SyscallFrame> syscall_frames(const ElfFile& file_ref, std::string* error) {
   std::vector<SyscallFrame> out;
-  if (elf_version(EV_CURRENT) == EV_NONE) {
-    *error = "libelf is unusable";
-    return out;
-  }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    *error = "cannot open " + path;
-    return out;
-  }
-  std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(fd.get(), ELF_C_READ_MMAP, nullptr), elf_end);
+  const ElfFile* file = &file_ref;
+  const std::string& path = file->path();
+  // A second libelf handle on the same descriptor, for libdw's CFI reader
+  // (read, not mapped, as ElfFile does).
+  std::unique_ptr<Elf, int (*)(Elf*)> elf(elf_begin(file->fd(), ELF_C_READ, nullptr), elf_end);
   if (!elf) {
     *error = path + " is not an ELF file";
     return out;
@@ -88,12 +89,6 @@ std::vector<SyscallFrame> syscall_frames(const std::string& path, std::string* e
   Dwarf_CFI* cfi = dwarf_getcfi_elf(elf.get());  // .eh_frame
   if (!cfi) {
     *error = path + " has no call-frame information";
-    return out;
-  }
-  std::string ignored;
-  auto file = ElfFile::open(path, &ignored);
-  if (!file) {
-    *error = ignored;
     return out;
   }
   for (const LoadSegment& seg : file->load_segments()) {

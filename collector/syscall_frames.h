@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/elf_file.h"
+
 namespace agenttrace::collector {
 
 struct SyscallFrame {
@@ -23,5 +25,8 @@ struct SyscallFrame {
 // `path` whose frame the CFI describes with rsp-based rules. Empty with
 // *error set when the file or its CFI cannot be read.
 std::vector<SyscallFrame> syscall_frames(const std::string& path, std::string* error);
+// The same for a file already open (and checked): its descriptor is read,
+// never its path again.
+std::vector<SyscallFrame> syscall_frames(const ElfFile& file, std::string* error);
 
 }  // namespace agenttrace::collector

@@ -15,19 +15,28 @@
 
 namespace agenttrace {
 
-std::optional<ElfFile> ElfFile::open(const std::string& path, std::string* error) {
+std::optional<ElfFile> ElfFile::open(const std::string& path, std::string* error, bool* refused,
+                                     const SafeOpenOptions& options) {
+  if (refused) *refused = false;
+  SafeFile file = safe_open(path, options);
+  if (!file.ok()) {
+    *error = file.error;
+    if (refused) *refused = file.refused;
+    return std::nullopt;
+  }
+  return from_file(std::move(file), path, error);
+}
+
+std::optional<ElfFile> ElfFile::from_file(SafeFile file, const std::string& path, std::string* error) {
   if (elf_version(EV_CURRENT) == EV_NONE) {
     *error = "libelf is unusable";
     return std::nullopt;
   }
   ElfFile f;
   f.path_ = path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *error = "cannot open " + path + ": " + errno_text(errno);
-    return std::nullopt;
-  }
-  f.fd_.reset(fd);
+  f.fd_ = std::move(file.fd);
+  f.dev_ = file.dev;
+  f.ino_ = file.ino;
   if (!f.load(error)) return std::nullopt;
   return f;
 }
@@ -35,6 +44,8 @@ std::optional<ElfFile> ElfFile::open(const std::string& path, std::string* error
 ElfFile::ElfFile(ElfFile&& o) noexcept
     : path_(std::move(o.path_)),
       fd_(std::move(o.fd_)),
+      dev_(o.dev_),
+      ino_(o.ino_),
       elf_(std::exchange(o.elf_, nullptr)),
       interpreter_(std::move(o.interpreter_)),
       has_dynamic_(o.has_dynamic_),
@@ -48,7 +59,10 @@ ElfFile::~ElfFile() {
 }
 
 bool ElfFile::load(std::string* error) {
-  elf_ = elf_begin(fd_.get(), ELF_C_READ_MMAP, nullptr);
+  // Read, not mapped: the traced program may own the file, and truncating a
+  // mapped file under agenttrace would kill it with SIGBUS; a short read is
+  // only an error.
+  elf_ = elf_begin(fd_.get(), ELF_C_READ, nullptr);
   if (!elf_ || elf_kind(elf_) != ELF_K_ELF) {
     *error = path_ + " is not an ELF file";
     return false;

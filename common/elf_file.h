@@ -2,12 +2,15 @@
 // uprobe goes), the program interpreter, sections that identify runtimes.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/safe_open.h"
 #include "common/unique_fd.h"
 
 typedef struct Elf Elf;
@@ -31,13 +34,24 @@ struct LoadSegment {
 
 class ElfFile {
  public:
-  // Opens path; returns nullopt with *error set when it is not a readable ELF.
-  static std::optional<ElfFile> open(const std::string& path, std::string* error);
+  // Opens path with safe_open (common/safe_open.h: no FIFO, device or
+  // symbolic link at the last component, at most options.max_bytes);
+  // returns nullopt with *error set when it is not a readable ELF, and
+  // *refused (when given) true when safe_open refused the file.
+  static std::optional<ElfFile> open(const std::string& path, std::string* error, bool* refused = nullptr,
+                                     const SafeOpenOptions& options = {});
+  // The same for a file safe_open already opened (and the caller looked at).
+  static std::optional<ElfFile> from_file(SafeFile file, const std::string& path, std::string* error);
   ElfFile(ElfFile&& other) noexcept;
   ElfFile& operator=(ElfFile&&) = delete;
   ~ElfFile();
 
   const std::string& path() const { return path_; }
+  // The open file: a probe placed through fd_path(fd()) goes on exactly the
+  // file that was checked.
+  int fd() const { return fd_.get(); }
+  dev_t device() const { return dev_; }
+  ino_t inode() const { return ino_; }
   bool is_64bit_x86() const { return machine_x86_64_; }
   // PT_INTERP, empty for a statically linked file.
   const std::string& interpreter() const { return interpreter_; }
@@ -83,6 +97,8 @@ class ElfFile {
 
   std::string path_;
   UniqueFd fd_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
   Elf* elf_ = nullptr;
   std::string interpreter_;
   bool has_dynamic_ = false;

@@ -350,6 +350,8 @@ Json trailer_json(const Trailer& t) {
     c["dropped"] = k.dropped();
     c["read_failed"] = k.read_failed();
     c["truncated"] = k.truncated();
+    c["pairing_full"] = k.pairing_full();
+    c["unfinished"] = k.unfinished();
     kinds[k.kind()] = c;
     dropped += k.dropped();
   }

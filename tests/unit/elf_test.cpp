@@ -98,8 +98,8 @@ struct FakeAttach {
   std::vector<std::string> calls;  // "prog [ret] path"
   std::string fail_with;
   LibraryProbes::AttachFn fn() {
-    return [this](const std::string& prog, bool ret, const std::string& path, uint64_t) {
-      calls.push_back(prog + (ret ? " ret " : " ") + path);
+    return [this](const std::string& prog, bool ret, const ElfFile& file, uint64_t) {
+      calls.push_back(prog + (ret ? " ret " : " ") + file.path());
       return fail_with;
     };
   }

@@ -54,7 +54,7 @@ static_assert(offsetof(at_uname, result) == 48);
 static_assert(offsetof(at_uname, nodename_len) == 56);
 
 static_assert(sizeof(at_kind_counters) == 32);
-static_assert(sizeof(at_counters) == AT_KIND_MAX * 32 + 40);
+static_assert(sizeof(at_counters) == AT_KIND_MAX * 32 + 40 + AT_KIND_MAX * 16);
 
 static_assert(sizeof(at_sockaddr) == 24);
 static_assert(offsetof(at_sockaddr, port) == 2);

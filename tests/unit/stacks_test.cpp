@@ -246,7 +246,7 @@ TEST(SyscallFrames, SystemCLibraryHasRulesForOpen) {
   }
   EXPECT_GE(in_open, 1u);
   EXPECT_TRUE(collector::syscall_frames("/nonexistent", &error).empty());
-  EXPECT_EQ(error, "cannot open /nonexistent");
+  EXPECT_EQ(error, "cannot open /nonexistent: No such file or directory");
 }
 
 }  // namespace
