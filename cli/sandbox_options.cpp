@@ -329,10 +329,14 @@ SandboxRun run_in_sandbox(const SandboxOptions& o, const collector::RunOptions& 
     session.libraries().prepare_executable(exe);
 
   sandbox::SandboxChild child(spec, session.original_mask(), [&] { standin.bind("127.0.0.1", 80, 443); });
-  // Which isolation the command got, for whoever reads the trace.
-  session.header().add_options("--isolation=" + std::string(child.user_namespace() ? "user-namespace" : "uid") +
-                               ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid) + ",workspace=" +
-                               o.workspace_mode);
+  // Which isolation the command got, for whoever reads the trace: an option
+  // after the subcommand ("agenttrace sandbox --isolation=... [given] -- CMD").
+  std::string isolation = "--isolation=" + std::string(child.user_namespace() ? "user-namespace" : "uid") +
+                          ",uid=" + std::to_string(uid) + ",gid=" + std::to_string(gid) + ",workspace=" +
+                          o.workspace_mode;
+  auto* options = session.header().mutable_options();
+  options->Add(std::string(isolation));
+  for (int i = options->size() - 1; i > 2; --i) options->SwapElements(i, i - 1);
   standin.start();
 
   int status = session.run(child);

@@ -41,6 +41,7 @@ struct Escape {
   int exit_code = -1;
   std::string out, err;
   Json report;
+  Json header;  // the trace's
   std::vector<Json> events;
 };
 
@@ -69,6 +70,9 @@ Escape run_escape(const Workspace& ws, const std::vector<std::string>& args, con
   r.out = slurp(out.file("out"));
   r.err = slurp(out.file("err"));
   r.report = Json::parse(slurp(out.file("report")), nullptr, false);
+  std::string dump = "'" + std::string(AGENTTRACE_BIN) + "' dump " + out.file("trace.atrace") + " | head -1 > " +
+                     out.file("header");
+  if (system(dump.c_str()) == 0) r.header = Json::parse(slurp(out.file("header")), nullptr, false);
   std::istringstream lines(slurp(out.file("events")));
   std::string line;
   while (std::getline(lines, line))
@@ -229,6 +233,23 @@ TEST(Escape, NoNewUserNamespaceNoCapabilities) {
   EXPECT_EQ(caps.out,
             "65534\n65534\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n"
             "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n");
+}
+
+TEST(Escape, WithoutAUserNamespaceTheCommandStillHasNothing) {
+  REQUIRE_BPF();
+  Workspace ws;
+  const std::string status = "grep -E '^Cap(Prm|Eff|Bnd|Amb)|^NoNewPrivs|^Seccomp:' /proc/self/status";
+  Escape r = run_escape(ws, {"--no-user-namespace"}, {"sh", "-c", "id -u; id -G; " + status});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "65534\n65534\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\n"
+            "CapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n");
+  ASSERT_TRUE(r.header.is_object());
+  EXPECT_EQ(r.header["options"][2], "--isolation=uid,uid=65534,gid=65534,workspace=rw");
+  Escape escape = run_escape(ws, {"--no-user-namespace"}, {kEscape + "bpf_unfilter"});
+  EXPECT_EQ(escape.out, "bpf(BPF_MAP_GET_NEXT_ID): errno EPERM\nbpf(BPF_MAP_GET_FD_BY_ID): errno EPERM\n");
+  Escape userns = run_escape(ws, {}, {"true"});
+  EXPECT_EQ(userns.header["options"][2], "--isolation=user-namespace,uid=65534,gid=65534,workspace=rw");
 }
 
 TEST(Escape, AgenttraceCannotBeKilledOrTraced) {
