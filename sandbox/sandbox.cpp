@@ -113,7 +113,11 @@ void make_dirs(int report_fd, const std::string& path, mode_t mode = 0755) {
     if (part.empty()) continue;
     sofar += "/" + part;
     if (mkdir(sofar.c_str(), mode) != 0 && errno != EEXIST)
-      init_fail(report_fd, "cannot create " + sofar + " in the sandbox: " + errno_text(errno));
+      init_fail(report_fd, "cannot create " + sofar.substr(sofar.rfind("/newroot", 0) == 0 ? 8 : 0) +
+                               " in the sandbox: " + errno_text(errno) +
+                               (errno == EROFS ? " (a destination must exist on the host or lie under /tmp, "
+                                                 "/var/tmp, /run or HOME)"
+                                               : ""));
   }
 }
 
@@ -643,14 +647,6 @@ bool SandboxChild::try_reap(int* status) {
 
 void SandboxChild::forward(int sig) {
   if (command_pid_ > 0) kill(command_pid_, sig);
-}
-
-void SandboxChild::write_inside(const std::string& path, const std::string& content) const {
-  // The sandbox's files are reachable through its init's root.
-  std::string host_path = "/proc/" + std::to_string(init_pid_) + "/root" + path;
-  std::ofstream out(host_path, std::ios::binary | std::ios::trunc);
-  out << content;
-  if (!out) throw Error("cannot write " + path + " inside the sandbox");
 }
 
 }  // namespace agenttrace::sandbox

@@ -85,8 +85,6 @@ class SandboxChild : public collector::GatedChild {
   // runs as an unprivileged uid (user namespaces are off on this host, or
   // spec.user_namespace was false).
   bool user_namespace() const { return user_namespace_; }
-  // Writes a file inside the sandbox's view of the filesystem (its /etc).
-  void write_inside(const std::string& path, const std::string& content) const;
 
  private:
   pid_t init_pid_ = -1;

@@ -70,7 +70,7 @@ Escape run_escape(const Workspace& ws, const std::vector<std::string>& args, con
   r.out = slurp(out.file("out"));
   r.err = slurp(out.file("err"));
   r.report = Json::parse(slurp(out.file("report")), nullptr, false);
-  std::string dump = "'" + std::string(AGENTTRACE_BIN) + "' dump " + out.file("trace.atrace") + " | head -1 > " +
+  std::string dump = "'" + std::string(AGENTTRACE_BIN) + "' dump " + out.file("trace.atrace") + " 2>/dev/null | head -1 > " +
                      out.file("header");
   if (system(dump.c_str()) == 0) r.header = Json::parse(slurp(out.file("header")), nullptr, false);
   std::istringstream lines(slurp(out.file("events")));
@@ -316,6 +316,44 @@ TEST(Escape, PolicyGatesOnEscapeAttempts) {
   EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
   EXPECT_EQ(quiet.out, "agenttrace-sandbox\n");
   EXPECT_THAT(escape_findings(quiet), ::testing::IsEmpty());
+}
+
+TEST(Escape, HomeWorkspaceAndBindsAreWhatWasGivenOnEveryRun) {
+  REQUIRE_BPF();
+  Workspace ws;
+  TempDir seed, extra;
+  fs::create_directories(seed.path() + "/.config");
+  { std::ofstream(seed.path() + "/.config/settings") << "seeded\n"; }
+  chmod((seed.path() + "/.config/settings").c_str(), 0600);  // root's own: the copy is the command's
+  { std::ofstream(ws.dir.file("in-workspace")) << "original\n"; }
+  { std::ofstream(extra.file("data")) << "extra\n"; }
+  chmod(extra.path().c_str(), 0755);
+  const std::string script =
+      "echo $HOME; cat $HOME/.config/settings; ls $HOME/left-behind 2>&1; touch $HOME/left-behind; "
+      "cat in-workspace; echo changed > in-workspace || echo workspace-refused; cat /tmp/extra/data; "
+      "echo x > /tmp/extra/new 2>/dev/null || echo bind-refused";
+  const std::vector<std::string> args = {"--home-from", seed.path(), "--workspace-mode", "copy",
+                                         "--bind", extra.path() + ":/tmp/extra:ro"};
+  std::string expected = "/home/agent\nseeded\nls: cannot access '/home/agent/left-behind': No such file or directory\n"
+                         "original\nextra\nbind-refused\n";
+  for (int run = 0; run < 2; ++run) {
+    Escape r = run_escape(ws, args, {"sh", "-c", script});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, expected) << "run " << run + 1 << " sees what the first saw";
+  }
+  // Nothing went back: the seed, the workspace and the bound directory are as they were.
+  EXPECT_FALSE(fs::exists(seed.path() + "/left-behind"));
+  EXPECT_EQ(slurp(ws.dir.file("in-workspace")), "original\n");
+  EXPECT_FALSE(fs::exists(extra.file("new")));
+  // A destination in the read-only host must exist there.
+  Escape missing = run_escape(ws, {"--bind", extra.path() + ":/nonexistent-agenttrace/extra"}, {"true"});
+  EXPECT_EQ(missing.exit_code, 125);
+  EXPECT_THAT(missing.err, HasSubstr("cannot create /nonexistent-agenttrace in the sandbox: Read-only file system "
+                                     "(a destination must exist on the host or lie under /tmp, /var/tmp, /run or HOME)"));
+  Escape ro = run_escape(ws, {"--workspace-mode", "ro"}, {"sh", "-c", "cat in-workspace; echo x > in-workspace"});
+  EXPECT_EQ(ro.out, "original\n");
+  EXPECT_THAT(ro.err, HasSubstr("Read-only file system"));
+  EXPECT_EQ(slurp(ws.dir.file("in-workspace")), "original\n");
 }
 
 TEST(Escape, BadSandboxOptionsFailWithOneSentence) {
