@@ -591,6 +591,56 @@ void credential_access(const Profile& p, std::vector<Finding>* out) {
   }
 }
 
+// ---- sandbox escape attempts (agenttrace sandbox) -------------------------
+// What the sandbox refused that a command only tries when it wants out: a
+// write-open of the read-only host (anywhere but the sandbox's private
+// tmpfs), a read of the host's hidden homes, a connect off loopback. The
+// system-call filter's refusals (bpf, mount, modules, ...) leave no event
+// of a kind the trace has yet; the sandbox's own errors say EPERM.
+
+bool under(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+void sandbox_escape_attempts(const Profile& p, std::vector<Finding>* out) {
+  if (p.header.mode() != "sandbox") return;
+  auto add = [&](const std::string& item, const std::string& message, Evidence e, uint32_t pid) {
+    Finding f;
+    f.rule = "sandbox-escape-attempt";
+    f.severity = Severity::kHigh;
+    f.pid = pid;
+    f.comm = e.comm;
+    f.id = stable_id(f.rule, {program_of(p, p.root_of(pid)), item});
+    f.message = who(p, pid) + " " + message;
+    f.evidence.push_back(std::move(e));
+    out->push_back(std::move(f));
+  };
+  for (const auto& [path, f] : p.files) {
+    if (f.succeeded) continue;
+    bool write = f.detail.rfind("write", 0) == 0;
+    bool private_area = false;
+    for (const char* dir : {"/tmp", "/var/tmp", "/run", "/dev", "/home/agent"}) private_area |= under(path, dir);
+    Evidence e = fact_evidence(f);
+    e.what = f.detail + " " + path + " (refused)";
+    bool hidden = under(path, "/root") || (under(path, "/home") && !under(path, "/home/agent"));
+    if (hidden)
+      add(path, std::string("tried to ") + (write ? "write " : "read ") + path +
+                    ", in the host's home directories the sandbox hides.", e, f.first_pid);
+    else if (write && !private_area)
+      add(path, "tried to write " + path + ", which the sandbox shows read-only.", e, f.first_pid);
+  }
+  for (const auto& [key, d] : p.destinations) {
+    if (d.loopback || !d.failed_attempts || d.connections) continue;
+    Evidence e;
+    e.event = d.first_event;
+    e.pid = d.pids.empty() ? 0 : *d.pids.begin();
+    e.comm = p.processes.count(e.pid) ? p.processes.at(e.pid).comm : "";
+    e.what = "failed attempt to connect to " + key + " (" + std::to_string(d.failed_attempts) + " times)";
+    add(key, "tried to leave the sandbox's network namespace for " + key + ".", e, e.pid);
+  }
+}
+// ---- end of sandbox escape attempts ----------------------------------------
+
 // ---- 5. coverage gaps -----------------------------------------------------
 
 // What a coverage signal is about, as the subject of a sentence.
@@ -721,6 +771,9 @@ const std::vector<RuleInfo>& rules() {
       {"credential-access", "Credential access",
        "Credential files were read or secret-bearing environment variables were set and looked "
        "up; the finding says whether data was sent afterwards."},
+      {"sandbox-escape-attempt", "Sandbox escape attempt",
+       "In a sandbox run, the command tried a way out that the sandbox refused: writing the "
+       "read-only host, reading the host's hidden home directories, connecting off loopback."},
       {"coverage-gap", "Coverage gap",
        "A signal that could not be observed for a process: environment lookups of static or Go "
        "programs, TLS plaintext without a probed SSL library, operations submitted through "
@@ -746,6 +799,7 @@ std::vector<Finding> run_rules(const Profile& profile, const KnowledgeBase& kb) 
   credential_access(profile, &out);
   canary_leak(profile, &out);
   unexpected_destinations(profile, &out);
+  sandbox_escape_attempts(profile, &out);
   coverage_gaps(profile, &out);
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     if (a.severity != b.severity) return a.severity > b.severity;

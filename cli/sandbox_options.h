@@ -27,6 +27,15 @@ struct SandboxOptions {
   std::string record_dir;
   std::string policy_file;
   std::vector<std::string> canaries;
+  // The filesystem: the working directory and how it is given, HOME's seed,
+  // further binds, limits; whether to try a user namespace.
+  std::string workspace;       // default: agenttrace's working directory
+  std::string workspace_mode;  // rw, copy or ro; default rw (sandbox), copy (diff)
+  std::string home_from;
+  std::vector<std::string> binds;  // SRC[:DST][:ro], as given
+  unsigned long limit_procs = 4096;
+  std::string limit_file_size = "1G";
+  bool no_user_namespace = false;
   // As given on the command line, before finish_sandbox_options():
   std::vector<std::string> env_given, env_files, pass_env, map_hosts;
   std::string trace_file;

@@ -1,8 +1,11 @@
-// `agenttrace sandbox`: the command runs in fresh mount, PID, UTS, IPC and
-// network namespaces where only loopback exists, with exactly the environment
-// the test gives, a private HOME and TMPDIR, an /etc that names the hosts the
-// test maps and the time zone it chooses, and the built-in LLM API stand-in
-// listening on ports 80 and 443. agenttrace itself stays outside: it records
+// `agenttrace sandbox`: the command runs in fresh user, mount, PID, UTS, IPC
+// and network namespaces where only loopback exists, as an unprivileged uid
+// with no capabilities, no_new_privs and a system-call filter, on a
+// read-only view of the host (pivot_root) with private tmpfs for /tmp,
+// /var/tmp, /run, /dev/shm and a fixed HOME, with exactly the environment
+// the test gives, an /etc that names the hosts the test maps and the time
+// zone it chooses, and the built-in LLM API stand-in listening on ports 80
+// and 443. agenttrace itself stays outside: it records
 // the command with the same probes as `agenttrace -- CMD`, and serves the
 // stand-in from its own threads on sockets created inside the sandbox's
 // network namespace.
@@ -21,6 +24,13 @@
 
 namespace agenttrace::sandbox {
 
+// A host path made visible inside at `inside` (same path when empty).
+struct SandboxBind {
+  std::string host;
+  std::string inside;
+  bool read_only = false;
+};
+
 struct SandboxSpec {
   std::vector<std::string> argv;
   // The whole environment of the command, in order ("K=V").
@@ -29,9 +39,29 @@ struct SandboxSpec {
   std::vector<std::pair<std::string, std::string>> hosts;
   std::string localtime;  // zone for /etc/localtime and /etc/timezone; empty: the host's
   std::string hostname = "agenttrace-sandbox";
-  std::string cwd;        // where the command starts; empty: agenttrace's own
+  std::string cwd;        // where the command starts (a path inside); empty: /
   std::string private_dir;  // host directory the sandbox's tmpfs is mounted on
+  // The command's uid and gid, the same number inside and on the host: the
+  // invoking sudo user, else nobody (65534). Never 0.
+  uid_t uid = 65534;
+  gid_t gid = 65534;
+  // A user namespace owns the others; false: the command only drops to
+  // `uid` (hosts where user namespaces are off). See
+  // SandboxChild::user_namespace() for what it got.
+  bool user_namespace = true;
+  std::string home = "/home/agent";  // HOME inside, on a fresh tmpfs
+  std::string home_seed;  // host directory copied into HOME first; empty: none
+  std::vector<SandboxBind> binds;  // the workspace and --bind, in order
+  // Files written into the sandbox's /etc before the command starts
+  // (path inside /etc -> content), e.g. the trust store with the stand-in.
+  std::vector<std::pair<std::string, std::string>> etc_files;
+  unsigned long limit_procs = 4096;          // RLIMIT_NPROC of the command's uid
+  unsigned long long limit_file_size = 1ull << 30;  // RLIMIT_FSIZE, bytes
 };
+
+// The system calls the sandboxed command gets EPERM for (the 32-bit ABI is
+// refused as a whole), for docs and the sandbox-escape-attempt rule.
+const std::vector<std::string>& refused_syscalls();
 
 // The sandbox's init (PID 1 inside) and the command it starts, as a child a
 // TraceSession can trace.
@@ -51,8 +81,10 @@ class SandboxChild : public collector::GatedChild {
   void forward(int sig) override;
 
   pid_t init_pid() const { return init_pid_; }
-  // Writes a file inside the sandbox's view of the filesystem (its /etc).
-  void write_inside(const std::string& path, const std::string& content) const;
+  // True when a user namespace holds the sandbox; false: the command only
+  // runs as an unprivileged uid (user namespaces are off on this host, or
+  // spec.user_namespace was false).
+  bool user_namespace() const { return user_namespace_; }
 
  private:
   pid_t init_pid_ = -1;
@@ -63,6 +95,7 @@ class SandboxChild : public collector::GatedChild {
   UniqueFd gate_;       // parent -> command: exec now
   UniqueFd exec_error_; // command -> parent: errno of a failed exec
   bool reaped_ = false;
+  bool user_namespace_ = false;
   int command_status_ = 0;
 };
 

@@ -4,7 +4,7 @@
 # an untraced run where a ratio is asked for.
 #   sudo scripts/bench.sh                 # all (the memory run takes 10 minutes)
 #   sudo BENCH_MEMORY_SECONDS=60 scripts/bench.sh
-#   sudo scripts/bench.sh storm node rate memory analyzer   # some of them
+#   sudo scripts/bench.sh storm node rate memory analyzer sandbox   # some of them
 # Needs root (agenttrace, bpftrace). Installs and builds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ MEMORY_SECONDS=${BENCH_MEMORY_SECONDS:-600}
 work=$(mktemp -d /tmp/agenttrace-bench.XXXXXX)
 trap 'rm -rf "$work"; [ -n "${standin_pid:-}" ] && kill "$standin_pid" 2>/dev/null || true' EXIT
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(storm node rate memory analyzer)
+[ ${#which[@]} -eq 0 ] && which=(storm node rate memory analyzer sandbox)
 wants() { local w; for w in "${which[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -201,4 +201,26 @@ if wants analyzer; then
   echo "5. Analyzer on one core:"
   "$B/analyzer_bench" 4000000 "$work/analyzer.atrace" | sed 's/^/   /'
   rm -f "$work/analyzer.atrace"
+fi
+
+# ---- 6. sandbox start-up ---------------------------------------------------------
+# `true` traced plainly and in the sandbox: the difference is what building
+# the sandbox costs (user and other namespaces, the read-only root, /etc's
+# binds, the stand-in's certificate and sockets, the filter). bubblewrap with
+# a comparable set-up, untraced, for reference.
+if wants sandbox; then
+  echo "6. Sandbox start-up (wall seconds, median of $REPEAT):"
+  sbdir="$work/sandbox-ws"
+  mkdir -p "$sbdir" && chown 65534:65534 "$sbdir" && chmod 755 "$work"  # nobody walks to its workspace
+  timed() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'; }
+  plain=$(for _ in $(seq "$REPEAT"); do timed "$AT" -q -o "$work/plain.atrace" -- true; done | median)
+  sandboxed=$(for _ in $(seq "$REPEAT"); do (cd "$sbdir" && timed env -i PATH=/usr/bin:/bin "$AT" sandbox -q --trace "$work/sb.atrace" -- true); done | median)
+  echo "   agenttrace -- true:          $plain"
+  echo "   agenttrace sandbox -- true:  $sandboxed (sandbox set-up: $(awk -v a="$sandboxed" -v b="$plain" 'BEGIN {printf "%.3f", a - b}') s)"
+  if command -v bwrap >/dev/null; then
+    bw=$(for _ in $(seq "$REPEAT"); do timed bwrap --unshare-all --uid 65534 --gid 65534 --ro-bind / / --dev /dev --proc /proc \
+      --tmpfs /tmp --tmpfs /run --tmpfs /home --tmpfs /root -- true; done | median)
+    echo "   bwrap (untraced) -- true:    $bw"
+  fi
+  rm -f "$work"/plain.atrace "$work"/sb.atrace
 fi

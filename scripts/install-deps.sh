@@ -11,6 +11,8 @@ packages=(
   # libraries the collector and analyzer link
   libcapstone-dev libprotobuf-dev protobuf-compiler libspdlog-dev libfmt-dev
   nlohmann-json3-dev libcli11-dev libicu-dev libyaml-cpp-dev libcpp-httplib-dev libssl-dev
+  # the sandbox's system-call filter
+  libseccomp-dev
   # fleet export and collection: the NATS C client, and the server the tests start
   libnats-dev nats-server
   # tests

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -40,6 +41,9 @@ Result sandbox(const std::vector<std::string>& args, const std::vector<std::stri
   static std::vector<std::unique_ptr<TempDir>> dirs;
   dirs.push_back(std::make_unique<TempDir>());
   TempDir& dir = *dirs.back();
+  // The workspace (the current directory, given read-write) belongs to the
+  // uid the command runs as: nobody, as the environment has no SUDO_UID.
+  if (chown(dir.path().c_str(), 65534, 65534) != 0) throw std::runtime_error("cannot chown " + dir.path());
   std::string cmd = "cd " + dir.path() + " && env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root "
                     "AGENTTRACE_TEST_SECRET=must-not-leak " + std::string(AGENTTRACE_BIN) + " sandbox -q --format " +
                     format + " -o " + dir.file("report") + " --trace " + dir.file("trace.atrace");
@@ -82,7 +86,7 @@ TEST(Sandbox, IsolatedEnvironmentNetworkHostsAndHome) {
   EXPECT_THAT(r.out, HasSubstr("127.0.0.1\tapi.some-gateway.example\n"));
   EXPECT_THAT(r.out, HasSubstr("127.0.0.9\tother.example\n"));
   EXPECT_THAT(r.out, HasSubstr("NAME agenttrace-sandbox\n"));
-  EXPECT_THAT(r.out, HasSubstr("HOME-OK /tmp/agenttrace-private-"));
+  EXPECT_THAT(r.out, HasSubstr("HOME-OK /home/agent\n")) << "the same HOME on every run";
   EXPECT_THAT(r.out, HasSubstr("PID 2\n")) << "its own PID namespace, under the sandbox's init";
   EXPECT_THAT(r.out, HasSubstr("nameserver 127.0.0.1"));
   // Exactly these variables: what was given, and what the sandbox provides
