@@ -11,6 +11,8 @@
 #include "cli/parse.h"
 #include "collector/launcher.h"
 #include "collector/library_probes.h"
+#include "collector/redactor.h"
+#include "collector/redactor.h"
 #include "collector/session.h"
 #include "common/error.h"
 #include "common/strings.h"
@@ -183,6 +185,8 @@ void add_sandbox_options(CLI::App& app, SandboxOptions& o, collector::RunOptions
   app.add_flag("--show-values", run.show_values, "record environment values looked up");
   app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one");
   app.add_flag("-q,--quiet", run.quiet, "no end-of-run report on stderr");
+  app.add_flag("--keep-secrets", run.keep_secrets,
+               "keep credentials in the trace, reports and --record-dir instead of redacting them");
   app.add_flag("--debug", run.debug, "show libbpf's and the verifier's messages");
 }
 
@@ -301,6 +305,9 @@ SandboxRun run_in_sandbox(const SandboxOptions& o, const collector::RunOptions& 
     (*session.header().mutable_canaries())[var] = token;
   }
   for (const auto& k : order) spec.env.push_back(k + "=" + env[k]);
+  // The command's secrets (--env OPENAI_API_KEY=..., --env-file, --pass-env)
+  // are redacted wherever they turn up, plainly or encoded.
+  if (session.redactor()) session.redactor()->add_environment(spec.env);
   spec.cwd = workspace;
   spec.uid = uid;
   spec.gid = gid;
@@ -342,8 +349,21 @@ SandboxRun run_in_sandbox(const SandboxOptions& o, const collector::RunOptions& 
 
   int status = session.run(child);
   standin.stop();
-  if (!o.record_dir.empty()) standin.write_records(o.record_dir);
   result.requests = standin.requests();
+  // What the stand-in received holds the same credentials the trace had
+  // redacted: reports and --record-dir get them redacted the same way.
+  if (collector::Redactor* r = session.redactor()) {
+    for (auto& q : result.requests) {
+      for (auto& [name, value] : q.headers) {
+        std::string line = name + ": " + value;
+        r->redact_bytes(&line);
+        value = line.substr(name.size() + 2);
+      }
+      r->redact_bytes(&q.target);
+      r->redact_bytes(&q.body);
+    }
+  }
+  if (!o.record_dir.empty()) sandbox::StandIn::write_records_safely(o.record_dir, result.requests);
   result.exit_status = collector::exit_status_of(status);
   result.analysis = session.analysis();
   result.analysis.source = session.trace_path().empty() ? "live" : session.trace_path();

@@ -51,6 +51,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "common/unique_fd.h"
 #include "sandbox/certificate.h"
 
@@ -1640,6 +1641,21 @@ void StandIn::write_records(const std::string& dir) const {
     // The body first: once request-N.json exists, request-N.body is complete.
     write_file_atomic(base + ".body", r.body);
     write_file_atomic(base + ".json", record_json(r, python_path(r.target)));
+  }
+}
+
+void StandIn::write_records_safely(const std::string& dir, const std::vector<RecordedRequest>& requests) {
+  std::error_code ec;
+  if (auto parent = std::filesystem::path(dir).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, ec);
+  UniqueFd d = open_output_directory(dir);
+  for (const auto& r : requests) {
+    std::string base = "request-" + std::to_string(r.n);
+    // The body first: once request-N.json exists, request-N.body is complete.
+    UniqueFd body = create_output_file_in(d.get(), dir, base + ".body");
+    write_all(body.get(), dir + "/" + base + ".body", r.body);
+    UniqueFd json = create_output_file_in(d.get(), dir, base + ".json");
+    write_all(json.get(), dir + "/" + base + ".json", record_json(r, python_path(r.target)));
   }
 }
 

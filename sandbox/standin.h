@@ -94,6 +94,10 @@ class StandIn {
   // and formatting) for every request, each file renamed into place once
   // complete. Creates DIR if missing. Throws agenttrace::Error.
   void write_records(const std::string& dir) const;
+  // The same for `requests` (redacted ones, for `sandbox --record-dir`), as
+  // files agenttrace creates for the user: new, 0600, never through a link
+  // (common/output_file.h).
+  static void write_records_safely(const std::string& dir, const std::vector<RecordedRequest>& requests);
 
  private:
   struct Impl;

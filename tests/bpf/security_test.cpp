@@ -250,5 +250,44 @@ TEST(Security, CredentialsReachNoArtifactUnlessKept) {
   EXPECT_THAT(leaked(slurp(k.trace_path)), ::testing::UnorderedElementsAreArray(kSecrets));
 }
 
+
+// A sandbox run: the key given with --env reaches the command (it has to),
+// but neither the header, the trace, the report nor --record-dir keep it.
+TEST(Security, SandboxRedactsWhatItWasGivenAndWhatTheStandInReceived) {
+  REQUIRE_BPF();
+  if (system("command -v curl >/dev/null 2>&1") != 0) GTEST_SKIP() << "curl is not installed";
+  TempDir dir;
+  ASSERT_EQ(chown(dir.path().c_str(), 65534, 65534), 0);  // the workspace of the command's uid
+  const std::string key = "sandbox-given-secret-0123456789abcdefghijklmnopqr";
+  std::ofstream(dir.file("client.sh"))
+      << "curl -s -H \"authorization: Bearer $OPENAI_API_KEY\" -H 'content-type: application/json' "
+         "-d '{\"model\":\"m\",\"messages\":[],\"note\":\"'\"$OPENAI_API_KEY\"'\"}' "
+         "\"$AGENTTRACE_STANDIN_URL/v1/chat/completions\"\n";
+  std::string cmd = "cd " + dir.path() + " && env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root " + kBin +
+                    " sandbox -q --format json -o " + dir.file("report.json") + " --trace " + dir.file("t.atrace") +
+                    " --record-dir " + dir.file("records") + " --env OPENAI_API_KEY=" + key + " -- sh client.sh > " +
+                    dir.file("out") + " 2> " + dir.file("err");
+  ASSERT_EQ(system(cmd.c_str()), 0) << slurp(dir.file("err"));
+  EXPECT_THAT(slurp(dir.file("out")), HasSubstr("chat.completion")) << "the request reached the stand-in with its key";
+  std::map<std::string, std::string> artifacts = {{"trace", slurp(dir.file("t.atrace"))},
+                                                  {"report", slurp(dir.file("report.json"))},
+                                                  {"stderr", slurp(dir.file("err"))}};
+  for (const auto& [p, text] : files_under(dir.file("records"))) artifacts[p] = text;
+  ASSERT_GE(artifacts.size(), 5u) << "request-1.body and request-1.json";
+  for (const auto& [what, text] : artifacts) {
+    EXPECT_EQ(text.find(key), std::string::npos) << what;
+    EXPECT_EQ(text.find(base64_encode(key)), std::string::npos) << what;
+  }
+  EXPECT_THAT(slurp(dir.file("records") + "/request-1.body"), HasSubstr("\"note\":\"[redacted:env.OPENAI_API_KEY:"));
+  Json h = header_of(dir.file("t.atrace"), dir);
+  bool env_option = false;
+  for (const auto& o : h["options"])
+    if (o.get<std::string>().rfind("OPENAI_API_KEY=", 0) == 0) {
+      env_option = true;
+      EXPECT_EQ(o.get<std::string>().size(), std::string("OPENAI_API_KEY=").size() + key.size());
+    }
+  EXPECT_TRUE(env_option) << h.dump();
+}
+
 }  // namespace
 }  // namespace agenttrace::testing
