@@ -13,6 +13,8 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 if [ $# -eq 0 ]; then
   echo "run: tracing the bundled sample agent (build/samples/fingerprint)" >&2
-  exec $SUDO "$BIN" -o "${TMPDIR:-/tmp}/agenttrace-sample.atrace" -- "$PWD/build/samples/fingerprint"
+  # A new name each time: agenttrace never writes over an existing file.
+  out=$(mktemp -u "${TMPDIR:-/tmp}/agenttrace-sample-XXXXXX.atrace")
+  exec $SUDO "$BIN" -o "$out" -- "$PWD/build/samples/fingerprint"
 fi
 exec $SUDO "$BIN" "$@"
