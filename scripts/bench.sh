@@ -213,8 +213,8 @@ if wants sandbox; then
   sbdir="$work/sandbox-ws"
   mkdir -p "$sbdir" && chown 65534:65534 "$sbdir" && chmod 755 "$work"  # nobody walks to its workspace
   timed() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'; }
-  plain=$(for _ in $(seq "$REPEAT"); do timed "$AT" -q -o "$work/plain.atrace" -- true; done | median)
-  sandboxed=$(for _ in $(seq "$REPEAT"); do (cd "$sbdir" && timed env -i PATH=/usr/bin:/bin "$AT" sandbox -q --trace "$work/sb.atrace" -- true); done | median)
+  plain=$(for _ in $(seq "$REPEAT"); do timed "$AT" -q --force -o "$work/plain.atrace" -- true; done | median)
+  sandboxed=$(for _ in $(seq "$REPEAT"); do (cd "$sbdir" && timed env -i PATH=/usr/bin:/bin "$AT" sandbox -q --force --trace "$work/sb.atrace" -- true); done | median)
   echo "   agenttrace -- true:          $plain"
   echo "   agenttrace sandbox -- true:  $sandboxed (sandbox set-up: $(awk -v a="$sandboxed" -v b="$plain" 'BEGIN {printf "%.3f", a - b}') s)"
   if command -v bwrap >/dev/null; then
