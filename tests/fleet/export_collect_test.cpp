@@ -287,10 +287,12 @@ TEST(FleetCollect, HostsAndSinceSelectWhatIsRead) {
   analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
   export_fixture(server.url(), dir.file("spool"), "zero_width", "alpha-1", kb);
   export_fixture(server.url(), dir.file("spool"), "hidden", "alpha-2", kb);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // The exports are acknowledged when they return; a margin of a second on
+  // each side of `between` keeps a loaded machine's scheduling out of it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   const int64_t between = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count();
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   export_fixture(server.url(), dir.file("spool"), "base64_field", "beta-1", kb);
 
   auto hosts_of = [&](const std::string& glob, int64_t since) {
