@@ -59,7 +59,9 @@ std::string encoding_suffix(const std::string& encoding) {
 
 Redactor::Redactor(trace::SecretRules rules, std::function<bool(std::string_view)> secret_env)
     : rules_(std::move(rules)), secret_env_(std::move(secret_env)) {
+  // Compared case-blind on every payload: lowered once here.
   for (auto& h : rules_.headers) h = lower(h);
+  for (auto& k : rules_.keys) k = lower(k);
   size_t got = 0;
   while (got < key_.size()) {
     ssize_t n = getrandom(key_.data() + got, key_.size() - got, 0);
@@ -184,9 +186,7 @@ size_t Redactor::redact_headers(std::string* data) {
 size_t Redactor::redact_keys(std::string* data) {
   size_t n = 0;
   auto is_key = [&](std::string_view k) {
-    std::string l = lower(k);
-    return std::find_if(rules_.keys.begin(), rules_.keys.end(), [&](const std::string& r) { return lower(r) == l; }) !=
-           rules_.keys.end();
+    return std::find(rules_.keys.begin(), rules_.keys.end(), lower(k)) != rules_.keys.end();
   };
   // JSON: "key" : "value"
   for (size_t q = data->find('"'); q != std::string::npos && q + 1 < data->size(); q = data->find('"', q + 1)) {
