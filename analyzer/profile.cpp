@@ -336,6 +336,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       break;
     }
     case trace::Event::kFork: {
+      profile_.tasks_created++;
       if (e.fork().thread()) break;
       trace::Event child;
       child.set_id(e.id());
@@ -407,7 +408,22 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       break;
     case trace::Event::kConnect: {
       const auto& c = e.connect();
-      if (c.addr().family() == "unix" || c.addr().family().empty()) break;
+      if (c.addr().family() == "unix") {
+        UnixConnect& u = profile_.unix_connects[c.addr().path()];
+        if (u.path.empty()) {
+          u.path = c.addr().path();
+          u.first_event = e.id();
+          u.first_pid = e.pid();
+        }
+        if (c.result() < 0 && c.result() != -115 /* EINPROGRESS */) {
+          if (!u.failed_attempts) u.first_error = c.result();
+          u.failed_attempts++;
+        } else {
+          u.connections++;
+        }
+        break;
+      }
+      if (c.addr().family().empty()) break;
       // A failed attempt is still an attempt to reach that destination.
       bool failed = c.result() < 0 && c.result() != -115 /* EINPROGRESS */;
       Destination& dest = profile_.destinations[destination_key(c.addr(), c.host())];
@@ -437,6 +453,29 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kSend:
       on_send(e, e.send());
       break;
+    case trace::Event::kSystemCall: {
+      const auto& x = e.system_call();
+      std::string call = (x.abi() == "ia32" ? "ia32 " : "") + x.name();
+      SystemCallUse& u = profile_.system_calls[call];
+      if (u.call.empty()) {
+        u.call = call;
+        u.first_event = e.id();
+      }
+      u.calls++;
+      u.pids.insert(e.pid());
+      if (u.first_path.empty() && !x.path().empty()) u.first_path = x.path();
+      if (x.result() < 0) {
+        if (!u.failed++) {
+          u.first_error = x.result();
+          u.first_failed_event = e.id();
+          u.first_failed_pid = e.pid();
+        }
+        bool names_pid = x.abi() == "x86_64" && (x.name() == "kill" || x.name() == "tkill" || x.name() == "ptrace");
+        if (x.abi() == "x86_64" && x.name() == "tgkill" && x.args_size() > 1) u.failed_targets.insert(x.args(0));
+        else if (names_pid && x.args_size() > 1) u.failed_targets.insert(x.name() == "ptrace" ? x.args(1) : x.args(0));
+      }
+      break;
+    }
     default:
       break;
   }

@@ -102,6 +102,30 @@ struct Destination {
   std::set<uint32_t> pids;
 };
 
+// Calls of one privileged or refused system call (trace::SystemCall).
+struct SystemCallUse {
+  std::string call;           // "mount"; "ia32 getuid32" for the 32-bit ABI
+  uint64_t calls = 0;
+  uint64_t failed = 0;
+  int64_t first_error = 0;    // -errno of the first failed call
+  std::string first_path;     // path argument of the first call that had one
+  uint64_t first_event = 0;
+  uint64_t first_failed_event = 0;
+  uint32_t first_failed_pid = 0;
+  std::set<uint32_t> pids;
+  std::set<uint64_t> failed_targets;  // kill, tkill, tgkill, ptrace: the pids the failed calls named
+};
+
+// Connects to unix sockets, by path ("@name" for an abstract one).
+struct UnixConnect {
+  std::string path;
+  uint64_t connections = 0;
+  uint64_t failed_attempts = 0;
+  int64_t first_error = 0;
+  uint64_t first_event = 0;
+  uint32_t first_pid = 0;
+};
+
 // A point of the report's timeline chart: an event worth plotting, by lane.
 struct TimelinePoint {
   uint64_t event = 0;
@@ -128,6 +152,9 @@ struct Profile {
   std::map<std::string, Fact> env;
   std::vector<ObtainedValue> values;
   std::map<std::string, Destination> destinations;
+  std::map<std::string, UnixConnect> unix_connects;
+  std::map<std::string, SystemCallUse> system_calls;  // by SystemCallUse::call
+  uint64_t tasks_created = 0;  // processes and threads forked
   std::vector<std::string> dns_names;
   std::map<std::string, std::vector<std::string>> dns_answers;
   std::vector<PayloadStream> streams;   // outgoing, one per connection and TLS-ness

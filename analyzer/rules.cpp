@@ -1,6 +1,7 @@
 // The analyzer's rules: fingerprint collection, hidden and look-alike
 // characters in outgoing payloads, value echo, credential access, coverage.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -594,9 +595,11 @@ void credential_access(const Profile& p, std::vector<Finding>* out) {
 // ---- sandbox escape attempts (agenttrace sandbox) -------------------------
 // What the sandbox refused that a command only tries when it wants out: a
 // write-open of the read-only host (anywhere but the sandbox's private
-// tmpfs), a read of the host's hidden homes, a connect off loopback. The
-// system-call filter's refusals (bpf, mount, modules, ...) leave no event
-// of a kind the trace has yet; the sandbox's own errors say EPERM.
+// tmpfs), a read of the host's hidden homes, a connect off loopback or to a
+// unix socket the sandbox does not have, and the system calls its filter or
+// its namespaces refused (system_call events: bpf, mount, modules, a new
+// user namespace, signals and ptrace to processes outside, the 32-bit ABI,
+// the process limit).
 
 bool under(const std::string& path, const std::string& dir) {
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
@@ -637,6 +640,56 @@ void sandbox_escape_attempts(const Profile& p, std::vector<Finding>* out) {
     e.comm = p.processes.count(e.pid) ? p.processes.at(e.pid).comm : "";
     e.what = "failed attempt to connect to " + key + " (" + std::to_string(d.failed_attempts) + " times)";
     add(key, "tried to leave the sandbox's network namespace for " + key + ".", e, e.pid);
+  }
+  for (const auto& [path, u] : p.unix_connects) {
+    // The C library asks nscd on its own before reading /etc/passwd and the like.
+    if (!u.failed_attempts || u.connections || path == "/var/run/nscd/socket" || path == "/run/nscd/socket") continue;
+    Evidence e;
+    e.event = u.first_event;
+    e.pid = u.first_pid;
+    e.comm = p.processes.count(e.pid) ? p.processes.at(e.pid).comm : "";
+    e.what = "failed attempt to connect to the unix socket " + path + " (" + result_error_name(u.first_error) + ", " +
+             std::to_string(u.failed_attempts) + " times)";
+    add("unix:" + path, "tried to reach the unix socket " + path + ", which is not in the sandbox (" +
+                            result_error_name(u.first_error) + ").", e, e.pid);
+  }
+  // In a new PID namespace pids are handed out from 1 up, one per process or
+  // thread: a larger one never existed inside.
+  uint64_t pids_inside = p.tasks_created + 1;
+  for (const auto& [call, u] : p.system_calls) {
+    if (!u.failed) continue;
+    std::string err = result_error_name(u.first_error);
+    std::string message;
+    bool ia32 = call.rfind("ia32 ", 0) == 0;
+    bool is_signal = call == "kill" || call == "tkill" || call == "tgkill";
+    if (ia32) {
+      message = "used the 32-bit system-call ABI (" + call.substr(5) + "), which the sandbox refuses (" + err + ").";
+    } else if (is_signal || call == "ptrace") {
+      std::vector<std::string> outside;
+      for (uint64_t pid : u.failed_targets)
+        if (static_cast<int64_t>(pid) > 0 && (call == "ptrace" || pid > pids_inside)) outside.push_back(std::to_string(pid));
+      if (outside.empty()) continue;
+      message = std::string("tried to ") + (is_signal ? "signal" : "ptrace") + " process " + list_text(outside) +
+                (call == "ptrace" ? "" : ", outside the sandbox") + " (" + err + ").";
+    } else if (call == "clone" || call == "fork" || call == "vfork" || call == "unshare") {
+      if (u.first_error == -EAGAIN && call != "unshare")
+        message = "ran into the sandbox's process limit: " + std::to_string(u.failed) + " " + call + " calls refused (EAGAIN).";
+      else if (u.first_error == -EPERM)
+        message = "tried to create a new user namespace with " + call + ", which the sandbox refuses (EPERM).";
+      else
+        continue;
+    } else if (call.rfind("set", 0) == 0 && call.find("id") != std::string::npos) {
+      message = "tried to change its user or group with " + call + " (" + err + ").";
+    } else {
+      message = "called " + call + (u.first_path.empty() ? "" : " (" + u.first_path + ")") +
+                ", which the sandbox refuses (" + err + ", " + std::to_string(u.failed) + (u.failed == 1 ? " time)." : " times).");
+    }
+    Evidence e;
+    e.event = u.first_failed_event;
+    e.pid = u.first_failed_pid;
+    e.comm = p.processes.count(e.pid) ? p.processes.at(e.pid).comm : "";
+    e.what = call + (u.first_path.empty() ? "" : " " + u.first_path) + " = " + err;
+    add("syscall:" + call, message, e, e.pid);
   }
 }
 // ---- end of sandbox escape attempts ----------------------------------------

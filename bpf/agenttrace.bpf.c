@@ -1022,14 +1022,83 @@ int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Privileged and refused system calls                                      */
+
+/* Which syscalls (x86-64 numbers) make an AT_KIND_SYSCALL record, and when;
+ * the collector fills it and installs handle_sys_exit_watched for them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, AT_SYSCALL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct at_watched_syscall);
+} watched_syscalls SEC(".maps");
+
+/* Arguments stay in pt_regs at exit: the kernel restores them for user space. */
+static __always_inline void emit_syscall(struct pt_regs *regs, __u32 nr, long ret, __u16 abi,
+					 __u8 path_arg)
+{
+	struct at_syscall_event *e = (struct at_syscall_event *)get_scratch();
+	__u64 path = 0;
+
+	if (!e)
+		return;
+	fill_header(&e->h, AT_KIND_SYSCALL);
+	e->result = ret;
+	e->nr = nr;
+	e->abi = abi;
+	e->path_len = 0;
+	if (abi == AT_ABI_IA32) {
+		/* int 0x80 / sysenter: ebx, ecx, edx, esi */
+		e->args[0] = (__u32)BPF_CORE_READ(regs, bx);
+		e->args[1] = (__u32)BPF_CORE_READ(regs, cx);
+		e->args[2] = (__u32)BPF_CORE_READ(regs, dx);
+		e->args[3] = (__u32)BPF_CORE_READ(regs, si);
+	} else {
+		e->args[0] = BPF_CORE_READ(regs, di);
+		e->args[1] = BPF_CORE_READ(regs, si);
+		e->args[2] = BPF_CORE_READ(regs, dx);
+		e->args[3] = BPF_CORE_READ(regs, r10);
+	}
+	if (path_arg >= 1 && path_arg <= 4)
+		path = e->args[(path_arg - 1) & 3];
+	if (path)
+		e->path_len = read_user_path(&e->h, (__u8 *)e + sizeof(*e), (const void *)path);
+	submit_scratch(&e->h, sizeof(*e) + (e->path_len & (AT_PATH_MAX - 1)));
+}
+
+SEC("raw_tp")
+int handle_sys_exit_watched(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long ret = (long)ctx->args[1];
+	__u32 nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	struct at_watched_syscall *w;
+
+	if (!current_traced())
+		return 0;
+	w = bpf_map_lookup_elem(&watched_syscalls, &nr);
+	if (!w || !w->when || (w->when == AT_WATCH_FAILED && ret >= 0))
+		return 0;
+	emit_syscall(regs, nr, ret, AT_ABI_X86_64, w->path_arg);
+	return 0;
+}
+
 SEC("raw_tp/sys_exit")
 int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	long id = BPF_CORE_READ(regs, orig_ax);
 
-	if (compat_syscall())
+	if (compat_syscall()) {
+		/* Not decoded (see handle_sys_enter), but a failed one is named:
+		 * a sandbox refuses the whole 32-bit ABI. */
+		long ret = (long)ctx->args[1];
+
+		if (ret < 0 && current_traced())
+			emit_syscall(regs, (__u32)id, ret, AT_ABI_IA32, 0);
 		return 0;
+	}
 	bpf_tail_call(ctx, &sys_exit_calls, (__u32)id);
 	return 0;
 }

@@ -57,6 +57,7 @@ enum at_kind {
 	AT_KIND_DNS = 17,
 	AT_KIND_SPLICE = 18,   /* sendfile/splice to a socket, or of a file into a pipe */
 	AT_KIND_IO_URING = 19, /* an io_uring set up, or an operation submitted to one */
+	AT_KIND_SYSCALL = 20,  /* a privileged call, or a refused one (struct at_syscall_event) */
 	AT_KIND_MAX = 32, /* room for later kinds; counters are sized by this */
 };
 
@@ -343,6 +344,32 @@ struct at_io_uring_event {
 	__u16 path_len;
 	__u16 reserved2;
 	__u32 reserved3;
+};
+
+/* AT_KIND_SYSCALL: a call of a system call that an agent's work does not
+ * need and an escape does (mount, bpf, ptrace, module loading, keyctl,
+ * setns, ...), recorded with its result; a failed call of a few common ones
+ * (kill, clone, setuid, ...): a sandbox's refusals; and a failed 32-bit call.
+ * The collector chooses the calls (the watched_syscalls map). Followed by
+ * the call's path argument (path_len bytes), for calls that take one. */
+#define AT_ABI_X86_64 0
+#define AT_ABI_IA32 1
+struct at_syscall_event {
+	struct at_header h;
+	__s64 result;    /* what the call returned, or -errno */
+	__u64 args[4];   /* its first four arguments, raw */
+	__u32 nr;        /* the system call's number in its ABI */
+	__u16 abi;       /* AT_ABI_* */
+	__u16 path_len;
+};
+
+/* Values of the watched_syscalls map, keyed by x86-64 syscall number. */
+#define AT_WATCH_ALWAYS 1   /* every call */
+#define AT_WATCH_FAILED 2   /* calls that fail */
+struct at_watched_syscall {
+	__u8 when;      /* 0 (not watched), AT_WATCH_ALWAYS, AT_WATCH_FAILED */
+	__u8 path_arg;  /* 1-based index of an argument that is a path; 0: none */
+	__u16 reserved;
 };
 
 /* Per-kind counters, summed over CPUs by the collector. */

@@ -10,6 +10,7 @@
 #include "agenttrace.h"
 #include "collector/coverage.h"
 #include "collector/paths.h"
+#include "collector/watched_syscalls.h"
 
 namespace agenttrace::collector {
 
@@ -495,6 +496,24 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra
       return decode_dns(data, size, out, error);
     case AT_KIND_IO_URING:
       return decode_io_uring(data, size, out, error);
+    case AT_KIND_SYSCALL: {
+      at_syscall_event raw;
+      if (!fixed_part(data, size, &raw, error)) return false;
+      Tail tail(data, size, sizeof(raw));
+      std::string_view path;
+      if (!tail.take(raw.path_len, &path)) return overrun(error, "syscall");
+      auto* m = out->mutable_system_call();
+      bool ia32 = raw.abi == AT_ABI_IA32;
+      m->set_name(syscall_name_of(raw.nr, ia32));
+      m->set_number(raw.nr);
+      m->set_abi(ia32 ? "ia32" : "x86_64");
+      m->set_result(raw.result);
+      for (uint64_t a : raw.args) m->add_args(a);
+      if (!path.empty()) m->set_path(std::string(path));
+      if (h.flags & AT_F_PATH_TRUNCATED) m->set_path_truncated(true);
+      if (h.flags & AT_F_READ_FAILED) m->set_path_unreadable(true);
+      return true;
+    }
     case AT_KIND_SPLICE:
       *error = "splice records are decoded with decode_splice";
       return false;

@@ -23,6 +23,7 @@
 
 #include "agenttrace_bpf.skel.h"
 #include "collector/syscall_frames.h"
+#include "collector/watched_syscalls.h"
 #include "common/error.h"
 
 namespace agenttrace::collector {
@@ -283,6 +284,22 @@ void Probes::fill_syscall_tables() {
       installed++;
     }
     if (!installed) throw Error(std::string("BPF programs for the syscall ") + h.name + " are missing");
+  }
+  // One exit program for every watched call; the map says when it records.
+  bpf_program* watched = bpf_object__find_program_by_name(skel_->obj, "handle_sys_exit_watched");
+  if (!watched) throw Error("BPF program handle_sys_exit_watched is missing");
+  int watched_fd = bpf_program__fd(watched);
+  for (const auto& w : watched_syscalls()) {
+    if (w.nr < 0 || w.nr >= AT_SYSCALL_SLOTS) throw Error(std::string("syscall ") + w.name + " is outside the dispatch table");
+    uint32_t key = static_cast<uint32_t>(w.nr);
+    for (const auto& h : kSyscallHandlers)
+      if (h.nr == w.nr) throw Error(std::string("syscall ") + w.name + " has a handler and is also watched");
+    at_watched_syscall value{};
+    value.when = w.always ? AT_WATCH_ALWAYS : AT_WATCH_FAILED;
+    value.path_arg = w.path_arg;
+    if (bpf_map__update_elem(skel_->maps.watched_syscalls, &key, sizeof(key), &value, sizeof(value), BPF_ANY) != 0 ||
+        bpf_map__update_elem(skel_->maps.sys_exit_calls, &key, sizeof(key), &watched_fd, sizeof(watched_fd), BPF_ANY) != 0)
+      throw Error("cannot watch the syscall " + std::string(w.name) + ": " + errno_text(errno));
   }
 }
 

@@ -26,6 +26,7 @@
 #include <sstream>
 #include <thread>
 
+#include "collector/watched_syscalls.h"
 #include "common/error.h"
 
 namespace agenttrace::sandbox {
@@ -41,16 +42,18 @@ constexpr char kError = 'E';
 constexpr char kMapped = 'M';   // agenttrace -> init: uid and gid maps are written
 constexpr char kGoOn = 'G';     // agenttrace -> init: the stand-in is bound, fork
 
-// What no agent needs and every escape needs: EPERM. (unshare and clone
-// are refused only with CLONE_NEWUSER; clone3, whose flags a filter cannot
-// read, gets ENOSYS so that the C library falls back to clone.)
+// What no agent needs and every escape needs: EPERM, for the calls the
+// collector's list marks (collector/watched_syscalls.cpp), so each refusal is
+// also an event in the trace. (unshare and clone are refused only with
+// CLONE_NEWUSER; clone3, whose flags a filter cannot read, gets ENOSYS so
+// that the C library falls back to clone.)
 const std::vector<std::string>& refused_list() {
-  static const std::vector<std::string> list = {
-      "bpf", "perf_event_open", "mount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen",
-      "fsconfig", "fsmount", "fspick", "mount_setattr", "kexec_load", "kexec_file_load", "init_module",
-      "finit_module", "delete_module", "keyctl", "add_key", "request_key", "open_by_handle_at", "setns",
-      "process_vm_writev", "process_vm_readv", "iopl", "ioperm", "reboot", "swapon", "swapoff",
-      "clock_settime", "clock_adjtime", "settimeofday", "acct", "quotactl", "userfaultfd"};
+  static const std::vector<std::string> list = [] {
+    std::vector<std::string> names;
+    for (const auto& w : collector::watched_syscalls())
+      if (w.refused_in_sandbox) names.push_back(w.name);
+    return names;
+  }();
   return list;
 }
 
@@ -194,11 +197,8 @@ bool install_syscall_filter(std::string* what) {
   int rc = 0;
   // Any other ABI (i386 through int 0x80, x32) is refused as a whole.
   rc |= seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(EPERM));
-  for (const auto& name : refused_list()) {
-    int nr = seccomp_syscall_resolve_name(name.c_str());
-    if (nr == __NR_SCMP_ERROR) continue;  // not on this architecture
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-  }
+  for (const auto& w : collector::watched_syscalls())
+    if (w.refused_in_sandbox) rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), static_cast<int>(w.nr), 0);
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
                          SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
   rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,

@@ -49,6 +49,7 @@ std::string_view event_kind(const Event& event) {
     case Event::kSend: return "send";
     case Event::kRecv: return "recv";
     case Event::kDns: return "dns";
+    case Event::kSystemCall: return "system_call";
     case Event::kProcess: return "process";
     case Event::kJitSymbols: return "jit_symbols";
     case Event::BODY_NOT_SET: break;

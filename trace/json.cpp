@@ -253,6 +253,19 @@ Json event_json(const Event& e) {
     case Event::kClose: put_socket(j, e.close()); break;
     case Event::kSend: put_data(j, e.send()); break;
     case Event::kRecv: put_data(j, e.recv()); break;
+    case Event::kSystemCall: {
+      const SystemCall& x = e.system_call();
+      j["name"] = x.name();
+      j["number"] = x.number();
+      j["abi"] = x.abi();
+      j["args"] = Json::array();
+      for (uint64_t a : x.args()) j["args"].push_back(a);
+      if (!x.path().empty()) j["path"] = x.path();
+      if (x.path_truncated()) j["path_truncated"] = true;
+      if (x.path_unreadable()) j["path_unreadable"] = true;
+      put_result(j, x.result());
+      break;
+    }
     case Event::kDns: {
       const Dns& x = e.dns();
       j["source"] = std::string(syscall_name(x.source()));

@@ -57,6 +57,11 @@ std::string raw_summary(const Event& e) {
     }
     case Event::kUname:
       return "uname " + e.uname().nodename() + " " + e.uname().release();
+    case Event::kSystemCall: {
+      const SystemCall& x = e.system_call();
+      return kind + " " + std::string(x.abi() == "ia32" ? "ia32 " : "") + x.name() +
+             (x.path().empty() ? "" : " " + x.path()) + " " + result_text(x.result());
+    }
     case Event::kConnect:
     case Event::kBind:
     case Event::kListen:

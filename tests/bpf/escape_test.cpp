@@ -25,6 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsSupersetOf;
+using ::testing::UnorderedElementsAre;
 
 namespace fs = std::filesystem;
 
@@ -100,6 +101,19 @@ std::vector<std::string> connects(const Escape& r) {
   return out;
 }
 
+// "NAME[ PATH] = ERROR" (or "= N") for the command's system_call events,
+// "ia32 NAME = ERROR" for the 32-bit ABI.
+std::vector<std::string> system_calls(const Escape& r) {
+  std::vector<std::string> out;
+  for (const auto& e : of_kind(r.events, "system_call")) {
+    int64_t result = e["result"];
+    out.push_back((e["abi"] == "ia32" ? "ia32 " : "") + e["name"].get<std::string>() +
+                  (e.contains("path") ? " " + e["path"].get<std::string>() : "") + " = " +
+                  (result < 0 ? e["error"].get<std::string>() : std::to_string(result)));
+  }
+  return out;
+}
+
 std::vector<std::string> escape_findings(const Escape& r) {
   std::vector<std::string> out;
   if (!r.report.is_object()) return out;
@@ -148,9 +162,10 @@ TEST(Escape, RemountingEtcIsRefused) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "remount /etc: errno EPERM\nremount /: errno EPERM\nwrite /etc/passwd: errno EACCES\n");
   EXPECT_THAT(opens_of(r, "/etc/passwd"), ElementsAre("open /etc/passwd = EACCES"));
-  EXPECT_THAT(escape_findings(r), ElementsAre("high " + std::string("remount_etc") + " (pid " +
-                                              std::to_string(r.report["findings"][0].value("pid", 0)) +
-                                              ") tried to write /etc/passwd, which the sandbox shows read-only."));
+  EXPECT_THAT(system_calls(r), ElementsAre("mount /etc = EPERM", "mount / = EPERM"));
+  std::string who = "high remount_etc (pid " + std::to_string(r.report["findings"][0].value("pid", 0)) + ") ";
+  EXPECT_THAT(escape_findings(r), UnorderedElementsAre(who + "tried to write /etc/passwd, which the sandbox shows read-only.",
+                                                       who + "called mount (/etc), which the sandbox refuses (EPERM, 2 times)."));
 }
 
 TEST(Escape, HostHomesAndSshKeysAreNotThere) {
@@ -194,6 +209,9 @@ TEST(Escape, HostUnixSocketsAreUnreachable) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "connect unix path: errno ENOENT\nconnect unix abstract: errno ECONNREFUSED\n");
   EXPECT_THAT(connects(r), ElementsAre("connect " + path + " = ENOENT", "connect @" + abstract + " = ECONNREFUSED"));
+  EXPECT_THAT(escape_findings(r),
+              UnorderedElementsAre(HasSubstr(") tried to reach the unix socket " + path + ", which is not in the sandbox (ENOENT)."),
+                          HasSubstr(") tried to reach the unix socket @" + abstract + ", which is not in the sandbox (ECONNREFUSED).")));
 }
 
 TEST(Escape, OnlyLoopbackExists) {
@@ -220,6 +238,8 @@ TEST(Escape, SetuidRootBinaryGivesNothing) {
   int execs = 0;
   for (const auto& e : of_kind(r.events, "exec")) execs += e["path"] == target;
   EXPECT_EQ(execs, 1) << "the trace shows the setuid binary run";
+  EXPECT_THAT(system_calls(r), ElementsAre("setuid = EINVAL"));
+  EXPECT_THAT(escape_findings(r), ElementsAre(HasSubstr(") tried to change its user or group with setuid (EINVAL).")));
 }
 
 TEST(Escape, NoNewUserNamespaceNoCapabilities) {
@@ -228,6 +248,10 @@ TEST(Escape, NoNewUserNamespaceNoCapabilities) {
   Escape r = run_escape(ws, {}, {kEscape + "userns_caps"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "unshare(CLONE_NEWUSER): errno EPERM\nclone(CLONE_NEWUSER): errno EPERM\n");
+  EXPECT_THAT(system_calls(r), ElementsAre("unshare = EPERM", "clone = EPERM"));
+  EXPECT_THAT(escape_findings(r),
+              UnorderedElementsAre(HasSubstr(") tried to create a new user namespace with clone, which the sandbox refuses (EPERM)."),
+                          HasSubstr(") tried to create a new user namespace with unshare, which the sandbox refuses (EPERM).")));
   Escape caps = run_escape(ws, {}, {"sh", "-c", "id -u; id -G; grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)|^NoNewPrivs|^Seccomp:' /proc/self/status"});
   EXPECT_EQ(caps.exit_code, 0) << caps.err;
   EXPECT_EQ(caps.out,
@@ -260,6 +284,11 @@ TEST(Escape, AgenttraceCannotBeKilledOrTraced) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "kill agenttrace: errno ESRCH\nptrace agenttrace: errno ESRCH\nptrace init: errno EPERM\n");
   EXPECT_TRUE(r.report.is_object()) << "agenttrace finished its report";
+  EXPECT_THAT(system_calls(r), ElementsAre("kill = ESRCH", "ptrace = ESRCH", "ptrace = EPERM"));
+  std::string pid = std::to_string(getpid());
+  EXPECT_THAT(escape_findings(r),
+              UnorderedElementsAre(HasSubstr(") tried to signal process " + pid + ", outside the sandbox (ESRCH)."),
+                          HasSubstr(") tried to ptrace process 1 and " + pid + " (ESRCH).")));
 }
 
 TEST(Escape, BpfModulesSysctlAnd32BitAbiAreRefused) {
@@ -268,8 +297,14 @@ TEST(Escape, BpfModulesSysctlAnd32BitAbiAreRefused) {
   Escape bpf = run_escape(ws, {}, {kEscape + "bpf_unfilter"});
   EXPECT_EQ(bpf.out, "bpf(BPF_MAP_GET_NEXT_ID): errno EPERM\nbpf(BPF_MAP_GET_FD_BY_ID): errno EPERM\n");
   EXPECT_EQ(bpf.exit_code, 0) << bpf.err;
+  EXPECT_THAT(system_calls(bpf), ElementsAre("bpf = EPERM", "bpf = EPERM"));
+  EXPECT_THAT(escape_findings(bpf), ElementsAre(HasSubstr(") called bpf, which the sandbox refuses (EPERM, 2 times).")));
   Escape mod = run_escape(ws, {}, {kEscape + "load_module"});
   EXPECT_EQ(mod.out, "finit_module: errno EPERM\ninit_module: errno EPERM\ndelete_module: errno EPERM\n");
+  EXPECT_THAT(system_calls(mod), ElementsAre("finit_module = EPERM", "init_module = EPERM", "delete_module ext4 = EPERM"));
+  EXPECT_THAT(escape_findings(mod), UnorderedElementsAre(HasSubstr(") called delete_module (ext4), which the sandbox refuses (EPERM, 1 time)."),
+                                                HasSubstr(") called finit_module, which the sandbox refuses (EPERM, 1 time)."),
+                                                HasSubstr(") called init_module, which the sandbox refuses (EPERM, 1 time).")));
   Escape sys = run_escape(ws, {}, {kEscape + "write_sysctl"});
   EXPECT_EQ(sys.out,
             "write /proc/sys/kernel/core_pattern: errno EACCES\nwrite /proc/sys/vm/drop_caches: errno EACCES\n"
@@ -279,6 +314,9 @@ TEST(Escape, BpfModulesSysctlAnd32BitAbiAreRefused) {
                                                   HasSubstr("tried to write /sys/kernel/mm/transparent_hugepage/enabled")}));
   Escape abi = run_escape(ws, {}, {kEscape + "abi32"});
   EXPECT_EQ(abi.out, "int 0x80 getuid32: errno EPERM\n");
+  EXPECT_THAT(system_calls(abi), ElementsAre("ia32 getuid32 = EPERM"));
+  EXPECT_THAT(escape_findings(abi),
+              ElementsAre(HasSubstr(") used the 32-bit system-call ABI (getuid32), which the sandbox refuses (EPERM).")));
 }
 
 TEST(Escape, ForkBombStopsAtTheProcessLimit) {
@@ -292,6 +330,8 @@ TEST(Escape, ForkBombStopsAtTheProcessLimit) {
   int forks = 0;
   for (const auto& e : of_kind(r.events, "fork")) forks += !e["thread"].get<bool>();
   EXPECT_EQ(forks, 38);
+  EXPECT_THAT(system_calls(r), ElementsAre("clone = EAGAIN"));
+  EXPECT_THAT(escape_findings(r), ElementsAre(HasSubstr(") ran into the sandbox's process limit: 1 clone calls refused (EAGAIN).")));
 }
 
 TEST(Escape, FileSizeLimitStopsFillingTheDisk) {

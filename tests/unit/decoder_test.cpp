@@ -203,6 +203,47 @@ TEST(Decoder, UnameFields) {
   EXPECT_EQ(e.uname().release(), "6.18");
 }
 
+TEST(Decoder, SystemCallNamedInItsAbiWithItsPath) {
+  at_syscall_event raw{};
+  raw.h = make_header(AT_KIND_SYSCALL, 4, 4, "x");
+  raw.result = -1;  // EPERM
+  raw.nr = 165;     // x86-64 mount
+  raw.abi = AT_ABI_X86_64;
+  raw.args[0] = 0;
+  raw.args[1] = 0x7ffd0000;
+  raw.args[3] = 0x20 | 0x1000;
+  raw.path_len = 4;
+  auto e = decode_ok(RawRecord(raw).append("/etc").finish());
+  ASSERT_TRUE(e.has_system_call());
+  EXPECT_EQ(e.system_call().name(), "mount");
+  EXPECT_EQ(e.system_call().number(), 165u);
+  EXPECT_EQ(e.system_call().abi(), "x86_64");
+  EXPECT_EQ(e.system_call().result(), -1);
+  EXPECT_EQ(e.system_call().path(), "/etc");
+  ASSERT_EQ(e.system_call().args_size(), 4);
+  EXPECT_EQ(e.system_call().args(1), 0x7ffd0000u);
+  EXPECT_EQ(e.system_call().args(3), 0x1020u);
+  EXPECT_FALSE(e.system_call().path_unreadable());
+
+  at_syscall_event compat{};
+  compat.h = make_header(AT_KIND_SYSCALL, 4, 4, "x");
+  compat.h.flags = AT_F_READ_FAILED;
+  compat.result = -1;
+  compat.nr = 199;  // i386 getuid32
+  compat.abi = AT_ABI_IA32;
+  auto c = decode_ok(RawRecord(compat).finish());
+  EXPECT_EQ(c.system_call().name(), "getuid32");
+  EXPECT_EQ(c.system_call().abi(), "ia32");
+  EXPECT_TRUE(c.system_call().path().empty());
+  EXPECT_TRUE(c.system_call().path_unreadable());
+
+  compat.nr = 4000;  // no such call
+  EXPECT_EQ(decode_ok(RawRecord(compat).finish()).system_call().name(), "syscall 4000");
+
+  raw.path_len = 5;  // longer than what follows
+  EXPECT_EQ(decode_error(RawRecord(raw).append("/etc").finish()), "record lengths overrun its size (syscall)");
+}
+
 TEST(Decoder, RejectsShortAndOverrunningRecords) {
   std::vector<uint8_t> tiny(10, 0);
   EXPECT_NE(decode_error(tiny).find("shorter than a record header"), std::string::npos);

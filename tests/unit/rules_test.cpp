@@ -1,5 +1,7 @@
 // Every rule on built event sequences, positive and negative: no kernel.
 #include <fcntl.h>
+
+#include <algorithm>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -265,6 +267,78 @@ TEST(Rules, IdsAreStableAcrossRunsAndPids) {
   EXPECT_EQ(a[1].id, b[1].id);
   EXPECT_NE(a[0].id, a[1].id);
   EXPECT_THAT(a[0].id, ::testing::StartsWith(a[0].rule + "-"));
+}
+
+}  // namespace
+}  // namespace agenttrace::analyzer
+
+namespace agenttrace::analyzer {
+namespace {
+
+void system_call(Story& s, const std::string& name, int64_t result, std::vector<uint64_t> args = {},
+                 const std::string& path = "", const std::string& abi = "x86_64") {
+  auto& e = s.add(100);
+  auto* x = e.mutable_system_call();
+  x->set_name(name);
+  x->set_abi(abi);
+  x->set_result(result);
+  for (uint64_t a : args) x->add_args(a);
+  x->set_path(path);
+}
+
+std::vector<std::string> messages_of(const std::vector<Finding>& fs, const std::string& rule) {
+  std::vector<std::string> out;
+  for (const auto& f : fs)
+    if (f.rule == rule) out.push_back(std::string(severity_name(f.severity)) + " " + f.message);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(Rules, SandboxEscapeAttemptsFromRefusedSystemCallsAndUnixSockets) {
+  Story s;
+  s.header().set_mode("sandbox");
+  s.fork(101);                                        // pids inside: 1 (init), 2, and this one
+  system_call(s, "mount", -1, {0, 1, 0, 0x20}, "/etc");
+  system_call(s, "mount", -1, {0, 2, 0, 0x20}, "/");
+  system_call(s, "bpf", -1);
+  system_call(s, "kill", -3, {4242, 9});              // a pid never inside: outside
+  system_call(s, "kill", -3, {2, 15});                // a child that is gone: not an attempt
+  system_call(s, "ptrace", -1, {16, 1});              // PTRACE_ATTACH to init
+  system_call(s, "clone", -11, {0x11});               // EAGAIN: the process limit
+  system_call(s, "clone", -11, {0x11});
+  system_call(s, "setuid", -22, {0});
+  system_call(s, "getuid32", -1, {}, "", "ia32");
+  system_call(s, "unshare", 0, {0x20000});            // allowed (a mount namespace): nothing
+  for (auto [path, result] : {std::pair{std::string("/run/host.sock"), -2}, {"@host-abstract", -111},
+                              {"/var/run/nscd/socket", -2}, {"/run/inside.sock", 0}}) {
+    auto& e = s.add(100);
+    e.mutable_connect()->mutable_addr()->set_family("unix");
+    e.mutable_connect()->mutable_addr()->set_path(path);
+    e.mutable_connect()->set_result(result);
+  }
+  auto fs = s.findings();
+  EXPECT_THAT(messages_of(fs, "sandbox-escape-attempt"),
+              ::testing::ElementsAre(
+                  "high agent (pid 100) called bpf, which the sandbox refuses (EPERM, 1 time).",
+                  "high agent (pid 100) called mount (/etc), which the sandbox refuses (EPERM, 2 times).",
+                  "high agent (pid 100) ran into the sandbox's process limit: 2 clone calls refused (EAGAIN).",
+                  "high agent (pid 100) tried to change its user or group with setuid (EINVAL).",
+                  "high agent (pid 100) tried to ptrace process 1 (EPERM).",
+                  "high agent (pid 100) tried to reach the unix socket /run/host.sock, which is not in the sandbox (ENOENT).",
+                  "high agent (pid 100) tried to reach the unix socket @host-abstract, which is not in the sandbox (ECONNREFUSED).",
+                  "high agent (pid 100) tried to signal process 4242, outside the sandbox (ESRCH).",
+                  "high agent (pid 100) used the 32-bit system-call ABI (getuid32), which the sandbox refuses (EPERM)."));
+  const Finding* mount = nullptr;
+  for (const auto& f : fs)
+    if (f.message.find("called mount") != std::string::npos) mount = &f;
+  ASSERT_NE(mount, nullptr);
+  ASSERT_EQ(mount->evidence.size(), 1u);
+  EXPECT_EQ(mount->evidence[0].what, "mount /etc = EPERM");
+  EXPECT_EQ(mount->evidence[0].event, 3u);
+
+  // The same calls outside a sandbox are events, not escape attempts.
+  s.header().set_mode("run");
+  EXPECT_THAT(messages_of(s.findings(), "sandbox-escape-attempt"), ::testing::IsEmpty());
 }
 
 }  // namespace
