@@ -114,7 +114,8 @@ bool py_truthy(const Json& j) {
     case Json::value_t::number_integer: return j.get<int64_t>() != 0;
     case Json::value_t::number_unsigned: return j.get<uint64_t>() != 0;
     case Json::value_t::number_float: return j.get<double>() != 0.0;
-    case Json::value_t::string:
+    // nlohmann's empty() is false for every string, "" included.
+    case Json::value_t::string: return !j.get_ref<const std::string&>().empty();
     case Json::value_t::array:
     case Json::value_t::object: return !j.empty();
     default: return true;

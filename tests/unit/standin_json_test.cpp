@@ -59,7 +59,7 @@ TEST(StandInJson, SpaceIsPythonsIsspace) {
 }
 
 TEST(StandInJson, TruthinessAndStrAreNamedLikePythons) {
-  for (const Json& j : {Json(nullptr), Json(false), Json(0), Json(0.0), Json::array(), Json::object()}) {
+  for (const Json& j : {Json(nullptr), Json(false), Json(0), Json(0.0), Json(""), Json::array(), Json::object()}) {
     EXPECT_FALSE(py_truthy(j)) << j.dump();
   }
   for (const Json& j : {Json(true), Json(-1), Json(0.5), Json("0"), Json::array({0}), Json{{"a", nullptr}}}) {

@@ -80,5 +80,18 @@ TEST(StandInShapes, ABodyThatIsNoJsonGetsTheDefaultModelAndTheQueryIsNoPartOfThe
             R"("output_tokens": 2, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}})" "\n");
 }
 
+TEST(StandInShapes, GeminiTakesAnEmptyModelFromItsPathAsWritten) {
+  StandInReply r = answer_request("POST", "/v1beta/models/g%C3%A9:generateContent", R"({"model":"","stream":false})",
+                                  5, "a b");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.request_id, "req_standin_000005");
+  EXPECT_FALSE(r.stream);
+  EXPECT_EQ(r.body,
+            R"({"candidates": [{"content": {"parts": [{"text": "a b"}], "role": "model"}, )"
+            R"("finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 6, )"
+            R"("candidatesTokenCount": 2, "totalTokenCount": 8}, "modelVersion": "g%C3%A9", )"
+            R"("responseId": "standin-000005"})" "\n");
+}
+
 }  // namespace
 }  // namespace agenttrace::sandbox
