@@ -30,7 +30,6 @@
 #include <unistd.h>
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -50,18 +49,17 @@
 #include <string_view>
 #include <thread>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 #include "common/output_file.h"
 #include "common/unique_fd.h"
 #include "sandbox/certificate.h"
+#include "sandbox/standin_json.h"
+#include "sandbox/standin_shapes.h"
 
 namespace agenttrace::sandbox {
 namespace {
 
-using Json = nlohmann::ordered_json;
-
-// A fixed creation time keeps replies byte-for-byte reproducible.
-constexpr int64_t kCreated = 1700000000;
 // Refuse absurd uploads rather than buffering them in memory.
 constexpr size_t kMaxBody = size_t{256} * 1024 * 1024;
 // Bounds every read and write of a connection (and a TLS handshake), like the
@@ -116,171 +114,7 @@ std::string trim_ascii(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
-// ---- Python compatibility -----------------------------------------------------
-
-// Decodes one UTF-8 sequence at s[i]; *len gets its length. Bytes that are not
-// valid UTF-8 decode to themselves (as Latin-1), one at a time.
-uint32_t decode_utf8(std::string_view s, size_t i, size_t* len) {
-  auto b = static_cast<unsigned char>(s[i]);
-  *len = 1;
-  if (b < 0x80) return b;
-  size_t n = b >= 0xf5 ? 0 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return b;
-  uint32_t cp = b & (0x7f >> n);
-  for (size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xc0) != 0x80) return b;
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-    return b;
-  }
-  *len = n;
-  return cp;
-}
-
-std::string latin1_to_utf8(std::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    if (c < 0x80) {
-      out += ch;
-    } else {
-      out += static_cast<char>(0xc0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3f));
-    }
-  }
-  return out;
-}
-
-// str.isspace(), which is what \s matches in a Python str pattern.
-bool py_isspace(uint32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 || cp == 0x202f || cp == 0x205f ||
-         cp == 0x3000;
-}
-
-// A JSON string as Python's json.dumps writes it (ensure_ascii): the short
-// escapes, \u00XX for other control characters and everything from DEL up,
-// surrogate pairs above the BMP. `latin1`: the bytes are code points (how
-// Python's http.server decodes request lines and headers), else UTF-8.
-void append_py_string(std::string& out, std::string_view s, bool latin1) {
-  out += '"';
-  char buf[16];
-  for (size_t i = 0; i < s.size();) {
-    size_t len = 1;
-    uint32_t cp = latin1 ? static_cast<unsigned char>(s[i]) : decode_utf8(s, i, &len);
-    i += len;
-    switch (cp) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      default: break;
-    }
-    if (cp >= 0x20 && cp < 0x7f) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x10000) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", cp);
-      out += buf;
-    } else {
-      uint32_t v = cp - 0x10000;
-      std::snprintf(buf, sizeof buf, "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff));
-      out += buf;
-    }
-  }
-  out += '"';
-}
-
-// json.dumps(value) (indent < 0: separators ", " and ": ") or
-// json.dumps(value, indent=N), keys in insertion order.
-void append_py_json(std::string& out, const Json& j, int indent, int level) {
-  auto newline = [&](int lvl) {
-    out += '\n';
-    out.append(static_cast<size_t>(indent * lvl), ' ');
-  };
-  switch (j.type()) {
-    case Json::value_t::null: out += "null"; return;
-    case Json::value_t::boolean: out += j.get<bool>() ? "true" : "false"; return;
-    case Json::value_t::number_integer: out += std::to_string(j.get<int64_t>()); return;
-    case Json::value_t::number_unsigned: out += std::to_string(j.get<uint64_t>()); return;
-    case Json::value_t::string: append_py_string(out, j.get_ref<const std::string&>(), false); return;
-    case Json::value_t::array: {
-      if (j.empty()) {
-        out += "[]";
-        return;
-      }
-      out += '[';
-      bool first = true;
-      for (const auto& item : j) {
-        if (!first) out += indent < 0 ? ", " : ",";
-        if (indent >= 0) newline(level + 1);
-        append_py_json(out, item, indent, level + 1);
-        first = false;
-      }
-      if (indent >= 0) newline(level);
-      out += ']';
-      return;
-    }
-    case Json::value_t::object: {
-      if (j.empty()) {
-        out += "{}";
-        return;
-      }
-      out += '{';
-      bool first = true;
-      for (const auto& [key, item] : j.items()) {
-        if (!first) out += indent < 0 ? ", " : ",";
-        if (indent >= 0) newline(level + 1);
-        append_py_string(out, key, false);
-        out += ": ";
-        append_py_json(out, item, indent, level + 1);
-        first = false;
-      }
-      if (indent >= 0) newline(level);
-      out += '}';
-      return;
-    }
-    default:
-      // Floats and binary never occur in the replies; nlohmann's spelling is
-      // close enough should one appear.
-      out += j.dump();
-      return;
-  }
-}
-
-std::string py_dumps(const Json& j) {
-  std::string out;
-  append_py_json(out, j, -1, 0);
-  return out;
-}
-
-// Python truthiness of a JSON value.
-bool truthy(const Json& j) {
-  switch (j.type()) {
-    case Json::value_t::null: return false;
-    case Json::value_t::boolean: return j.get<bool>();
-    case Json::value_t::number_integer: return j.get<int64_t>() != 0;
-    case Json::value_t::number_unsigned: return j.get<uint64_t>() != 0;
-    case Json::value_t::number_float: return j.get<double>() != 0.0;
-    case Json::value_t::string:
-    case Json::value_t::array:
-    case Json::value_t::object: return !j.empty();
-    default: return true;
-  }
-}
-
-// str(value) for the model name; exact for strings, integers and booleans,
-// which is what clients send.
-std::string py_str(const Json& j) {
-  if (j.is_string()) return j.get<std::string>();
-  if (j.is_boolean()) return j.get<bool>() ? "True" : "False";
-  if (j.is_number_integer()) return j.dump();
-  return j.dump();
-}
+// ---- records -------------------------------------------------------------------
 
 // The request-N.json bytes: json.dumps(meta, indent=2) + "\n".
 std::string record_json(const RecordedRequest& r, const std::string& path) {
@@ -331,379 +165,6 @@ std::string python_path(const std::string& target) {
   if (target.rfind("//", 0) != 0) return target;
   size_t i = target.find_first_not_of('/');
   return "/" + (i == std::string::npos ? std::string() : target.substr(i));
-}
-
-struct UrlParts {
-  std::string path;
-  std::string query;
-};
-
-// urllib.parse.urlsplit, for the parts routing needs.
-UrlParts url_split(std::string url) {
-  size_t colon = url.find(':');
-  if (colon != std::string::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(url[0]))) {
-    bool scheme = true;
-    for (size_t i = 0; i < colon; ++i) {
-      char c = url[i];
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') scheme = false;
-    }
-    if (scheme) url = url.substr(colon + 1);
-  }
-  if (url.rfind("//", 0) == 0) {
-    size_t end = url.find_first_of("/?#", 2);
-    url = end == std::string::npos ? std::string() : url.substr(end);
-  }
-  if (size_t hash = url.find('#'); hash != std::string::npos) url.resize(hash);
-  UrlParts parts;
-  if (size_t q = url.find('?'); q != std::string::npos) {
-    parts.query = url.substr(q + 1);
-    url.resize(q);
-  }
-  parts.path = url;
-  return parts;
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// parse_qs(query).get(name): values with a non-empty raw value, in order.
-std::vector<std::string> query_values(const std::string& query, const std::string& name) {
-  std::vector<std::string> values;
-  size_t start = 0;
-  while (start <= query.size()) {
-    size_t end = query.find('&', start);
-    if (end == std::string::npos) end = query.size();
-    std::string_view field(query.data() + start, end - start);
-    size_t eq = field.find('=');
-    if (eq != std::string_view::npos && eq + 1 < field.size() && percent_decode(field.substr(0, eq)) == name) {
-      values.push_back(percent_decode(field.substr(eq + 1)));
-    }
-    start = end + 1;
-  }
-  return values;
-}
-
-// ---- reply shapes (samples/net/standin.py) ----------------------------------
-
-struct ReplyContext {
-  uint64_t n = 0;
-  std::string text;
-  std::vector<std::string> pieces;
-  std::string model;
-  int64_t in_tokens = 0;
-  int64_t out_tokens = 0;
-  bool stream = false;
-  Json req;
-};
-
-std::string id6(uint64_t n) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%06llu", static_cast<unsigned long long>(n));
-  return buf;
-}
-
-Json text_block(const std::string& type, const std::string& text) {
-  Json j = Json::object();
-  j["type"] = type;
-  j["text"] = text;
-  return j;
-}
-
-Json anthropic_reply(const ReplyContext& c) {
-  Json usage = Json::object();
-  usage["input_tokens"] = c.in_tokens;
-  usage["output_tokens"] = c.out_tokens;
-  usage["cache_creation_input_tokens"] = 0;
-  usage["cache_read_input_tokens"] = 0;
-  Json j = Json::object();
-  j["id"] = "msg_standin_" + id6(c.n);
-  j["type"] = "message";
-  j["role"] = "assistant";
-  j["model"] = c.model;
-  j["content"] = Json::array({text_block("text", c.text)});
-  j["stop_reason"] = "end_turn";
-  j["stop_sequence"] = nullptr;
-  j["usage"] = usage;
-  return j;
-}
-
-struct SseEvent {
-  std::string name;  // empty: no "event:" line
-  std::string data;  // the data line's payload, already serialised
-};
-
-SseEvent event(const std::string& name, const Json& data) { return {name, py_dumps(data)}; }
-
-std::vector<SseEvent> anthropic_stream(const ReplyContext& c) {
-  Json start = anthropic_reply(c);
-  start["content"] = Json::array();
-  start["stop_reason"] = nullptr;
-  start["usage"]["output_tokens"] = 1;
-  std::vector<SseEvent> ev;
-  Json j = Json::object();
-  j["type"] = "message_start";
-  j["message"] = start;
-  ev.push_back(event("message_start", j));
-  j = Json::object();
-  j["type"] = "content_block_start";
-  j["index"] = 0;
-  j["content_block"] = text_block("text", "");
-  ev.push_back(event("content_block_start", j));
-  j = Json::object();
-  j["type"] = "ping";
-  ev.push_back(event("ping", j));
-  for (const auto& piece : c.pieces) {
-    j = Json::object();
-    j["type"] = "content_block_delta";
-    j["index"] = 0;
-    j["delta"] = text_block("text_delta", piece);
-    ev.push_back(event("content_block_delta", j));
-  }
-  j = Json::object();
-  j["type"] = "content_block_stop";
-  j["index"] = 0;
-  ev.push_back(event("content_block_stop", j));
-  Json delta = Json::object();
-  delta["stop_reason"] = "end_turn";
-  delta["stop_sequence"] = nullptr;
-  Json usage = Json::object();
-  usage["output_tokens"] = c.out_tokens;
-  j = Json::object();
-  j["type"] = "message_delta";
-  j["delta"] = delta;
-  j["usage"] = usage;
-  ev.push_back(event("message_delta", j));
-  j = Json::object();
-  j["type"] = "message_stop";
-  ev.push_back(event("message_stop", j));
-  return ev;
-}
-
-Json chat_usage(const ReplyContext& c) {
-  Json j = Json::object();
-  j["prompt_tokens"] = c.in_tokens;
-  j["completion_tokens"] = c.out_tokens;
-  j["total_tokens"] = c.in_tokens + c.out_tokens;
-  return j;
-}
-
-Json chat_reply(const ReplyContext& c) {
-  Json message = Json::object();
-  message["role"] = "assistant";
-  message["content"] = c.text;
-  message["refusal"] = nullptr;
-  Json choice = Json::object();
-  choice["index"] = 0;
-  choice["message"] = message;
-  choice["logprobs"] = nullptr;
-  choice["finish_reason"] = "stop";
-  Json j = Json::object();
-  j["id"] = "chatcmpl-standin-" + id6(c.n);
-  j["object"] = "chat.completion";
-  j["created"] = kCreated;
-  j["model"] = c.model;
-  j["system_fingerprint"] = "fp_standin";
-  j["choices"] = Json::array({choice});
-  j["usage"] = chat_usage(c);
-  return j;
-}
-
-std::vector<SseEvent> chat_stream(const ReplyContext& c) {
-  auto chunk = [&](const Json& delta, const Json& finish) {
-    Json choice = Json::object();
-    choice["index"] = 0;
-    choice["delta"] = delta;
-    choice["logprobs"] = nullptr;
-    choice["finish_reason"] = finish;
-    Json j = Json::object();
-    j["id"] = "chatcmpl-standin-" + id6(c.n);
-    j["object"] = "chat.completion.chunk";
-    j["created"] = kCreated;
-    j["model"] = c.model;
-    j["system_fingerprint"] = "fp_standin";
-    j["choices"] = Json::array({choice});
-    return j;
-  };
-  std::vector<SseEvent> ev;
-  Json first = Json::object();
-  first["role"] = "assistant";
-  first["content"] = "";
-  ev.push_back(event("", chunk(first, nullptr)));
-  for (const auto& piece : c.pieces) {
-    Json delta = Json::object();
-    delta["content"] = piece;
-    ev.push_back(event("", chunk(delta, nullptr)));
-  }
-  ev.push_back(event("", chunk(Json::object(), "stop")));
-  const Json& opts = c.req.contains("stream_options") ? c.req["stream_options"] : Json();
-  if (opts.is_object() && opts.contains("include_usage") && truthy(opts["include_usage"])) {
-    Json last = chunk(Json::object(), nullptr);
-    last["choices"] = Json::array();
-    last["usage"] = chat_usage(c);
-    ev.push_back(event("", last));
-  }
-  ev.push_back({"", "[DONE]"});
-  return ev;
-}
-
-Json responses_message(const ReplyContext& c, const std::string& status, const std::string* text) {
-  Json content = Json::array();
-  if (text) {
-    Json part = Json::object();
-    part["type"] = "output_text";
-    part["text"] = *text;
-    part["annotations"] = Json::array();
-    content.push_back(part);
-  }
-  Json j = Json::object();
-  j["id"] = "msg_standin_" + id6(c.n);
-  j["type"] = "message";
-  j["status"] = status;
-  j["role"] = "assistant";
-  j["content"] = content;
-  return j;
-}
-
-Json responses_reply(const ReplyContext& c, const std::string& status = "completed") {
-  bool done = status == "completed";
-  Json j = Json::object();
-  j["id"] = "resp_standin_" + id6(c.n);
-  j["object"] = "response";
-  j["created_at"] = kCreated;
-  j["status"] = status;
-  j["error"] = nullptr;
-  j["incomplete_details"] = nullptr;
-  j["instructions"] = nullptr;
-  j["model"] = c.model;
-  j["output"] = done ? Json::array({responses_message(c, "completed", &c.text)}) : Json::array();
-  j["parallel_tool_calls"] = true;
-  j["tool_choice"] = "auto";
-  j["tools"] = Json::array();
-  if (done) {
-    Json usage = Json::object();
-    usage["input_tokens"] = c.in_tokens;
-    usage["input_tokens_details"] = Json::object();
-    usage["input_tokens_details"]["cached_tokens"] = 0;
-    usage["output_tokens"] = c.out_tokens;
-    usage["output_tokens_details"] = Json::object();
-    usage["output_tokens_details"]["reasoning_tokens"] = 0;
-    usage["total_tokens"] = c.in_tokens + c.out_tokens;
-    j["usage"] = usage;
-  } else {
-    j["usage"] = nullptr;
-  }
-  return j;
-}
-
-std::vector<SseEvent> responses_stream(const ReplyContext& c) {
-  std::string item_id = "msg_standin_" + id6(c.n);
-  Json part = Json::object();
-  part["type"] = "output_text";
-  part["text"] = c.text;
-  part["annotations"] = Json::array();
-  Json empty_part = part;
-  empty_part["text"] = "";
-  auto text_event = [&](const char* key, const Json& value) {
-    Json j = Json::object();
-    j["item_id"] = item_id;
-    j["output_index"] = 0;
-    j["content_index"] = 0;
-    j[key] = value;
-    return j;
-  };
-  std::vector<std::pair<std::string, Json>> ev;
-  Json j = Json::object();
-  j["response"] = responses_reply(c, "in_progress");
-  ev.emplace_back("response.created", j);
-  ev.emplace_back("response.in_progress", j);
-  j = Json::object();
-  j["output_index"] = 0;
-  j["item"] = responses_message(c, "in_progress", nullptr);
-  ev.emplace_back("response.output_item.added", j);
-  ev.emplace_back("response.content_part.added", text_event("part", empty_part));
-  for (const auto& piece : c.pieces) ev.emplace_back("response.output_text.delta", text_event("delta", piece));
-  ev.emplace_back("response.output_text.done", text_event("text", c.text));
-  ev.emplace_back("response.content_part.done", text_event("part", part));
-  j = Json::object();
-  j["output_index"] = 0;
-  j["item"] = responses_message(c, "completed", &c.text);
-  ev.emplace_back("response.output_item.done", j);
-  j = Json::object();
-  j["response"] = responses_reply(c);
-  ev.emplace_back("response.completed", j);
-  // Every Responses event repeats its type and carries a sequence number.
-  std::vector<SseEvent> out;
-  for (size_t i = 0; i < ev.size(); ++i) {
-    Json full = Json::object();
-    full["type"] = ev[i].first;
-    full["sequence_number"] = i;
-    for (const auto& [key, value] : ev[i].second.items()) full[key] = value;
-    out.push_back(event(ev[i].first, full));
-  }
-  return out;
-}
-
-Json gemini_usage(const ReplyContext& c) {
-  Json j = Json::object();
-  j["promptTokenCount"] = c.in_tokens;
-  j["candidatesTokenCount"] = c.out_tokens;
-  j["totalTokenCount"] = c.in_tokens + c.out_tokens;
-  return j;
-}
-
-Json gemini_content(const std::string& text) {
-  Json part = Json::object();
-  part["text"] = text;
-  Json content = Json::object();
-  content["parts"] = Json::array({part});
-  content["role"] = "model";
-  return content;
-}
-
-Json gemini_reply(const ReplyContext& c) {
-  Json cand = Json::object();
-  cand["content"] = gemini_content(c.text);
-  cand["finishReason"] = "STOP";
-  cand["index"] = 0;
-  Json j = Json::object();
-  j["candidates"] = Json::array({cand});
-  j["usageMetadata"] = gemini_usage(c);
-  j["modelVersion"] = c.model;
-  j["responseId"] = "standin-" + id6(c.n);
-  return j;
-}
-
-Json gemini_chunks(const ReplyContext& c) {
-  Json out = Json::array();
-  for (size_t i = 0; i < c.pieces.size(); ++i) {
-    Json cand = Json::object();
-    cand["content"] = gemini_content(c.pieces[i]);
-    cand["index"] = 0;
-    bool last = i + 1 == c.pieces.size();
-    // The last chunk says why it stopped and what it cost.
-    if (last) cand["finishReason"] = "STOP";
-    Json chunk = Json::object();
-    chunk["candidates"] = Json::array({cand});
-    chunk["modelVersion"] = c.model;
-    chunk["responseId"] = "standin-" + id6(c.n);
-    if (last) chunk["usageMetadata"] = gemini_usage(c);
-    out.push_back(chunk);
-  }
-  return out;
 }
 
 // ---- sockets ------------------------------------------------------------------
@@ -981,21 +442,12 @@ std::string http_date() {
   return buf;
 }
 
-void write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) throw Error("cannot create " + tmp + ": " + errno_text(errno) + ".");
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error("cannot write " + tmp + ": " + errno_text(errno) + ".");
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd.release()) != 0) throw Error("cannot write " + tmp + ": " + errno_text(errno) + ".");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    throw Error("cannot rename " + tmp + " to " + path + ": " + errno_text(errno) + ".");
-  }
+// DIR/request-N.body and then DIR/request-N.json: once request-N.json
+// exists, request-N.body is complete.
+void write_record(const std::string& dir, const RecordedRequest& r) {
+  std::string base = dir + "/request-" + std::to_string(r.n);
+  write_file_atomic(base + ".body", r.body, 0600);
+  write_file_atomic(base + ".json", record_json(r, python_path(r.target)), 0600);
 }
 
 // Blocks every signal in the calling thread and returns the previous mask.
@@ -1233,6 +685,11 @@ size_t remove_stale_standin_dirs(const std::string& parent) {
 }
 
 StandIn::Impl::Impl(StandInOptions o) : options(std::move(o)) {
+  if (!options.record_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.record_dir, ec);
+    if (ec) throw Error("cannot create the directory " + options.record_dir + ": " + ec.message() + ".");
+  }
   const char* tmp = getenv("TMPDIR");
   const std::string tmp_dir = tmp && *tmp ? tmp : "/tmp";
   // What an agenttrace killed before it could clean up left behind (a
@@ -1402,104 +859,39 @@ httplib::Server::HandlerResponse StandIn::Impl::respond(httplib::Response& res) 
 
 void StandIn::Impl::route(RequestState& st, httplib::Response& res) {
   RecordedRequest& r = st.record;
-  const uint64_t n = r.n;
-  auto send_json = [&](int status, const Json& obj) {
-    res.status = status;
-    res.set_content(py_dumps(obj) + "\n", "application/json");
-    res.set_header("x-request-id", "req_standin_" + id6(n));
-    r.status = status;
-  };
-  auto send_sse = [&](const std::vector<SseEvent>& events) {
-    auto frames = std::make_shared<std::vector<std::string>>();
-    for (const auto& e : events) {
-      frames->push_back((e.name.empty() ? std::string() : "event: " + e.name + "\n") + "data: " + e.data + "\n\n");
-    }
-    res.status = 200;
-    res.set_header("Cache-Control", "no-cache");
-    res.set_header("Connection", "close");
-    res.set_header("x-request-id", "req_standin_" + id6(n));
-    // No length: the stream ends when the connection closes.
-    res.set_content_provider("text/event-stream; charset=utf-8", [frames](size_t, httplib::DataSink& sink) {
-      // One write per event, like a real stream.
-      for (const auto& frame : *frames) {
-        if (!sink.write(frame.data(), frame.size())) return false;
-      }
-      sink.done();
-      return true;
-    });
-    st.close_after = true;
-    r.status = 200;
-  };
-
-  UrlParts url = url_split(python_path(r.target));
-  std::string gemini_model, gemini_method;
-  static const std::string kGeminiPrefix = "/v1beta/models/";
-  if (url.path.rfind(kGeminiPrefix, 0) == 0) {
-    std::string rest = url.path.substr(kGeminiPrefix.size());
-    size_t colon = rest.find(':');
-    if (colon != std::string::npos && colon > 0 && rest.substr(0, colon).find('/') == std::string::npos) {
-      std::string method = rest.substr(colon + 1);
-      if (method == "generateContent" || method == "streamGenerateContent") {
-        gemini_model = rest.substr(0, colon);
-        gemini_method = method;
-      }
-    }
-  }
-  bool gemini = !gemini_method.empty();
-  std::string kind = url.path == "/v1/messages"           ? "anthropic"
-                     : url.path == "/v1/chat/completions" ? "chat"
-                     : url.path == "/v1/responses"        ? "responses"
-                                                          : "";
-  if (r.method != "POST" || (kind.empty() && !gemini)) {
-    Json error = Json::object();
-    error["type"] = "not_found_error";
-    error["message"] = latin1_to_utf8("standin: no route for " + r.method + " " + url.path);
-    Json obj = Json::object();
-    obj["type"] = "error";
-    obj["error"] = error;
-    send_json(404, obj);
+  StandInReply reply = answer_request(r.method, python_path(r.target), r.body, r.n, options.reply);
+  r.status = reply.status;
+  res.status = reply.status;
+  if (!reply.stream) {
+    res.set_content(reply.body, "application/json");
+    res.set_header("x-request-id", reply.request_id);
     return;
   }
-
-  Json req = r.body.empty() ? Json::object() : Json::parse(r.body, nullptr, false);
-  if (!req.is_object()) req = Json::object();  // lenient: a fixture should answer whatever it is sent
-  ReplyContext c;
-  c.n = n;
-  c.text = options.reply;
-  c.pieces = text_pieces(options.reply);
-  if (req.contains("model") && truthy(req["model"])) {
-    c.model = py_str(req["model"]);
-  } else {
-    c.model = gemini ? latin1_to_utf8(gemini_model) : "standin-model";
-  }
-  c.in_tokens = std::max<int64_t>(1, static_cast<int64_t>(r.body.size() / 4));  // a deterministic guess
-  c.out_tokens = static_cast<int64_t>(c.pieces.size());
-  c.stream = req.contains("stream") && req["stream"].is_boolean() && req["stream"].get<bool>();
-  c.req = std::move(req);
-
-  if (gemini) {
-    if (gemini_method == "generateContent") {
-      send_json(200, gemini_reply(c));
-      return;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("Connection", "close");
+  res.set_header("x-request-id", reply.request_id);
+  auto frames = std::make_shared<std::vector<std::string>>(std::move(reply.frames));
+  // No length: the stream ends when the connection closes.
+  res.set_content_provider("text/event-stream; charset=utf-8", [frames](size_t, httplib::DataSink& sink) {
+    // One write per event, like a real stream.
+    for (const auto& frame : *frames) {
+      if (!sink.write(frame.data(), frame.size())) return false;
     }
-    Json chunks = gemini_chunks(c);
-    if (query_values(url.query, "alt") == std::vector<std::string>{"sse"}) {
-      std::vector<SseEvent> events;
-      for (const auto& chunk : chunks) events.push_back(event("", chunk));
-      send_sse(events);
-    } else {
-      send_json(200, chunks);
-    }
-    return;
-  }
-  if (c.stream) {
-    send_sse(kind == "anthropic" ? anthropic_stream(c) : kind == "chat" ? chat_stream(c) : responses_stream(c));
-  } else {
-    send_json(200, kind == "anthropic" ? anthropic_reply(c) : kind == "chat" ? chat_reply(c) : responses_reply(c));
-  }
+    sink.done();
+    return true;
+  });
+  st.close_after = true;
 }
 
 void StandIn::Impl::commit(RecordedRequest record) {
+  if (!options.record_dir.empty()) {
+    try {
+      write_record(options.record_dir, record);
+    } catch (const Error& e) {
+      // The request is still answered and kept for requests(); only its files are missing.
+      std::fprintf(stderr, "standin: %s\n", e.what());
+    }
+  }
   std::lock_guard<std::mutex> lock(mu);
   uint64_t n = record.n;
   records[n] = std::move(record);
@@ -1636,12 +1028,7 @@ void StandIn::write_records(const std::string& dir) const {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error("cannot create the directory " + dir + ": " + ec.message() + ".");
-  for (const auto& r : requests()) {
-    std::string base = dir + "/request-" + std::to_string(r.n);
-    // The body first: once request-N.json exists, request-N.body is complete.
-    write_file_atomic(base + ".body", r.body);
-    write_file_atomic(base + ".json", record_json(r, python_path(r.target)));
-  }
+  for (const auto& r : requests()) write_record(dir, r);
 }
 
 void StandIn::write_records_safely(const std::string& dir, const std::vector<RecordedRequest>& requests) {
@@ -1657,28 +1044,6 @@ void StandIn::write_records_safely(const std::string& dir, const std::vector<Rec
     UniqueFd json = create_output_file_in(d.get(), dir, base + ".json");
     write_all(json.get(), dir + "/" + base + ".json", record_json(r, python_path(r.target)));
   }
-}
-
-std::vector<std::string> text_pieces(const std::string& text) {
-  std::vector<std::string> pieces;
-  size_t i = 0;
-  auto space_at = [&](size_t at, size_t* len) {
-    uint32_t cp = decode_utf8(text, at, len);
-    // A byte that is not UTF-8 is no character at all, so not a space either.
-    return !(cp >= 0x80 && *len == 1) && py_isspace(cp);
-  };
-  while (i < text.size()) {
-    size_t start = i, len = 1;
-    if (space_at(i, &len)) {
-      while (i < text.size() && space_at(i, &len)) i += len;
-    } else {
-      while (i < text.size() && !space_at(i, &len)) i += len;
-      while (i < text.size() && space_at(i, &len)) i += len;
-    }
-    pieces.push_back(text.substr(start, i - start));
-  }
-  if (pieces.empty()) pieces.emplace_back();
-  return pieces;
 }
 
 }  // namespace agenttrace::sandbox

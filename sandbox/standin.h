@@ -1,9 +1,11 @@
-// The sandbox's stand-in for LLM HTTP APIs: a port of samples/net/standin.py
-// to C++ (cpp-httplib for HTTP parsing, OpenSSL for TLS), so `agenttrace
-// sandbox` can answer an agent's API calls inside the sandbox's own network
-// namespace without a Python interpreter there.
+// The sandbox's stand-in for LLM HTTP APIs: a port to C++ of the Python
+// stand-in the tests once used (cpp-httplib for HTTP parsing, OpenSSL for
+// TLS), so `agenttrace sandbox` can answer an agent's API calls inside the
+// sandbox's own network namespace without a Python interpreter there. This
+// is the server (listening, TLS, reading and recording requests); what it
+// answers is in standin_shapes.h, and how it spells JSON in standin_json.h.
 //
-// It answers the shapes the common agents use, POST only:
+// It answers the shapes the common agents use (standin_shapes.h), POST only:
 //   /v1/messages                                   Anthropic Messages
 //   /v1/chat/completions                           OpenAI Chat Completions
 //   /v1/responses                                  OpenAI Responses
@@ -48,6 +50,9 @@ struct StandInOptions {
   std::vector<std::string> host_names;  // extra DNS names (or addresses) for the certificate
   std::string cert_dir;                 // where cert.pem goes; empty: a temporary directory named
                                         // standin_dir_prefix()-XXXXXX, removed with the StandIn
+  std::string record_dir;               // when set, each request's files (see write_records) are
+                                        // written there as it is recorded, before it is answered,
+                                        // like the Python stand-in; created if missing
 };
 
 // "agenttrace-standin-<pid>": the name of this process's temporary
@@ -104,11 +109,5 @@ class StandIn {
   friend class Listener;  // the servers (standin.cpp) report to Impl
   std::unique_ptr<Impl> impl_;
 };
-
-// Pieces of the reply text, one per word with the whitespace after it (and a
-// leading run of whitespace on its own), like the Python stand-in's
-// re.findall(r"\S+\s*|\s+", text) on Unicode text; [""] for an empty text.
-// Streams send one delta per piece and the output token count is their number.
-std::vector<std::string> text_pieces(const std::string& text);
 
 }  // namespace agenttrace::sandbox

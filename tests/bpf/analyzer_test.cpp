@@ -10,7 +10,7 @@
 #include <set>
 
 #include "../support/agenttrace_runner.h"
-#include "../support/background.h"
+#include "../support/standin_process.h"
 
 namespace agenttrace::testing {
 namespace {
@@ -21,17 +21,8 @@ using ::testing::UnorderedElementsAreArray;
 const std::string kSamples = SAMPLES_DIR;
 
 struct Fixture {
-  TempDir dir;
-  std::unique_ptr<Background> standin;
-  int port = 0;
-  Fixture() {
-    std::filesystem::create_directory(dir.file("records"));
-    standin = std::make_unique<Background>(
-        std::vector<std::string>{"python3", kSamples + "/net/standin.py", "--port", "0", "--record-dir",
-                                 dir.file("records"), "--ready-file", dir.file("ready"), "--timeout", "120"},
-        dir.file("ready"));
-    port = std::stoi(standin->ready_text());
-  }
+  StandInProcess standin{120};
+  int port = standin.http_port();
 };
 
 std::string analyze(const std::string& trace, const std::string& format, const TempDir& dir) {
@@ -124,7 +115,7 @@ TEST(Analyzer, TagCharactersAreSpelledOutAndValuesNamed) {
         }
   EXPECT_TRUE(spelled) << report.dump(2);
   // The request the stand-in logged holds those tag characters.
-  std::string body = slurp(fx.dir.file("records/request-1.body"));
+  std::string body = fx.standin.body(1);
   EXPECT_THAT(body, HasSubstr("\xF3\xA0\x81\xB4"));  // U+E0074 TAG LATIN SMALL LETTER T
 }
 

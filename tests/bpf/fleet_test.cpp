@@ -16,9 +16,9 @@
 #include <thread>
 
 #include "../support/agenttrace_runner.h"
-#include "../support/background.h"
 #include "../support/nats_server.h"
 #include "../support/spawn.h"
+#include "../support/standin_process.h"
 
 namespace agenttrace::testing {
 namespace {
@@ -46,17 +46,8 @@ std::string report(const std::string& args, const TempDir& dir, const std::strin
 
 // The LLM API stand-in the sample agents talk to, on loopback.
 struct StandIn {
-  TempDir dir;
-  std::unique_ptr<Background> process;
-  int port = 0;
-  StandIn() {
-    std::filesystem::create_directory(dir.file("records"));
-    process = std::make_unique<Background>(
-        std::vector<std::string>{"python3", kSamples + "/net/standin.py", "--port", "0", "--record-dir",
-                                 dir.file("records"), "--ready-file", dir.file("ready"), "--timeout", "180"},
-        dir.file("ready"));
-    port = std::stoi(process->ready_text());
-  }
+  StandInProcess process{180};
+  int port = process.http_port();
 };
 
 std::vector<std::string> agent_env(int standin_port) {

@@ -10,6 +10,7 @@
 
 #include "../support/agenttrace_runner.h"
 #include "../support/background.h"
+#include "../support/standin_process.h"
 #include "common/base64.h"
 
 namespace agenttrace::testing {
@@ -33,25 +34,12 @@ std::string http_body(const std::string& stream) {
   return end == std::string::npos ? "" : stream.substr(end + 4);
 }
 
+// The stand-in on the port of one scheme (the test's client speaks only it).
 struct StandIn {
-  TempDir dir;
-  std::unique_ptr<Background> server;
+  StandInProcess process{60};
   int port = 0;
-  explicit StandIn(bool tls) {
-    std::string records = dir.file("records");
-    std::filesystem::create_directory(records);
-    std::vector<std::string> argv = {"python3", kSamples + "/net/standin.py", "--port", "0",
-                                     "--record-dir", records, "--ready-file", dir.file("ready"),
-                                     "--timeout", "60"};
-    if (tls) {
-      std::string cmd = kSamples + "/net/make-cert.sh " + dir.path() + " >/dev/null 2>&1";
-      if (system(cmd.c_str()) != 0) throw std::runtime_error("make-cert.sh failed");
-      argv.insert(argv.end(), {"--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem")});
-    }
-    server = std::make_unique<Background>(argv, dir.file("ready"));
-    port = std::stoi(server->ready_text());
-  }
-  std::string body(int n) const { return slurp(dir.path() + "/records/request-" + std::to_string(n) + ".body"); }
+  explicit StandIn(bool tls) : port(tls ? process.https_port() : process.http_port()) {}
+  std::string body(int n) const { return process.body(n); }
   std::string url(const std::string& scheme, const std::string& host) const {
     return scheme + "://" + host + ":" + std::to_string(port) + "/v1/messages";
   }
@@ -162,7 +150,7 @@ void expect_node_request(bool tls) {
   spec.command = {"node", kSamples + "/net/fetch_client.mjs", standin.url(tls ? "https" : "http", "127.0.0.1"),
                   work.file("body.json")};
   spec.env = base_env();
-  if (tls) spec.env.push_back("NODE_EXTRA_CA_CERTS=" + standin.dir.file("cert.pem"));
+  if (tls) spec.env.push_back("NODE_EXTRA_CA_CERTS=" + standin.process.cert_path());
   RunResult r = run(spec);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("status: 200"));
@@ -210,7 +198,7 @@ TEST(Network, BunOverHttpsShowsThePlaintextThroughBoringSsl) {
   RunSpec spec;
   spec.command = {bun, work.file("client.js"), work.file("body.json"), standin.url("https", "127.0.0.1")};
   spec.env = base_env();
-  spec.env.push_back("NODE_EXTRA_CA_CERTS=" + standin.dir.file("cert.pem"));
+  spec.env.push_back("NODE_EXTRA_CA_CERTS=" + standin.process.cert_path());
   RunResult r = run(spec);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_THAT(r.out, HasSubstr("status: 200"));

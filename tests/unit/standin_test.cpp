@@ -1,6 +1,7 @@
 // The sandbox's stand-in LLM API, over real loopback sockets (no root: port 0
 // on 127.0.0.1). Replies are checked by parsing them, and against bytes the
-// Python stand-in (samples/net/standin.py) produced for the same requests.
+// Python stand-in (samples/net/standin.py, since removed) produced for the
+// same requests.
 #include "sandbox/standin.h"
 
 #include <arpa/inet.h>
@@ -30,6 +31,7 @@
 
 #include "common/error.h"
 #include "sandbox/certificate.h"
+#include "sandbox/standin_shapes.h"
 
 namespace agenttrace::sandbox {
 namespace {
