@@ -1,9 +1,6 @@
 // Code that picks between two single-character literals a reader cannot
 // tell apart ('a' or U+0430, U+200B or U+200C) to spell out bits: a
 // ternary, table or array of the two (docs/inspect.md).
-#include <unicode/uspoof.h>
-#include <unicode/utf16.h>
-
 #include <algorithm>
 #include <unordered_map>
 
@@ -15,45 +12,6 @@
 namespace agenttrace::analyzer::inspect {
 
 namespace {
-
-// UTS #39 skeletons: two code points are confusable when their skeletons
-// are equal.
-class Skeletons {
- public:
-  static Skeletons& get() {
-    static Skeletons instance;
-    return instance;
-  }
-  std::u16string of(uint32_t cp) {
-    if (checker_ == nullptr) return {};
-    UChar in[2];
-    int32_t in_len = 0;
-    U16_APPEND_UNSAFE(in, in_len, static_cast<UChar32>(cp));
-    UChar out[32];
-    UErrorCode status = U_ZERO_ERROR;
-    int32_t len = uspoof_getSkeleton(checker_, 0, in, in_len, out, 32, &status);
-    if (U_FAILURE(status) || len <= 0) return {};
-    return std::u16string(reinterpret_cast<const char16_t*>(out), static_cast<size_t>(len));
-  }
-
- private:
-  Skeletons() {
-    UErrorCode status = U_ZERO_ERROR;
-    checker_ = uspoof_open(&status);
-    if (U_SUCCESS(status)) uspoof_setChecks(checker_, USPOOF_CONFUSABLE, &status);
-    if (U_FAILURE(status)) {
-      // ICU's data is linked in; should it fail, look-alike choices are not
-      // found rather than the scan failing.
-      if (checker_ != nullptr) uspoof_close(checker_);
-      checker_ = nullptr;
-    }
-  }
-  ~Skeletons() {
-    if (checker_ != nullptr) uspoof_close(checker_);
-  }
-  USpoofChecker* checker_ = nullptr;
-};
-
 
 class LookalikeChoiceScanner final : public Scanner {
  public:
@@ -270,7 +228,7 @@ class LookalikeChoiceScanner final : public Scanner {
   const std::u16string& skeleton(uint32_t cp) {
     auto it = skeleton_cache_.find(cp);
     if (it != skeleton_cache_.end()) return it->second;
-    return skeleton_cache_[cp] = Skeletons::get().of(cp);
+    return skeleton_cache_[cp] = confusable_skeleton(cp);
   }
 
   void add_choice(const Input& in, uint64_t first_off, uint64_t second_off, uint32_t first, uint32_t second,
