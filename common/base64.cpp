@@ -3,9 +3,7 @@
 namespace agenttrace {
 
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+constexpr const char* kAlphabet = detail::kBase64Alphabet;
 }  // namespace
 
 std::string base64_encode(std::string_view in) {

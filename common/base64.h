@@ -18,14 +18,13 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 namespace detail {
 // The value of each base64 digit of either alphabet; -1 for other bytes.
+inline constexpr char kBase64Alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 constexpr std::array<int8_t, 256> make_base64_digit_values() {
   std::array<int8_t, 256> t{};
   for (auto& v : t) v = -1;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<int8_t>(c - 'A');
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 26);
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0' + 52);
-  t['+'] = t['-'] = 62;  // '-' and '_': the URL-safe alphabet
-  t['/'] = t['_'] = 63;
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kBase64Alphabet[i])] = static_cast<int8_t>(i);
+  t['-'] = 62;  // the URL-safe alphabet
+  t['_'] = 63;
   return t;
 }
 inline constexpr auto kBase64DigitValues = make_base64_digit_values();
