@@ -1,7 +1,8 @@
 // Runs of base64 digits (either alphabet) and of hex digits, in one pass
-// over the bytes: a run of hex digits is often a base64 run as well, and
-// the two are ended in the order the original single loop ended them, so
-// which table is kept for a shared offset does not change.
+// over the bytes: a run of hex digits is often a base64 run as well. Runs
+// are ended in byte order, a base64 run before a hex run ending at the same
+// byte; the first table recorded for an offset is the one the report keeps.
+#include <algorithm>
 #include <array>
 
 #include "analyzer/inspect/encoded_tables.h"

@@ -1,5 +1,6 @@
 // Runs of "\xNN" escapes, as a string literal spells arbitrary bytes
 // ("\x61\x70...", b"\x61...").
+#include <algorithm>
 #include <cstring>
 
 #include "analyzer/inspect/encoded_tables.h"
