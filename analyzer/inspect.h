@@ -18,7 +18,9 @@
 // The scan streams: Inspector::feed() takes the file in pieces of any size
 // and keeps only a bounded window (see kMaxRetainedBytes), so a 100 MB
 // single-file executable is read in seconds with a few MiB of memory.
-// Results do not depend on how the input was cut into pieces.
+// Results do not depend on how the input was cut into pieces. Each of the
+// three questions is answered by scanners the Inspector feeds
+// (analyzer/inspect/scanner.h; docs/inspect.md, "How the scan is arranged").
 //
 // The thresholds that keep ordinary data quiet (images, keys, hashes,
 // minified code, machine code) are the constants below; docs/inspect.md

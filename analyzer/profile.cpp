@@ -74,26 +74,6 @@ uint32_t Profile::root_of(uint32_t pid) const {
   return it == processes.end() ? pid : it->second.root;
 }
 
-std::set<std::string> Profile::categories_of_tree(uint32_t root, bool fingerprint_only,
-                                                  const KnowledgeBase& kb) const {
-  std::set<std::string> out;
-  for (const auto& [category, items] : facts) {
-    if (category.empty()) continue;
-    int idx = kb.index_of(category);
-    if (fingerprint_only && (idx < 0 || !kb.categories()[static_cast<size_t>(idx)].fingerprint)) continue;
-    for (const auto& [item, fact] : items) {
-      bool in_tree = false;
-      for (uint32_t pid : fact.pids)
-        if (root_of(pid) == root) in_tree = true;
-      if (in_tree && (fact.succeeded || fact.kind == "env")) {
-        out.insert(category);
-        break;
-      }
-    }
-  }
-  return out;
-}
-
 void ProfileBuilder::on_header(const trace::Header& h) {
   profile_.header = h;
   profile_.start_wall_ns = h.start_wall_ns();

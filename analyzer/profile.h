@@ -181,8 +181,6 @@ struct Profile {
   static constexpr size_t kMaxTimeline = 20000;
 
   uint32_t root_of(uint32_t pid) const;
-  std::set<std::string> categories_of_tree(uint32_t root, bool fingerprint_only,
-                                           const KnowledgeBase& kb) const;
 };
 
 class ProfileBuilder : public trace::EventSink {

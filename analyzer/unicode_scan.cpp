@@ -104,6 +104,21 @@ class Confusables {
     return instance;
   }
 
+  // The UTS #39 skeleton of one code point; empty when ICU has no checker.
+  std::u16string skeleton(uint32_t cp) const {
+    if (checker_ == nullptr) return {};
+    UChar in[2];
+    int32_t in_len = 0;
+    U16_APPEND_UNSAFE(in, in_len, static_cast<UChar32>(cp));
+    UChar out[32];
+    UErrorCode status = U_ZERO_ERROR;
+    // The checker is only read after construction; ICU documents const use
+    // of a USpoofChecker as thread-safe.
+    int32_t len = uspoof_getSkeleton(checker_, 0, in, in_len, out, 32, &status);
+    if (U_FAILURE(status) || len <= 0) return {};
+    return std::u16string(reinterpret_cast<const char16_t*>(out), static_cast<size_t>(len));
+  }
+
   // The imitated printable ASCII character, or 0.
   char imitated_ascii(uint32_t cp) const {
     std::u16string skel = skeleton(cp);
@@ -156,20 +171,6 @@ class Confusables {
   }
   Confusables(const Confusables&) = delete;
   Confusables& operator=(const Confusables&) = delete;
-
-  std::u16string skeleton(uint32_t cp) const {
-    if (checker_ == nullptr) return {};
-    UChar in[2];
-    int32_t in_len = 0;
-    U16_APPEND_UNSAFE(in, in_len, static_cast<UChar32>(cp));
-    UChar out[32];
-    UErrorCode status = U_ZERO_ERROR;
-    // The checker is only read after construction; ICU documents const use
-    // of a USpoofChecker as thread-safe.
-    int32_t len = uspoof_getSkeleton(checker_, 0, in, in_len, out, 32, &status);
-    if (U_FAILURE(status) || len <= 0) return {};
-    return std::u16string(reinterpret_cast<const char16_t*>(out), static_cast<size_t>(len));
-  }
 
   // Several ASCII characters can share a skeleton ("l", "I", "1", "|"): pick
   // the one of the same kind as the imitating code point (a Cyrillic capital
@@ -672,6 +673,8 @@ std::string decode_tag_run(std::string_view utf8, uint64_t offset) {
   }
   return out;
 }
+
+std::u16string confusable_skeleton(uint32_t cp) { return Confusables::get().skeleton(cp); }
 
 std::string code_point_label(uint32_t cp) {
   char buf[16];

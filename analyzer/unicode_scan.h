@@ -73,6 +73,11 @@ std::string context_around(std::string_view utf8, uint64_t offset, size_t radius
 // character at `offset`.
 std::string decode_tag_run(std::string_view utf8, uint64_t offset);
 
+// The UTS #39 skeleton of a code point (ICU's spoof checker): two code
+// points are confusable when their skeletons are equal. Empty should ICU's
+// checker be unavailable (its data is linked in), so nothing is confusable.
+std::u16string confusable_skeleton(uint32_t cp);
+
 // "U+200B ZERO WIDTH SPACE"; for code points without a name, ICU's extended
 // name: "U+2065 <unassigned-2065>".
 std::string code_point_label(uint32_t cp);

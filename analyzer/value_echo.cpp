@@ -6,6 +6,8 @@
 #include <array>
 #include <optional>
 
+#include "common/base64.h"
+#include "common/hex.h"
 #include "common/utf8.h"
 
 namespace agenttrace::analyzer {
@@ -30,57 +32,6 @@ enum Priority : int {
   kXorBase64,
 };
 
-constexpr char kHexLower[] = "0123456789abcdef";
-constexpr char kHexUpper[] = "0123456789ABCDEF";
-
-// Value of a hex digit, -1 for anything else.
-constexpr std::array<int8_t, 256> make_hex_table() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
-  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
-  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<int8_t>(c - 'A' + 10);
-  return t;
-}
-constexpr auto kHexValue = make_hex_table();
-
-// Value of a base64 digit in either alphabet ("+/" standard, "-_" URL-safe),
-// -1 for anything else, padding included.
-constexpr std::array<int8_t, 256> make_base64_table() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<int8_t>(c - 'A');
-  for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 26);
-  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0' + 52);
-  t['+'] = t['-'] = 62;
-  t['/'] = t['_'] = 63;
-  return t;
-}
-constexpr auto kBase64Value = make_base64_table();
-
-// Strict UTF-8 to code points; nullopt when the value is not UTF-8 (then the
-// forms that need code points are skipped).
-std::optional<std::vector<uint32_t>> utf8_code_points(std::string_view s) {
-  std::vector<uint32_t> out;
-  for (size_t i = 0; i < s.size();) {
-    auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    uint32_t b0 = b(0);
-    size_t len = b0 < 0x80 ? 1 : b0 >= 0xC2 && b0 <= 0xDF ? 2 : b0 >= 0xE0 && b0 <= 0xEF ? 3
-                                                          : b0 >= 0xF0 && b0 <= 0xF4 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return std::nullopt;
-    uint32_t cp = len == 1 ? b0 : len == 2 ? b0 & 0x1F : len == 3 ? b0 & 0x0F : b0 & 0x07;
-    for (size_t k = 1; k < len; ++k) {
-      if ((b(k) & 0xC0) != 0x80) return std::nullopt;
-      cp = (cp << 6) | (b(k) & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
-}
-
 // UTF-16 code units of a code point.
 void utf16_units(uint32_t cp, std::vector<uint16_t>& out) {
   if (cp < 0x10000) {
@@ -92,14 +43,10 @@ void utf16_units(uint32_t cp, std::vector<uint16_t>& out) {
   }
 }
 
-void append_hex_byte(std::string& out, unsigned char b, const char* digits) {
-  out += digits[b >> 4];
-  out += digits[b & 15];
-}
-
-void append_u_escape(std::string& out, uint16_t unit, const char* digits) {
+void append_u_escape(std::string& out, uint16_t unit, bool upper) {
   out += "\\u";
-  for (int shift = 12; shift >= 0; shift -= 4) out += digits[(unit >> shift) & 15];
+  append_hex_byte(out, static_cast<unsigned char>(unit >> 8), upper);
+  append_hex_byte(out, static_cast<unsigned char>(unit & 0xFF), upper);
 }
 
 // ---- text forms of the value ------------------------------------------------------
@@ -113,7 +60,7 @@ struct Needle {
 // Percent-encoding. `keep` says which bytes stay literal; `space_plus` is
 // the form encoding of a space.
 template <typename Keep>
-std::string percent_encode(std::string_view v, Keep keep, const char* digits, bool space_plus) {
+std::string percent_encode(std::string_view v, Keep keep, bool upper, bool space_plus) {
   std::string out;
   for (char ch : v) {
     auto b = static_cast<unsigned char>(ch);
@@ -123,7 +70,7 @@ std::string percent_encode(std::string_view v, Keep keep, const char* digits, bo
       out += ch;
     } else {
       out += '%';
-      append_hex_byte(out, b, digits);
+      append_hex_byte(out, b, upper);
     }
   }
   return out;
@@ -137,7 +84,7 @@ bool is_alnum(unsigned char b) {
 // JSON.stringify (only '"', '\\' and controls), PHP (also "\/"), Python's
 // ensure_ascii (also non-ASCII as \uXXXX), and everything as \uXXXX.
 std::string json_escape(const std::vector<uint32_t>& cps, bool escape_slash, bool escape_non_ascii,
-                        bool escape_all, const char* digits) {
+                        bool escape_all, bool upper) {
   std::string out;
   std::vector<uint16_t> units;
   for (uint32_t cp : cps) {
@@ -157,7 +104,7 @@ std::string json_escape(const std::vector<uint32_t>& cps, bool escape_slash, boo
     }
     units.clear();
     utf16_units(cp, units);
-    for (uint16_t u : units) append_u_escape(out, u, digits);
+    for (uint16_t u : units) append_u_escape(out, u, upper);
   }
   return out;
 }
@@ -176,29 +123,29 @@ std::vector<Needle> text_forms(std::string_view v) {
     return is_alnum(b) || b == '*' || b == '-' || b == '.' || b == '_';
   };
   auto none = [](unsigned char) { return false; };
-  for (const char* digits : {kHexUpper, kHexLower}) {
-    forms.push_back({kUrl, "url", percent_encode(v, uri_component, digits, false)});
-    forms.push_back({kUrl, "url", percent_encode(v, form_keep, digits, true)});
-    forms.push_back({kUrl, "url", percent_encode(v, none, digits, false)});
+  for (bool upper : {true, false}) {
+    forms.push_back({kUrl, "url", percent_encode(v, uri_component, upper, false)});
+    forms.push_back({kUrl, "url", percent_encode(v, form_keep, upper, true)});
+    forms.push_back({kUrl, "url", percent_encode(v, none, upper, false)});
   }
 
   auto cps = utf8_code_points(v);
   if (cps) {
-    for (const char* digits : {kHexLower, kHexUpper}) {
+    for (bool upper : {false, true}) {
       for (bool slash : {false, true}) {
         for (bool non_ascii : {false, true}) {
-          forms.push_back({kJsonEscape, "json-escape", json_escape(*cps, slash, non_ascii, false, digits)});
+          forms.push_back({kJsonEscape, "json-escape", json_escape(*cps, slash, non_ascii, false, upper)});
         }
       }
-      forms.push_back({kJsonEscape, "json-escape", json_escape(*cps, false, false, true, digits)});
+      forms.push_back({kJsonEscape, "json-escape", json_escape(*cps, false, false, true, upper)});
     }
   }
 
-  for (const char* digits : {kHexLower, kHexUpper}) {
+  for (bool upper : {false, true}) {
     std::string out;
     for (char ch : v) {
       out += "\\x";
-      append_hex_byte(out, static_cast<unsigned char>(ch), digits);
+      append_hex_byte(out, static_cast<unsigned char>(ch), upper);
     }
     forms.push_back({kHexEscape, "hex-escape", std::move(out)});
   }
@@ -351,19 +298,15 @@ class EchoFinder {
     const size_t need = 2 * value_.size();
     std::string decoded;
     for (size_t i = 0; i < data_.size();) {
-      if (kHexValue[static_cast<unsigned char>(data_[i])] < 0) {
+      if (hex_digit_value(static_cast<unsigned char>(data_[i])) < 0) {
         ++i;
         continue;
       }
       size_t start = i;
-      while (i < data_.size() && kHexValue[static_cast<unsigned char>(data_[i])] >= 0) ++i;
+      while (i < data_.size() && hex_digit_value(static_cast<unsigned char>(data_[i])) >= 0) ++i;
       if (i - start < need) continue;
       for (size_t phase = 0; phase < 2; ++phase) {
-        decoded.clear();
-        for (size_t k = start + phase; k + 1 < i; k += 2) {
-          decoded += static_cast<char>(kHexValue[static_cast<unsigned char>(data_[k])] << 4 |
-                                       kHexValue[static_cast<unsigned char>(data_[k + 1])]);
-        }
+        hex_decode_pairs(data_.substr(start + phase, i - start - phase), decoded);
         bool more = true;
         search_bytes(decoded, [&](size_t at, int key) {
           size_t offset = start + phase + 2 * at;
@@ -384,17 +327,17 @@ class EchoFinder {
     const size_t need = (4 * value_.size() + 2) / 3;  // fewest characters that hold it
     std::string decoded;
     for (size_t i = 0; i < data_.size();) {
-      if (kBase64Value[static_cast<unsigned char>(data_[i])] < 0) {
+      if (!is_base64_digit(static_cast<unsigned char>(data_[i]))) {
         ++i;
         continue;
       }
       size_t start = i;
-      while (i < data_.size() && kBase64Value[static_cast<unsigned char>(data_[i])] >= 0) ++i;
+      while (i < data_.size() && is_base64_digit(static_cast<unsigned char>(data_[i]))) ++i;
       if (i - start < need) continue;
       for (size_t phase = 0; phase < 4; ++phase) {
         size_t from = start + phase;
         if (from >= i) break;
-        decode_base64(data_.substr(from, i - from), decoded);
+        base64_decode_digits(data_.substr(from, i - from), decoded);
         bool more = true;
         search_bytes(decoded, [&](size_t at, int key) {
           // Byte b is in characters b%3 and b%3+1 of group b/3.
@@ -412,22 +355,6 @@ class EchoFinder {
           return more;
         });
         if (!more) return;
-      }
-    }
-  }
-
-  // Decodes base64 digits with no padding check: a trailing group of two or
-  // three characters gives one or two bytes, a single character none.
-  static void decode_base64(std::string_view chars, std::string& out) {
-    out.clear();
-    uint32_t acc = 0;
-    int bits = 0;
-    for (char c : chars) {
-      acc = (acc << 6) | static_cast<uint32_t>(kBase64Value[static_cast<unsigned char>(c)]);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out += static_cast<char>((acc >> bits) & 0xFF);
       }
     }
   }

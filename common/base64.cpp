@@ -1,25 +1,9 @@
 #include "common/base64.h"
 
-#include <array>
-#include <cstdint>
-
 namespace agenttrace {
 
 namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<int8_t, 256> make_decode_table() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
-  t['-'] = 62;  // URL-safe alphabet
-  t['_'] = 63;
-  return t;
-}
-
-constexpr auto kDecode = make_decode_table();
-
+constexpr const char* kAlphabet = detail::kBase64Alphabet;
 }  // namespace
 
 std::string base64_encode(std::string_view in) {
@@ -52,12 +36,18 @@ std::optional<std::string> base64_decode(std::string_view in) {
   while (!in.empty() && in.back() == '=') in.remove_suffix(1);
   if (in.size() % 4 == 1) return std::nullopt;
   std::string out;
-  out.reserve(in.size() * 3 / 4);
+  if (!base64_decode_digits(in, out)) return std::nullopt;
+  return out;
+}
+
+bool base64_decode_digits(std::string_view digits, std::string& out) {
+  out.clear();
+  out.reserve(digits.size() * 3 / 4);
   uint32_t acc = 0;
   int bits = 0;
-  for (char c : in) {
-    int8_t v = kDecode[static_cast<uint8_t>(c)];
-    if (v < 0) return std::nullopt;
+  for (char c : digits) {
+    int8_t v = detail::kBase64DigitValues[static_cast<uint8_t>(c)];
+    if (v < 0) return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -65,7 +55,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
       out += static_cast<char>((acc >> bits) & 0xff);
     }
   }
-  return out;
+  return true;
 }
 
 }  // namespace agenttrace

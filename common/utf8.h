@@ -5,7 +5,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace agenttrace {
 
@@ -40,6 +43,20 @@ inline Utf8Decoded decode_utf8_at(const unsigned char* s, size_t n, size_t i) {
     return {((b0 & 0x07) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu), 4};
   }
   return {};
+}
+
+// The code points of `s`, or nullopt when any byte of it is not part of a
+// well-formed sequence.
+inline std::optional<std::vector<uint32_t>> utf8_code_points(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    Utf8Decoded d = decode_utf8_at(p, s.size(), i);
+    if (d.len == 0) return std::nullopt;
+    out.push_back(d.cp);
+    i += d.len;
+  }
+  return out;
 }
 
 inline void append_utf8(std::string& out, uint32_t cp) {
