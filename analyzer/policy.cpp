@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "analyzer/glob.h"
+#include "common/glob.h"
 #include "common/error.h"
 #include "common/strings.h"
 

@@ -4,13 +4,13 @@
 #include "cli/commands.h"
 #include "cli/parse.h"
 #include "cli/recording_options.h"
-#include "collector/attach.h"
+#include "app/run.h"
 #include "common/error.h"
 
 namespace agenttrace::cli {
 
 int attach_command(const std::vector<std::string>& args) {
-  collector::RunOptions opt;
+  app::SessionOptions opt;
   RecordingFlags flags;
   std::vector<int> pids;
   CLI::App app{"Trace processes that are already running, and all their descendants, without stopping or\n"
@@ -29,7 +29,7 @@ int attach_command(const std::vector<std::string>& args) {
     throw Error("--output and --no-trace-file contradict each other");
   opt.agenttrace_argv = {"agenttrace", "attach"};
   opt.agenttrace_argv.insert(opt.agenttrace_argv.end(), args.begin(), args.end());
-  return collector::run_attached(opt, std::vector<pid_t>(pids.begin(), pids.end()));
+  return app::run_attached(opt, std::vector<pid_t>(pids.begin(), pids.end()));
 }
 
 }  // namespace agenttrace::cli

@@ -59,8 +59,8 @@ analyzer::RunCapture capture_of(const analyzer::Profile& p, const std::string& v
 }  // namespace
 
 int diff_command(const std::vector<std::string>& args) {
-  SandboxOptions o;
-  collector::RunOptions run;
+  app::SandboxOptions o;
+  app::SessionOptions run;
   CLI::App app{"Run a command in the sandbox once per value of one input, repeating each value,\n"
                "and report what in its outgoing requests changes with that input and not by itself.\n"
                "Exit status: 0 nothing input-dependent; 4 an input-dependent change outside where\n"
@@ -112,7 +112,7 @@ int diff_command(const std::vector<std::string>& args) {
   // minute change within a variant's repeats too and are learned as noise.
   for (int r = 0; r < repeat; ++r) {
     for (size_t v = 0; v < n; ++v) {
-      SandboxOptions vo = o;
+      app::SandboxOptions vo = o;
       std::string label, value;
       if (!values.empty()) {
         vo.env.push_back(var + "=" + values[v]);
@@ -124,7 +124,7 @@ int diff_command(const std::vector<std::string>& args) {
         label += (label.empty() ? "" : " ") + std::string("localtime=") + zones[v];
         if (value.empty()) value = zones[v];
       }
-      collector::RunOptions ro = run;
+      app::SessionOptions ro = run;
       ro.quiet = true;
       if (trace_dir.empty())
         ro.no_trace_file = true;
@@ -132,7 +132,7 @@ int diff_command(const std::vector<std::string>& args) {
         ro.output_path = trace_dir + "/run-" + std::to_string(index + 1) + ".atrace";
       ++index;
       fprintf(stderr, "agenttrace diff: run %d/%d: %s\n", index, total, label.c_str());
-      SandboxRun sr = run_in_sandbox(vo, ro);
+      app::SandboxRun sr = app::run_in_sandbox(vo, ro);
       if (sr.exit_status != 0)
         failures.push_back("run " + std::to_string(index) + " (" + label + ") exited with status " +
                            std::to_string(sr.exit_status));

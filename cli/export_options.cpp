@@ -10,7 +10,7 @@
 
 namespace agenttrace::cli {
 
-void add_export_options(CLI::App& app, collector::RunOptions& run, ExportFlags& flags) {
+void add_export_options(CLI::App& app, app::SessionOptions& run, ExportFlags& flags) {
   fleet::ExportOptions& x = run.export_options;
   app.add_option("--export", x.url,
                  "publish every event and finding to NATS JetStream at nats://HOST:PORT (several: comma-separated)");
@@ -26,7 +26,7 @@ void add_export_options(CLI::App& app, collector::RunOptions& run, ExportFlags& 
                  "machine's host name)");
 }
 
-void finish_export_options(collector::RunOptions& run, const ExportFlags& flags) {
+void finish_export_options(app::SessionOptions& run, const ExportFlags& flags) {
   fleet::ExportOptions& x = run.export_options;
   if (run.host_name.empty())
     if (const char* name = getenv("AGENTTRACE_HOST_NAME"); name && *name) run.host_name = name;

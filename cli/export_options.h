@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "collector/run.h"
+#include "app/session.h"
 
 namespace agenttrace::cli {
 
@@ -16,12 +16,12 @@ struct ExportFlags {
   std::string drain_timeout = "10s";
 };
 
-void add_export_options(CLI::App& app, collector::RunOptions& run, ExportFlags& flags);
+void add_export_options(CLI::App& app, app::SessionOptions& run, ExportFlags& flags);
 
 // Converts sizes and durations, takes AGENTTRACE_HOST_NAME when --host-name
 // is absent, and reads the NATS settings and their files now, so a bad URL
 // or a missing credentials file stops agenttrace before the command starts.
 // Throws agenttrace::Error.
-void finish_export_options(collector::RunOptions& run, const ExportFlags& flags);
+void finish_export_options(app::SessionOptions& run, const ExportFlags& flags);
 
 }  // namespace agenttrace::cli

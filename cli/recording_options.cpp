@@ -7,7 +7,7 @@
 
 namespace agenttrace::cli {
 
-void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingFlags& flags) {
+void add_recording_options(CLI::App& app, app::SessionOptions& run, RecordingFlags& flags) {
   app.add_option("--json", run.json_path, "stream one JSON object per event to FILE ('-': stdout)");
   app.add_flag("-v,--verbose", run.verbose, "print one line per event on stderr while it runs");
   app.add_flag("--show-values", run.show_values,
@@ -29,7 +29,7 @@ void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingF
   add_export_options(app, run, flags.export_flags);
 }
 
-void finish_recording_options(collector::RunOptions& run, const RecordingFlags& flags) {
+void finish_recording_options(app::SessionOptions& run, const RecordingFlags& flags) {
   uint64_t rb = *parse_size(flags.ringbuf);
   long page = sysconf(_SC_PAGESIZE);
   if (rb < static_cast<uint64_t>(page) || (rb & (rb - 1)) != 0 || rb > (1ull << 30))

@@ -7,7 +7,7 @@
 
 #include "cli/export_options.h"
 #include "cli/parse.h"
-#include "collector/run.h"
+#include "app/session.h"
 
 namespace agenttrace::cli {
 
@@ -21,8 +21,8 @@ struct RecordingFlags {
 // Adds --json, -v, --show-values, --ringbuf-size, --capture-bytes, -q,
 // --debug, --kb, --no-stacks, --capture-symbols and the fleet export's
 // options (--export, ...).
-void add_recording_options(CLI::App& app, collector::RunOptions& run, RecordingFlags& flags);
+void add_recording_options(CLI::App& app, app::SessionOptions& run, RecordingFlags& flags);
 // Checks and converts them into `run` after parsing; throws agenttrace::Error.
-void finish_recording_options(collector::RunOptions& run, const RecordingFlags& flags);
+void finish_recording_options(app::SessionOptions& run, const RecordingFlags& flags);
 
 }  // namespace agenttrace::cli

@@ -4,7 +4,7 @@
 #include "cli/export_options.h"
 #include "cli/parse.h"
 #include "cli/recording_options.h"
-#include "collector/run.h"
+#include "app/run.h"
 #include "common/error.h"
 #include "common/strings.h"
 #include "version.h"
@@ -12,7 +12,7 @@
 namespace agenttrace::cli {
 
 int run_command(const std::vector<std::string>& args) {
-  collector::RunOptions opt;
+  app::SessionOptions opt;
   RecordingFlags flags;
   CLI::App app{"Trace a command and everything it starts.\n\n"
                "usage: agenttrace [OPTIONS] -- CMD [ARGS...]\n"
@@ -50,7 +50,7 @@ int run_command(const std::vector<std::string>& args) {
 
   opt.agenttrace_argv.push_back("agenttrace");
   opt.agenttrace_argv.insert(opt.agenttrace_argv.end(), args.begin(), args.end());
-  return collector::run_traced(opt);
+  return app::run_traced(opt);
 }
 
 }  // namespace agenttrace::cli

@@ -13,8 +13,8 @@
 namespace agenttrace::cli {
 
 int sandbox_command(const std::vector<std::string>& args) {
-  SandboxOptions o;
-  collector::RunOptions run;
+  app::SandboxOptions o;
+  app::SessionOptions run;
   CLI::App app{"Run a command traced in a sandbox: fresh namespaces with only loopback, exactly\n"
                "the environment given, and a built-in stand-in for LLM APIs on ports 80 and 443.\n"
                "Exit status: the command's; 3 when a --policy is violated; 125 on agenttrace errors.\n\n"
@@ -34,10 +34,9 @@ int sandbox_command(const std::vector<std::string>& args) {
   // A bad policy fails before anything runs.
   std::optional<analyzer::Policy> policy;
   if (!o.policy_file.empty()) policy = analyzer::Policy::load(o.policy_file);
-  analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
-  if (!run.kb_file.empty()) kb.extend_from_file(run.kb_file);
+  analyzer::KnowledgeBase kb = app::load_knowledge_base(run.kb_file);
 
-  SandboxRun r = run_in_sandbox(o, run);
+  app::SandboxRun r = app::run_in_sandbox(o, run);
   std::optional<analyzer::PolicyResult> verdict;
   if (policy) verdict = policy->evaluate(r.analysis, kb);
   if (!run.quiet) {

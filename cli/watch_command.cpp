@@ -2,14 +2,14 @@
 #include "cli/commands.h"
 #include "cli/parse.h"
 #include "cli/recording_options.h"
-#include "collector/watch.h"
+#include "app/run.h"
 #include "common/error.h"
 #include "common/strings.h"
 
 namespace agenttrace::cli {
 
 int watch_command(const std::vector<std::string>& args) {
-  collector::RunOptions opt;
+  app::SessionOptions opt;
   collector::WatchOptions w;
   RecordingFlags flags;
   std::string rotate = "64M";
@@ -32,7 +32,7 @@ int watch_command(const std::vector<std::string>& args) {
     if (c.empty() || c.size() > 15) throw Error("--comm " + c + ": a process name has 1 to 15 characters");
   opt.agenttrace_argv = {"agenttrace", "watch"};
   opt.agenttrace_argv.insert(opt.agenttrace_argv.end(), args.begin(), args.end());
-  return collector::run_watch(opt, w);
+  return app::run_watch(opt, w);
 }
 
 }  // namespace agenttrace::cli

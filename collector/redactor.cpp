@@ -8,7 +8,6 @@
 #include <cctype>
 #include <cstring>
 
-#include "analyzer/value_echo.h"
 #include "common/error.h"
 
 namespace agenttrace::collector {
@@ -57,8 +56,8 @@ std::string encoding_suffix(const std::string& encoding) {
 
 }  // namespace
 
-Redactor::Redactor(trace::SecretRules rules, std::function<bool(std::string_view)> secret_env)
-    : rules_(std::move(rules)), secret_env_(std::move(secret_env)) {
+Redactor::Redactor(trace::SecretRules rules, std::function<bool(std::string_view)> secret_env, CopyFinder find_copies)
+    : rules_(std::move(rules)), secret_env_(std::move(secret_env)), find_copies_(std::move(find_copies)) {
   // Compared case-blind on every payload: lowered once here.
   for (auto& h : rules_.headers) h = lower(h);
   for (auto& k : rules_.keys) k = lower(k);
@@ -134,7 +133,7 @@ size_t Redactor::redact_known(std::string* data) {
   for (const auto& k : known_) {
     if (data->size() < 4) break;
     // The value itself first: its copies are what a trace most often holds.
-    auto matches = analyzer::find_value_echo(*data, k.value, kMinKnownSecret);
+    auto matches = find_copies_(*data, k.value, kMinKnownSecret);
     for (const auto& m : matches) {
       if (m.offset + m.length > data->size() || marker_at(*data, m.offset)) continue;
       std::string original = data->substr(m.offset, m.length);

@@ -14,11 +14,25 @@
 
 namespace agenttrace::collector {
 
+// A copy of a known value in bytes: where it is, and under which encoding
+// ("plain", "base64", "url", ...: the names of analyzer/value_echo.h).
+struct ValueCopy {
+  std::string encoding;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+// The copies of `value` in `data`, plain or encoded, in offset order; none
+// when `value` is shorter than `min_len`. The analyzer's value echo, handed
+// down by the layer above (app/session.h): the collector does not depend on
+// the analyzer.
+using CopyFinder = std::function<std::vector<ValueCopy>(std::string_view data, std::string_view value, size_t min_len)>;
+
 class Redactor {
  public:
   // `secret_env` says whether an environment variable's value is a secret
-  // (the knowledge base's credentials category). The key is random.
-  Redactor(trace::SecretRules rules, std::function<bool(std::string_view)> secret_env);
+  // (the knowledge base's credentials category); `find_copies` finds a known
+  // secret's copies. The key is random.
+  Redactor(trace::SecretRules rules, std::function<bool(std::string_view)> secret_env, CopyFinder find_copies);
 
   // Known secrets: their copies are found anywhere, plain or encoded (as
   // base64, hex, URL escapes...), and redacted with the kind named here.
@@ -59,6 +73,7 @@ class Redactor {
 
   trace::SecretRules rules_;
   std::function<bool(std::string_view)> secret_env_;
+  CopyFinder find_copies_;
   std::array<unsigned char, 32> key_{};
   std::vector<Known> known_;
   std::map<std::string, uint64_t> counts_;

@@ -1,12 +1,12 @@
-// `agenttrace [OPTIONS] -- CMD [ARGS...]`: start CMD traced, record until it
-// exits, print the summary, exit with CMD's status.
+// What a recording is asked to do: the options every recording command
+// shares (`agenttrace -- CMD`, sandbox, attach, watch). The layer above
+// (app/session.h) adds what it wires around the recording: the knowledge
+// base, the fleet export.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include "fleet/export_options.h"
 
 namespace agenttrace::collector {
 
@@ -22,8 +22,12 @@ struct RunOptions {
   uint32_t ringbuf_bytes = 16u << 20;
   uint64_t capture_bytes = 1u << 20;  // payload budget per connection and direction; 0: off
   std::vector<std::string> agenttrace_argv;  // for the trace header
-  std::string kb_file;          // --kb: extends the built-in knowledge base
   bool stacks = true;           // capture callers' stacks (--no-stacks turns it off)
+  // Path globs (~/ expanded): a path lookup (open, readlink, stat, access)
+  // keeps its caller's stack only when its path matches one; every other
+  // kind that carries a stack keeps it. The application layer fills them
+  // from the knowledge base (fingerprint and credential paths).
+  std::vector<std::string> stack_paths;
   bool capture_symbols = false; // name stack frames at record time (--capture-symbols)
   bool jit_symbols = false;     // ask Node.js for a perf map (--jit-symbols)
   // watch: every process on the host, or those matching a filter (and
@@ -34,7 +38,6 @@ struct RunOptions {
   // --host-name (or AGENTTRACE_HOST_NAME): the name this host goes by in the
   // trace header and the fleet export; empty: the machine's own.
   std::string host_name;
-  fleet::ExportOptions export_options;  // --export and its companions
   // As whom the command runs: --user NAME, or --as-root to keep root; by
   // default the user who ran sudo/pkexec/doas (common/identity.h).
   std::string run_as_user;
@@ -44,10 +47,6 @@ struct RunOptions {
   // --keep-secrets: no redaction of credentials (trace/redaction.h).
   bool keep_secrets = false;
 };
-
-// Returns the exit status agenttrace should exit with: CMD's status, 128+N
-// when CMD was killed by signal N. Throws agenttrace::Error before CMD starts.
-int run_traced(const RunOptions& options);
 
 // "agenttrace-bash-20261123-210712.atrace" in the working directory, with
 // "-2", "-3", ... added when such a file exists.

@@ -2,21 +2,18 @@
 
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
-#include "analyzer/symbolizer.h"
-#include "analyzer/trace_analysis.h"
 #include "collector/coverage.h"
 #include "collector/host_info.h"
 #include "collector/launcher.h"
@@ -27,13 +24,11 @@
 #include "collector/redactor.h"
 #include "collector/stack_resolver.h"
 #include "common/error.h"
+#include "common/glob.h"
 #include "common/safe_open.h"
 #include "common/signals.h"
 #include "common/unique_fd.h"
 #include "agenttrace.h"
-#include "fleet/export_sink.h"
-#include "fleet/nats_settings.h"
-#include "fleet/subjects.h"
 #include "version.h"
 
 namespace agenttrace::collector {
@@ -119,6 +114,25 @@ uint32_t stack_kind_mask() {
   return m;
 }
 
+std::function<bool(const trace::Event&)> stack_filter(std::vector<std::string> stack_paths) {
+  // Memoized per distinct path: programs look up the same paths again and again.
+  std::unordered_map<std::string, bool> seen;
+  return [globs = std::move(stack_paths), seen](const trace::Event& e) mutable {
+    const std::string* path = path_of(e);
+    if (!path) return true;
+    auto it = seen.find(*path);
+    if (it != seen.end()) return it->second;
+    bool keep = false;
+    for (const auto& g : globs)
+      if (glob_match(g, *path)) {
+        keep = true;
+        break;
+      }
+    seen.emplace(*path, keep);
+    return keep;
+  };
+}
+
 // Follows which traced processes are alive: a target such as `attach` ends
 // when none is left.
 class TraceSession::LiveSink : public trace::EventSink {
@@ -134,9 +148,8 @@ class TraceSession::LiveSink : public trace::EventSink {
   std::set<uint32_t>* live_;
 };
 
-TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
-    : options_(opt), mode_(mode), kb_(analyzer::KnowledgeBase::builtin()), summary_(kb_), profile_(kb_) {
-  if (!opt.kb_file.empty()) kb_.extend_from_file(opt.kb_file);
+TraceSession::TraceSession(const RunOptions& opt, const std::string& mode, SessionHelpers helpers)
+    : options_(opt), mode_(mode) {
   ProbeConfig pc;
   pc.capture_values = opt.show_values;
   pc.ringbuf_bytes = opt.ringbuf_bytes;
@@ -177,46 +190,18 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
   if (!opt.json_path.empty()) json_sink_.emplace(opt.json_path);
   if (opt.verbose) text_sink_.emplace(stderr);
   const std::string host_name = opt.host_name.empty() ? host.hostname : opt.host_name;
-  std::string session_id;
-  if (opt.export_options.enabled()) {
-    session_id = fleet::make_session_id(host.boot_id, clocks.wall_ns, getpid());
-    export_sink_ = std::make_unique<fleet::ExportSink>(
-        fleet::load_nats_settings(opt.export_options.url, opt.export_options.config_file), opt.export_options,
-        host_name, session_id);
-  }
 
   recorder_ = std::make_unique<Recorder>(probes_.get(), libraries_.get(), clocks.wall_minus_mono());
-  if (!opt.keep_secrets) {
-    const analyzer::KnowledgeBase* kb = &kb_;
-    redactor_ = std::make_unique<Redactor>(kb_.secret_rules(), [kb](std::string_view name) { return kb->is_secret_env(name); });
-    recorder_->set_redactor(redactor_.get());
-  }
+  redactor_ = std::move(helpers.redactor);
+  if (redactor_) recorder_->set_redactor(redactor_.get());
   libraries_->set_refusals(&recorder_->refusals());
-  if (opt.stacks) {
-    // A path lookup keeps its stack only when the path is a fingerprint or
-    // credential path; everything else that carries one keeps it.
-    const int credentials = kb_.index_of("credentials");
-    analyzer::CategorySet wanted = 0;
-    for (size_t i = 0; i < kb_.categories().size(); ++i)
-      if (kb_.categories()[i].fingerprint || static_cast<int>(i) == credentials) wanted |= analyzer::CategorySet{1} << i;
-    const analyzer::KnowledgeBase* kb = &kb_;
-    recorder_->set_stacks(std::make_unique<StackResolver>(opt.capture_symbols), [kb, wanted](const trace::Event& e) {
-      const std::string* path = path_of(e);
-      return !path || (kb->classify_path(*path) & wanted) != 0;
-    });
-  }
+  if (opt.stacks)
+    recorder_->set_stacks(std::make_unique<StackResolver>(std::move(helpers.name_frames)), stack_filter(opt.stack_paths));
   if (file_sink_) recorder_->add_sink(&*file_sink_);
   if (json_sink_) recorder_->add_sink(&*json_sink_);
   if (text_sink_) recorder_->add_sink(&*text_sink_);
   live_sink_ = std::make_unique<LiveSink>(&live_);
   recorder_->add_sink(live_sink_.get());
-  // A watch runs for hours: its analysis is of the files it writes, later,
-  // so the profile (which keeps payloads) is not built in memory.
-  if (mode_ != "watch") {
-    recorder_->add_sink(&summary_);
-    recorder_->add_sink(&profile_);
-  }
-  if (export_sink_) recorder_->add_sink(export_sink_.get());
 
   // Signals for agenttrace arrive through a signalfd; the command gets the
   // original mask and default dispositions back before it execs. (main()
@@ -230,9 +215,9 @@ TraceSession::TraceSession(const RunOptions& opt, const std::string& mode)
   header_.set_format_version(trace::kFormatVersion);
   header_.set_agenttrace_version(AGENTTRACE_VERSION);
   // The real host name stays in host_values (the analyzer looks for it in
-  // what was sent); the header names the host as the fleet knows it.
+  // what was sent); the header names the host as the fleet knows it. (The
+  // session id is the export's: the layer above sets it.)
   header_.set_hostname(host_name);
-  header_.set_session_id(session_id);
   header_.set_kernel_release(host.kernel_release);
   header_.set_kernel_version(host.kernel_version);
   header_.set_machine(host.machine);
@@ -341,7 +326,7 @@ int TraceSession::run(GatedChild& child) {
     recorder_->drain();
     recorder_->finish(status << 8, true);
     if (file_sink_) unlink(trace_path_.c_str());
-    finish_export(false);
+    if (listener_) listener_->recording_ended(false);
     throw Error(msg, status);
   }
   return run_loop(target, true);
@@ -413,7 +398,7 @@ int TraceSession::run_loop(Target& target, bool child) {
         std::string done = trace_path_;
         rotate(next);
         target.file_closed(done);
-        export_findings_of_file(done);
+        if (listener_) listener_->file_completed(done);
       });
     });
 
@@ -453,7 +438,7 @@ int TraceSession::run_loop(Target& target, bool child) {
         std::string done = trace_path_;
         rotate(rotate_to);
         target.file_closed(done);
-        export_findings_of_file(done);
+        if (listener_) listener_->file_completed(done);
       });
     }
     guarded([&] { recorder_->flush(); });
@@ -469,52 +454,11 @@ int TraceSession::run_loop(Target& target, bool child) {
   guarded([&] { recorder_->finish(status, child && exited); });
   if (file_sink_ && !sink_failed_) {
     target.file_closed(trace_path_);
-    if (mode_ == "watch") export_findings_of_file(trace_path_);
+    if (listener_) listener_->file_completed(trace_path_);
   }
   probes_->detach_in_background();
-  finish_export(true);
+  if (listener_) listener_->recording_ended(true);
   return status;
-}
-
-void TraceSession::publish_findings(const analyzer::Analysis& a) {
-  for (const auto& f : a.findings) {
-    trace::Json j = analyzer::finding_json(f, &a.profile);
-    j["host"] = export_sink_->host();
-    j["session"] = header_.session_id();
-    export_sink_->publish_finding(trace::json_line(j));
-  }
-}
-
-void TraceSession::export_findings_of_file(const std::string& path) {
-  if (!export_sink_ || sink_failed_) return;
-  // A watch keeps no profile in memory: each file it completes is analysed
-  // as `agenttrace analyze` would, and its findings go out then.
-  try {
-    publish_findings(analyzer::analyze_trace_file(path, kb_));
-  } catch (const Error& e) {
-    spdlog::warn("the findings of {} were not exported: {}", path, e.what());
-  }
-}
-
-void TraceSession::finish_export(bool with_findings) {
-  if (!export_sink_) return;
-  if (with_findings && mode_ != "watch") publish_findings(analysis());
-  export_totals_ = export_sink_->close();
-  // Said even with --quiet: nothing is lost silently.
-  if (export_totals_->dropped || export_totals_->pending)
-    spdlog::warn("{}", fleet::export_summary(*export_sink_, *export_totals_));
-}
-
-const analyzer::Analysis& TraceSession::analysis() {
-  if (!analysis_) {
-    analysis_.emplace();
-    analysis_->profile = std::move(profile_.profile());
-    // Frames are named from this machine's binaries, the ones that ran.
-    analyzer::symbolize_stacks(analysis_->profile, {});
-    analysis_->findings = analyzer::run_rules(analysis_->profile, kb_);
-    analysis_->source = "live";
-  }
-  return *analysis_;
 }
 
 void TraceSession::note_survivors() {
@@ -524,84 +468,6 @@ void TraceSession::note_survivors() {
     if (!st || st->state == 'Z') continue;
     recorder_->emit(outlived_coverage(pid, static_cast<uint32_t>(st->ppid), st->comm, now.mono_ns, now.wall_ns));
   }
-}
-
-std::string TraceSession::end_report(const analyzer::Analysis& analysis) const {
-  // Findings first, then the profile: one screen a person reads.
-  bool color = analyzer::terminal_wants_color(STDERR_FILENO);
-  std::string out = analyzer::findings_text(analysis, color) +
-                    summary_.render(file_sink_ && !sink_failed_ ? trace_path_ : "");
-  if (export_sink_ && export_totals_) out += "  " + fleet::export_summary(*export_sink_, *export_totals_) + "\n";
-  return out;
-}
-
-// ---- a plain command ------------------------------------------------------
-
-namespace {
-
-class PlainChild : public GatedChild {
- public:
-  PlainChild(const std::vector<std::string>& argv, const sigset_t& mask, LaunchAs as)
-      : launcher_(argv, mask, std::move(as)) {}
-  pid_t pid() const override { return launcher_.pid(); }
-  int exit_fd() const override { return launcher_.pidfd(); }
-  int release() override { return launcher_.release(); }
-  bool try_reap(int* status) override { return launcher_.try_reap(status); }
-  void forward(int sig) override { kill(launcher_.pid(), sig); }
-
- private:
-  Launcher launcher_;
-};
-
-}  // namespace
-
-int run_traced(const RunOptions& opt) {
-  if (opt.command.empty()) throw Error("no command to trace (usage: agenttrace [OPTIONS] -- CMD [ARGS...])");
-  if (opt.jit_symbols) {
-    // Node.js takes V8's perf-map flags from NODE_OPTIONS; interpreted
-    // functions get frames of their own, so the map names every JS function.
-    const char* old = getenv("NODE_OPTIONS");
-    std::string v = old && *old ? std::string(old) + " " : std::string();
-    setenv("NODE_OPTIONS", (v + "--perf-basic-prof --interpreted-frames-native-stack").c_str(), 1);
-  }
-  const CommandIdentity who = decide_command_identity(opt.run_as_user, opt.as_root);
-  set_output_owner(who.owner);
-  TraceSession session(opt);
-  record_identity(who, &session.header());
-  if (std::string exe = find_in_path(opt.command[0], getenv("PATH")); !exe.empty())
-    session.libraries().prepare_executable(exe);
-  std::vector<std::string> env = command_environment(environ, who);
-  // The command's own secrets (API keys in its environment) are redacted
-  // wherever they turn up, plainly or encoded.
-  if (session.redactor()) session.redactor()->add_environment(env);
-  PlainChild child(opt.command, session.original_mask(), LaunchAs{who.user, std::move(env)});
-  int status = session.run(child);
-  const analyzer::Analysis& a = session.analysis();
-  if (!opt.quiet) fputs(session.end_report(a).c_str(), stderr);
-  if (opt.jit_symbols) {
-    // The perf maps were asked for by agenttrace; their content is in the
-    // trace. V8 also writes an isolate-0xADDR-PID-v8.log into the working
-    // directory with them (NODE_OPTIONS cannot send it elsewhere): those of
-    // the traced processes, written during the run, go too.
-    const time_t start = a.profile.header.start_wall_ns() / 1'000'000'000;
-    auto remove_if_ours = [start](const std::string& path) {
-      struct stat st;
-      if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime >= start) unlink(path.c_str());
-    };
-    std::set<std::string> v8_logs;
-    for (const auto& [pid, proc] : a.profile.processes) {
-      remove_if_ours("/tmp/perf-" + std::to_string(pid) + ".map");
-      v8_logs.insert("-" + std::to_string(pid) + "-v8.log");
-    }
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(".", ec)) {
-      std::string name = entry.path().filename().string();
-      if (name.rfind("isolate-0x", 0) != 0) continue;
-      size_t dash = name.find('-', 10);
-      if (dash != std::string::npos && v8_logs.count(name.substr(dash))) remove_if_ours(name);
-    }
-  }
-  return exit_status_of(status);
 }
 
 }  // namespace agenttrace::collector

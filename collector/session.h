@@ -1,7 +1,9 @@
 // A recording session: probes loaded and attached, sinks open, signals
-// routed; it traces a target until the target is done, and leaves the
-// analysis behind. A target is a gated child (`agenttrace -- CMD`, a
-// sandbox), processes already running (`attach`), or the host (`watch`).
+// routed; it traces a target until the target is done. A target is a gated
+// child (`agenttrace -- CMD`, a sandbox), processes already running
+// (`attach`), or the host (`watch`). What is done with the events besides
+// writing them (live analysis, the fleet export) is the layer above's: it
+// adds sinks and listens (app/session.h).
 #pragma once
 
 #include <signal.h>
@@ -15,25 +17,17 @@
 #include <string>
 #include <vector>
 
-#include "analyzer/knowledge_base.h"
-#include "analyzer/profile.h"
-#include "analyzer/report.h"
-#include "analyzer/summary.h"
+#include "collector/redactor.h"
 #include "collector/run.h"
+#include "collector/stack_resolver.h"
 #include "common/identity.h"
-#include "fleet/exporter.h"
 #include "trace/sink.h"
-
-namespace agenttrace::fleet {
-class ExportSink;
-}
 
 namespace agenttrace::collector {
 
 class Probes;
 class LibraryProbes;
 class Recorder;
-class Redactor;
 class TraceSession;
 
 // What a session traces: a child that is started but waits to exec.
@@ -79,11 +73,32 @@ class Target {
   virtual void file_closed(const std::string& path) {}
 };
 
+// What the layer above lends a session: the collector knows neither the
+// knowledge base nor the analyzer.
+struct SessionHelpers {
+  // Redaction of credentials; nullptr with --keep-secrets.
+  std::unique_ptr<Redactor> redactor;
+  // With --capture-symbols: names stack frames at record time; empty: none.
+  StackResolver::FrameNamer name_frames;
+};
+
+// Told of the session's progress by the session (the layer above exports
+// each completed file's findings and closes the export at the end).
+class SessionListener {
+ public:
+  virtual ~SessionListener() = default;
+  // A trace file was completed, after the target heard of it.
+  virtual void file_completed(const std::string& path) {}
+  // Recording is over (the probes are detaching): `ran` is false when the
+  // command could not be started.
+  virtual void recording_ended(bool ran) {}
+};
+
 class TraceSession {
  public:
   // Loads the probes and opens the sinks; throws agenttrace::Error.
   // `mode` goes into the header: "run", "sandbox", "attach", "watch".
-  explicit TraceSession(const RunOptions& options, const std::string& mode = "run");
+  TraceSession(const RunOptions& options, const std::string& mode, SessionHelpers helpers);
   ~TraceSession();
   TraceSession(const TraceSession&) = delete;
   TraceSession& operator=(const TraceSession&) = delete;
@@ -91,10 +106,13 @@ class TraceSession {
   // The signal mask the traced command must start with.
   const sigset_t& original_mask() const { return original_mask_; }
   LibraryProbes& libraries() { return *libraries_; }
-  const analyzer::KnowledgeBase& knowledge_base() const { return kb_; }
+  const std::string& mode() const { return mode_; }
   // Filled with host and option facts; callers add theirs before run().
   trace::Header& header() { return header_; }
+  // Sinks after the session's own (trace file, JSON lines, -v), in order.
   void add_sink(trace::EventSink* sink);
+  // At most one; it must outlive run().
+  void set_listener(SessionListener* listener) { listener_ = listener; }
   // Redaction of credentials; nullptr with --keep-secrets. Callers add the
   // command's environment (its secret values are then found anywhere).
   Redactor* redactor() { return redactor_.get(); }
@@ -117,22 +135,16 @@ class TraceSession {
   // Processes traced and alive, as far as the events say.
   const std::set<uint32_t>& live_processes() const { return live_; }
 
-  // After run(): the profile and findings (computed once), and what to print
-  // at the end.
-  const analyzer::Analysis& analysis();
-  std::string end_report(const analyzer::Analysis& analysis) const;
   const std::string& trace_path() const { return trace_path_; }
   bool recording_failed() const { return sink_failed_; }
+  // A trace file is being written and nothing failed.
+  bool trace_file_written() const { return file_sink_ && !sink_failed_; }
   // Trace files written (more than one when a watch rotated).
   const std::vector<std::string>& trace_files() const { return trace_files_; }
-  // With --export, after run(): what became of the exported messages.
-  const std::optional<fleet::ExportTotals>& export_totals() const { return export_totals_; }
 
  private:
   class LiveSink;
   int run_loop(Target& target, bool child);
-  void publish_findings(const analyzer::Analysis& analysis);
-  void export_findings_of_file(const std::string& path);
   // Closes the current trace file with its trailer and continues in `path`.
   void rotate(const std::string& path);
   // Coverage events for traced processes still running after the command.
@@ -140,7 +152,6 @@ class TraceSession {
 
   RunOptions options_;
   std::string mode_;
-  analyzer::KnowledgeBase kb_;
   std::unique_ptr<Probes> probes_;
   std::unique_ptr<LibraryProbes> libraries_;
   std::unique_ptr<Redactor> redactor_;
@@ -149,11 +160,7 @@ class TraceSession {
   std::optional<trace::JsonLinesSink> json_sink_;
   std::optional<trace::TextLinesSink> text_sink_;
   std::unique_ptr<LiveSink> live_sink_;
-  std::unique_ptr<fleet::ExportSink> export_sink_;
-  std::optional<fleet::ExportTotals> export_totals_;
-  std::optional<analyzer::Analysis> analysis_;
-  analyzer::SummaryBuilder summary_;
-  analyzer::ProfileBuilder profile_;
+  SessionListener* listener_ = nullptr;
   trace::Header header_;
   std::string trace_path_;
   std::vector<std::string> trace_files_;
@@ -161,10 +168,6 @@ class TraceSession {
   sigset_t original_mask_;
   int signal_fd_ = -1;
   bool sink_failed_ = false;
-
-  // Publishes the findings and delivers what the export still holds, for at
-  // most --drain-timeout.
-  void finish_export(bool with_findings);
 };
 
 // Writes as whom the command runs into the header.
@@ -177,5 +180,8 @@ int exit_status_of(int wait_status);
 // the header) and their bit mask for the kernel.
 std::vector<std::string> stack_kind_names();
 uint32_t stack_kind_mask();
+// Which of those records keep their stack: all but the path lookups (open,
+// readlink, stat, access) whose path matches none of `stack_paths` (globs).
+std::function<bool(const trace::Event&)> stack_filter(std::vector<std::string> stack_paths);
 
 }  // namespace agenttrace::collector

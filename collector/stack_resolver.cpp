@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "analyzer/symbolizer.h"
 #include "common/disassembly.h"
 #include "common/elf_file.h"
 #include "common/safe_open.h"
@@ -114,9 +113,7 @@ std::string readable_path(uint32_t pid, const std::string& path) {
 
 }  // namespace
 
-StackResolver::StackResolver(bool capture_symbols) : capture_symbols_(capture_symbols) {
-  if (capture_symbols_) symbolizer_ = std::make_unique<analyzer::Symbolizer>();
-}
+StackResolver::StackResolver(FrameNamer name_frames) : name_frames_(std::move(name_frames)) {}
 
 StackResolver::~StackResolver() = default;
 
@@ -317,7 +314,7 @@ void StackResolver::resolve(trace::Event* event) {
     f->set_jit(true);
     if (i < 3) f->set_instruction(jit_instruction(pid, f->address()));
   }
-  if (symbolizer_) symbolizer_->symbolize(st);
+  if (name_frames_) name_frames_(st);
 }
 
 }  // namespace agenttrace::collector

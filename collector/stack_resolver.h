@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -22,10 +23,6 @@
 #include "collector/proc.h"
 #include "common/unique_fd.h"
 #include "trace/format.h"
-
-namespace agenttrace::analyzer {
-class Symbolizer;
-}
 
 namespace agenttrace::collector {
 
@@ -66,7 +63,11 @@ class PerfMap {
 
 class StackResolver {
  public:
-  explicit StackResolver(bool capture_symbols);
+  // Names the ELF frames of a stack now (--capture-symbols): the analyzer's
+  // symbolizer, handed down by the layer above.
+  using FrameNamer = std::function<void(trace::Stack*)>;
+  // `name_frames` empty: frames keep file and offset only.
+  explicit StackResolver(FrameNamer name_frames = {});
   ~StackResolver();
 
   // Learns which files processes run and load (exec, opens of shared
@@ -106,7 +107,7 @@ class StackResolver {
   File* file(const FileKey& key);
   const Mapping* mapping_of(Process& p, uint64_t address) const;
 
-  bool capture_symbols_;
+  FrameNamer name_frames_;
   FileRefusals* refusals_ = nullptr;
   std::unordered_map<uint32_t, Process> processes_;
   std::map<FileKey, File> files_;
@@ -115,7 +116,6 @@ class StackResolver {
     std::shared_ptr<PerfMap> perf;  // kept open past the process's exit
   };
   std::map<uint32_t, Pending> pending_jit_;  // pid -> JIT addresses still unnamed
-  std::unique_ptr<analyzer::Symbolizer> symbolizer_;
   uint64_t frames_ = 0, unresolved_ = 0;
 };
 

@@ -37,97 +37,79 @@ bool is_watch_file(const std::string& name) {
   return name.rfind("agenttrace-watch-", 0) == 0 && name.size() > 7 && name.compare(name.size() - 7, 7, ".atrace") == 0;
 }
 
-class WatchTarget : public Target {
- public:
-  WatchTarget(const RunOptions& run, const WatchOptions& w) : run_(run), w_(w) {}
-
-  void begin(TraceSession& session) override {
-    std::vector<pid_t> matched;
-    std::map<pid_t, ProcStat> all = list_processes();
-    const pid_t self = getpid();
-    std::set<std::pair<dev_t, ino_t>> exes;
-    for (const auto& path : run_.watch_exes) {
-      struct stat st;
-      if (stat(path.c_str(), &st) == 0) exes.insert({st.st_dev, st.st_ino});
-    }
-    for (const auto& [pid, st] : all) {
-      if (pid == self) continue;
-      bool match = run_.trace_all;
-      for (const auto& c : run_.watch_comms)
-        if (st.comm == c.substr(0, 15)) match = true;
-      if (!match && !exes.empty()) {
-        struct stat es;
-        std::string exe = "/proc/" + std::to_string(pid) + "/exe";
-        if (stat(exe.c_str(), &es) == 0 && exes.count({es.st_dev, es.st_ino})) match = true;
-      }
-      if (match) matched.push_back(pid);
-    }
-    // Matching processes already running are traced from now on, with
-    // their descendants; the whole host is traced by the kernel anyway.
-    std::vector<pid_t> traced = run_.trace_all ? matched : descendants(all, matched);
-    for (pid_t p : traced) {
-      if (p == self) continue;
-      if (!run_.trace_all) session.trace_process(p);
-      auto info = read_proc_info(p);
-      if (!info || info->exe.empty()) continue;  // kernel threads
-      session.announce_running_process(p, true);
-    }
-  }
-
-  SignalAction on_signal(const signalfd_siginfo& si) override {
-    if (si.ssi_signo == SIGHUP) return SignalAction::kRotate;
-    if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGQUIT) return SignalAction::kStop;
-    return SignalAction::kIgnore;
-  }
-
-  std::string rotation_due(uint64_t bytes) override { return bytes >= w_.rotate_bytes ? next_file() : std::string(); }
-
-  std::string next_file() override {
-    ++sequence_;
-    std::string name;
-    do {
-      name = (fs::path(w_.dir) / watch_file_name(read_clocks().wall_ns, sequence_)).string();
-    } while (access(name.c_str(), F_OK) == 0 && ++sequence_);
-    current_ = name;  // the session writes there next
-    return name;
-  }
-
-  void file_closed(const std::string& path) override {
-    closed_.push_back(path);
-    // Bounded disk use: the oldest watch files in the directory go first.
-    std::vector<std::string> files;
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(w_.dir, ec)) {
-      std::string name = entry.path().filename().string();
-      if (is_watch_file(name)) files.push_back(entry.path().string());
-    }
-    std::sort(files.begin(), files.end());
-    // The file being written now counts towards the limit too.
-    size_t keep_closed = w_.keep > 0 ? w_.keep - 1 : 0;
-    std::vector<std::string> done;
-    for (const auto& f : files)
-      if (f != current_) done.push_back(f);
-    while (done.size() > keep_closed) {
-      if (unlink(done.front().c_str()) == 0) ++deleted_;
-      done.erase(done.begin());
-    }
-  }
-
-  uint64_t deleted() const { return deleted_; }
-  const std::vector<std::string>& closed() const { return closed_; }
-
- private:
-  RunOptions run_;
-  WatchOptions w_;
-  uint32_t sequence_ = 0;
-  std::string current_;
-  std::vector<std::string> closed_;
-  uint64_t deleted_ = 0;
-};
-
 }  // namespace
 
-int run_watch(RunOptions opt, const WatchOptions& w) {
+void WatchTarget::begin(TraceSession& session) {
+  std::vector<pid_t> matched;
+  std::map<pid_t, ProcStat> all = list_processes();
+  const pid_t self = getpid();
+  std::set<std::pair<dev_t, ino_t>> exes;
+  for (const auto& path : run_.watch_exes) {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0) exes.insert({st.st_dev, st.st_ino});
+  }
+  for (const auto& [pid, st] : all) {
+    if (pid == self) continue;
+    bool match = run_.trace_all;
+    for (const auto& c : run_.watch_comms)
+      if (st.comm == c.substr(0, 15)) match = true;
+    if (!match && !exes.empty()) {
+      struct stat es;
+      std::string exe = "/proc/" + std::to_string(pid) + "/exe";
+      if (stat(exe.c_str(), &es) == 0 && exes.count({es.st_dev, es.st_ino})) match = true;
+    }
+    if (match) matched.push_back(pid);
+  }
+  // Matching processes already running are traced from now on, with
+  // their descendants; the whole host is traced by the kernel anyway.
+  std::vector<pid_t> traced = run_.trace_all ? matched : descendants(all, matched);
+  for (pid_t p : traced) {
+    if (p == self) continue;
+    if (!run_.trace_all) session.trace_process(p);
+    auto info = read_proc_info(p);
+    if (!info || info->exe.empty()) continue;  // kernel threads
+    session.announce_running_process(p, true);
+  }
+}
+
+Target::SignalAction WatchTarget::on_signal(const signalfd_siginfo& si) {
+  if (si.ssi_signo == SIGHUP) return SignalAction::kRotate;
+  if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM || si.ssi_signo == SIGQUIT) return SignalAction::kStop;
+  return SignalAction::kIgnore;
+}
+
+std::string WatchTarget::next_file() {
+  ++sequence_;
+  std::string name;
+  do {
+    name = (fs::path(w_.dir) / watch_file_name(read_clocks().wall_ns, sequence_)).string();
+  } while (access(name.c_str(), F_OK) == 0 && ++sequence_);
+  current_ = name;  // the session writes there next
+  return name;
+}
+
+void WatchTarget::file_closed(const std::string& path) {
+  closed_.push_back(path);
+  // Bounded disk use: the oldest watch files in the directory go first.
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(w_.dir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (is_watch_file(name)) files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  // The file being written now counts towards the limit too.
+  size_t keep_closed = w_.keep > 0 ? w_.keep - 1 : 0;
+  std::vector<std::string> done;
+  for (const auto& f : files)
+    if (f != current_) done.push_back(f);
+  while (done.size() > keep_closed) {
+    if (unlink(done.front().c_str()) == 0) ++deleted_;
+    done.erase(done.begin());
+  }
+}
+
+void prepare_watch(RunOptions& opt, const WatchOptions& w) {
   if (w.keep < 1) throw Error("--keep must be at least 1");
   if (w.rotate_bytes < (64u << 10)) throw Error("--rotate must be at least 64K");
   std::error_code ec;
@@ -140,26 +122,6 @@ int run_watch(RunOptions opt, const WatchOptions& w) {
   opt.trace_all = opt.watch_comms.empty() && opt.watch_exes.empty();
   opt.no_trace_file = false;
   opt.command = {"watch"};
-  WatchTarget target(opt, w);
-  opt.output_path = target.next_file();
-
-  TraceSession session(opt, "watch");
-  for (const auto& c : opt.watch_comms) session.header().add_watch_comms(c);
-  for (const auto& e : opt.watch_exes) session.header().add_watch_exes(e);
-  session.header().set_file_sequence(1);
-  if (!opt.quiet)
-    fprintf(stderr, "agenttrace watch: %s into %s (rotating at %llu bytes, keeping %u files); SIGHUP rotates, Ctrl-C ends\n",
-            opt.trace_all ? "recording every process" : "recording matching processes and their descendants",
-            w.dir.c_str(), static_cast<unsigned long long>(w.rotate_bytes), w.keep);
-  session.run(target);
-  if (!opt.quiet) {
-    fprintf(stderr, "agenttrace watch: %zu file(s) written", session.trace_files().size());
-    if (target.deleted()) fprintf(stderr, ", %llu older deleted to keep %u", static_cast<unsigned long long>(target.deleted()), w.keep);
-    fputs(":\n", stderr);
-    for (const auto& f : session.trace_files())
-      if (access(f.c_str(), F_OK) == 0) fprintf(stderr, "  %s\n", f.c_str());
-  }
-  return session.recording_failed() ? kExitToolError : kExitOk;
 }
 
 }  // namespace agenttrace::collector

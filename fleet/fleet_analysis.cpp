@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "analyzer/glob.h"
+#include "common/glob.h"
 #include "common/strings.h"
 #include "fleet/subjects.h"
 #include "trace/format.h"
@@ -88,7 +88,7 @@ std::optional<analyzer::Finding> FleetAnalysis::host_mismatch(const SessionKey& 
 }
 
 bool FleetAnalysis::selected(const SessionKey& key, const State& s) const {
-  return hosts_glob_.empty() || analyzer::glob_match(hosts_glob_, s.host) || analyzer::glob_match(hosts_glob_, key.host);
+  return hosts_glob_.empty() || glob_match(hosts_glob_, s.host) || glob_match(hosts_glob_, key.host);
 }
 
 std::vector<SessionAnalysis> FleetAnalysis::results(const std::map<SessionKey, SessionCounts>& counts) {

@@ -1,4 +1,4 @@
-#include "analyzer/glob.h"
+#include "common/glob.h"
 
 #include <gtest/gtest.h>
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "analyzer/knowledge_base.h"
+#include "app/session.h"
 #include "common/base64.h"
 #include "../support/story.h"
 #include "trace/redaction.h"
@@ -18,7 +19,9 @@ using collector::Redactor;
 
 Redactor make_redactor() {
   static const analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
-  return Redactor(kb.secret_rules(), [](std::string_view n) { return kb.is_secret_env(n); });
+  // As a recording makes it (app/session.h): the knowledge base's rules and
+  // the analyzer's value echo.
+  return std::move(*app::make_redactor(kb));
 }
 
 TEST(RedactionMarker, KeepsTheLengthInEveryForm) {

@@ -9,9 +9,12 @@
 #include <string>
 
 #include "../support/temp_dir.h"
+#include "app/session.h"
+#include "analyzer/knowledge_base.h"
 #include "analyzer/profile.h"
 #include "analyzer/symbolizer.h"
 #include "collector/proc.h"
+#include "collector/session.h"
 #include "collector/stack_resolver.h"
 #include "collector/syscall_frames.h"
 #include "common/disassembly.h"
@@ -247,6 +250,59 @@ TEST(SyscallFrames, SystemCLibraryHasRulesForOpen) {
   EXPECT_GE(in_open, 1u);
   EXPECT_TRUE(collector::syscall_frames("/nonexistent", &error).empty());
   EXPECT_EQ(error, "cannot open /nonexistent: No such file or directory");
+}
+
+// Which stacks a recording keeps is data the application layer hands down:
+// the knowledge base's fingerprint and credential path globs.
+trace::Event open_of(const std::string& path) {
+  trace::Event e;
+  e.mutable_open()->set_path(path);
+  return e;
+}
+
+TEST(StackFilter, KeepsPathLookupsOnlyForTheGivenGlobs) {
+  auto keep = collector::stack_filter({"/etc/machine-id", "/home/*/.ssh/**"});
+  EXPECT_TRUE(keep(open_of("/etc/machine-id")));
+  EXPECT_TRUE(keep(open_of("/home/u/.ssh/id_ed25519")));
+  EXPECT_FALSE(keep(open_of("/etc/passwd")));
+  EXPECT_FALSE(keep(open_of("/home/u/.sshrc")));
+  trace::Event stat;
+  stat.mutable_stat()->set_path("/etc/machine-id");
+  EXPECT_TRUE(keep(stat));
+  trace::Event access;
+  access.mutable_access()->set_path("/etc/hostname");
+  EXPECT_FALSE(keep(access));
+  // Asked again (the answer is remembered): the same.
+  EXPECT_TRUE(keep(open_of("/etc/machine-id")));
+  EXPECT_FALSE(keep(open_of("/etc/passwd")));
+  // Kinds without a path keep theirs.
+  trace::Event getenv;
+  getenv.mutable_getenv()->set_name("TZ");
+  EXPECT_TRUE(keep(getenv));
+  EXPECT_FALSE(collector::stack_filter({})(open_of("/etc/machine-id")));
+}
+
+TEST(StackFilter, TheKnowledgeBasesPathsDecideAsItsCategoriesDo) {
+  const analyzer::KnowledgeBase kb = analyzer::KnowledgeBase::builtin();
+  auto keep = collector::stack_filter(app::stack_paths(kb));
+  // What the recording decided from the categories before the decision
+  // became data: a fingerprint or credentials path keeps its stack.
+  const int credentials = kb.index_of("credentials");
+  ASSERT_GE(credentials, 0);
+  analyzer::CategorySet wanted = analyzer::CategorySet{1} << credentials;
+  for (size_t i = 0; i < kb.categories().size(); ++i)
+    if (kb.categories()[i].fingerprint) wanted |= analyzer::CategorySet{1} << i;
+  const std::vector<std::pair<std::string, bool>> paths = {
+      {"/etc/localtime", true},          {"/usr/share/zoneinfo/Asia/Shanghai", true},
+      {"/etc/machine-id", true},         {"/etc/hosts", true},
+      {"/proc/cpuinfo", true},           {"/root/.ssh/id_rsa", true},
+      {"/home/u/.ssh/known_hosts", true}, {"/etc/ssh/ssh_host_rsa_key", true},
+      {"/etc/passwd", false},            {"/usr/lib/x86_64-linux-gnu/libc.so.6", false},
+      {"/proc/self/environ", false},     {"/tmp/x", false}};
+  for (const auto& [path, expected] : paths) {
+    EXPECT_EQ(keep(open_of(path)), expected) << path;
+    EXPECT_EQ((kb.classify_path(path) & wanted) != 0, expected) << path;
+  }
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Glob patterns for paths and names in the knowledge base.
+// Glob patterns for paths and names (the knowledge base, policies, the
+// collector's stack paths, fleet host filters).
 //   *   any run of characters except '/'
 //   **  any run of characters, '/' included
 //   ?   one character except '/'
@@ -7,8 +8,8 @@
 
 #include <string_view>
 
-namespace agenttrace::analyzer {
+namespace agenttrace {
 
 bool glob_match(std::string_view pattern, std::string_view text);
 
-}  // namespace agenttrace::analyzer
+}  // namespace agenttrace

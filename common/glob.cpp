@@ -1,8 +1,8 @@
-#include "analyzer/glob.h"
+#include "common/glob.h"
 
 #include <vector>
 
-namespace agenttrace::analyzer {
+namespace agenttrace {
 
 namespace {
 
@@ -122,4 +122,4 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return cur[n];
 }
 
-}  // namespace agenttrace::analyzer
+}  // namespace agenttrace
