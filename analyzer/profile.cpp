@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/strings.h"
+#include "trace/format.h"
 #include <cstring>
 
 namespace agenttrace::analyzer {
@@ -80,16 +81,10 @@ void ProfileBuilder::on_header(const trace::Header& h) {
   profile_.attached = h.mode() == "attach" || h.mode() == "watch";
 }
 
-std::string kind_name_of_case(int body_case) {
-  // Kind names are the oneof's field names (trace/format.cpp agrees).
-  const auto* field = trace::Event::descriptor()->FindFieldByNumber(body_case);
-  return field ? field->name() : "unknown";
-}
-
 void ProfileBuilder::finish_counts() {
   profile_.kind_counts.clear();
   for (size_t i = 0; i < kind_counts_.size(); ++i)
-    if (kind_counts_[i]) profile_.kind_counts[kind_name_of_case(static_cast<int>(i))] += kind_counts_[i];
+    if (kind_counts_[i]) profile_.kind_counts[std::string(trace::event_kind_of_case(static_cast<int>(i)))] += kind_counts_[i];
 }
 
 void ProfileBuilder::on_trailer(const trace::Trailer& t) {

@@ -64,7 +64,6 @@ class Session : private collector::SessionListener {
   const analyzer::Analysis& analysis();
   std::string end_report(const analyzer::Analysis& analysis) const;
   // With --export, after run(): what became of the exported messages.
-  const std::optional<fleet::ExportTotals>& export_totals() const { return export_totals_; }
 
  private:
   void file_completed(const std::string& path) override;

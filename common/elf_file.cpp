@@ -48,7 +48,6 @@ ElfFile::ElfFile(ElfFile&& o) noexcept
       ino_(o.ino_),
       elf_(std::exchange(o.elf_, nullptr)),
       interpreter_(std::move(o.interpreter_)),
-      has_dynamic_(o.has_dynamic_),
       is_dyn_type_(o.is_dyn_type_),
       machine_x86_64_(o.machine_x86_64_),
       segments_(std::move(o.segments_)),
@@ -81,7 +80,6 @@ bool ElfFile::load(std::string* error) {
     if (!gelf_getphdr(elf_, static_cast<int>(i), &ph)) continue;
     if (ph.p_type == PT_LOAD)
       segments_.push_back({ph.p_vaddr, ph.p_memsz, ph.p_offset, ph.p_filesz, (ph.p_flags & PF_X) != 0});
-    if (ph.p_type == PT_DYNAMIC) has_dynamic_ = true;
     if (ph.p_type == PT_INTERP && ph.p_filesz > 1 && ph.p_filesz < 4096) {
       auto bytes = read(ph.p_offset, ph.p_filesz);
       interpreter_.assign(reinterpret_cast<const char*>(bytes.data()),

@@ -55,7 +55,6 @@ class ElfFile {
   bool is_64bit_x86() const { return machine_x86_64_; }
   // PT_INTERP, empty for a statically linked file.
   const std::string& interpreter() const { return interpreter_; }
-  bool is_static() const { return interpreter_.empty() && !has_dynamic_; }
   bool is_shared_object() const { return is_dyn_type_; }
 
   // A defined symbol from .symtab, else .dynsym, named exactly `name`.
@@ -101,7 +100,6 @@ class ElfFile {
   ino_t ino_ = 0;
   Elf* elf_ = nullptr;
   std::string interpreter_;
-  bool has_dynamic_ = false;
   bool is_dyn_type_ = false;
   bool machine_x86_64_ = false;
   std::vector<Segment> segments_;

@@ -80,7 +80,6 @@ class SandboxChild : public collector::GatedChild {
   bool try_reap(int* status) override;
   void forward(int sig) override;
 
-  pid_t init_pid() const { return init_pid_; }
   // True when a user namespace holds the sandbox; false: the command only
   // runs as an unprivileged uid (user namespaces are off on this host, or
   // spec.user_namespace was false).

@@ -1,6 +1,7 @@
 #include "trace/format.h"
 
 #include <cstring>
+#include <vector>
 
 namespace agenttrace::trace {
 
@@ -29,33 +30,24 @@ void RecordEncoding::write(uint8_t* dst) const {
   message_.SerializeWithCachedSizesToArray(dst + prefix_len_);
 }
 
-std::string_view event_kind(const Event& event) {
-  switch (event.body_case()) {
-    case Event::kExec: return "exec";
-    case Event::kFork: return "fork";
-    case Event::kExit: return "exit";
-    case Event::kOpen: return "open";
-    case Event::kReadlink: return "readlink";
-    case Event::kStat: return "stat";
-    case Event::kAccess: return "access";
-    case Event::kGetenv: return "getenv";
-    case Event::kUname: return "uname";
-    case Event::kCoverage: return "coverage";
-    case Event::kConnect: return "connect";
-    case Event::kBind: return "bind";
-    case Event::kListen: return "listen";
-    case Event::kAccept: return "accept";
-    case Event::kClose: return "close";
-    case Event::kSend: return "send";
-    case Event::kRecv: return "recv";
-    case Event::kDns: return "dns";
-    case Event::kSystemCall: return "system_call";
-    case Event::kProcess: return "process";
-    case Event::kJitSymbols: return "jit_symbols";
-    case Event::BODY_NOT_SET: break;
-  }
-  return "unknown";
+std::string_view event_kind_of_case(int body_case) {
+  // The kinds are the names of the Event.body oneof's fields: one table,
+  // the schema's, for every name a kind is written with.
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    const auto* oneof = Event::descriptor()->FindOneofByName("body");
+    for (int i = 0; i < oneof->field_count(); ++i) {
+      const auto* field = oneof->field(i);
+      if (static_cast<size_t>(field->number()) >= out.size()) out.resize(field->number() + 1);
+      out[field->number()] = field->name();
+    }
+    return out;
+  }();
+  if (body_case <= 0 || static_cast<size_t>(body_case) >= names.size() || names[body_case].empty()) return "unknown";
+  return names[body_case];
 }
+
+std::string_view event_kind(const Event& event) { return event_kind_of_case(event.body_case()); }
 
 std::string_view syscall_name(Syscall syscall) {
   switch (syscall) {

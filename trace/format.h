@@ -44,9 +44,11 @@ class RecordEncoding {
   size_t body_ = 0;
 };
 
-// "exec", "fork", "exit", "open", "readlink", "stat", "access", "getenv",
-// "uname", "coverage"; "unknown" for an event with no body.
+// An event's kind: the name of its field in the Event.body oneof of
+// trace/agenttrace.proto ("exec", "open", "system_call", ...); "unknown" for
+// an event with no body.
 std::string_view event_kind(const Event& event);
+std::string_view event_kind_of_case(int body_case);
 
 // Names for the Syscall enum: "openat", "newfstatat", ...
 std::string_view syscall_name(Syscall syscall);

@@ -233,6 +233,7 @@ Json event_json(const Event& e) {
       j["function"] = std::string(syscall_name(x.function()));
       j["name"] = x.name();
       j["found"] = x.found();
+      if (x.name_truncated()) j["name_truncated"] = true;
       if (x.value_captured()) {
         j["value"] = x.value();
         if (x.value_truncated()) j["value_truncated"] = true;

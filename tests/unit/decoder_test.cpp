@@ -163,6 +163,13 @@ TEST(Decoder, GetenvWithAndWithoutValue) {
   auto empty = decode_ok(RawRecord(raw).append("TZ").finish());
   EXPECT_TRUE(empty.getenv().value_captured());
   EXPECT_EQ(empty.getenv().value(), "");
+
+  EXPECT_FALSE(empty.getenv().name_truncated());
+
+  // A name cut at AT_ENV_NAME_MAX says so (the kernel side sets the path flag).
+  raw.h.flags = AT_F_PATH_TRUNCATED;
+  auto cut = decode_ok(RawRecord(raw).append("TZ").finish());
+  EXPECT_TRUE(cut.getenv().name_truncated());
 }
 
 TEST(Decoder, ExitCodeAndSignal) {
