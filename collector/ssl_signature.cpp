@@ -1,15 +1,16 @@
 #include "collector/ssl_signature.h"
 
-#include <capstone/capstone.h>
 #include <string.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <map>
-#include <unordered_map>
+
+#include "collector/ssl_signature_steps.h"
 
 namespace agenttrace::collector {
+
+namespace ssl_signature {
 
 namespace {
 
@@ -33,7 +34,6 @@ constexpr uint64_t kMaxFunction = 64 << 10;  // farthest an entry is looked for,
 constexpr size_t kMaxEntryCandidates = 16;
 constexpr size_t kMaxSweepsPerSite = 4;
 constexpr size_t kMaxStrings = 16;
-constexpr size_t kMaxSites = 4096;  // BoringSSL has a few hundred error checks in ssl_lib.cc
 constexpr size_t kMaxCallersChecked = 16;  // direct calls decoded in context per candidate
 // SSL_write and SSL_read open with their checks: the first error site comes
 // within this many instructions of the entry, and the whole function is small.
@@ -62,78 +62,18 @@ uint32_t le32(const uint8_t* p) {
 // of the next, so a pattern straddling two pieces is seen; fn starts matches
 // only in the first `count` bytes so none is seen twice.
 template <typename Fn>
-void for_each_piece(const ElfFile& elf, const LoadSegment& seg, uint64_t file_size, Fn&& fn) {
-  if (seg.offset >= file_size) return;
-  uint64_t avail = std::min<uint64_t>(seg.filesz, file_size - seg.offset);
+void for_each_piece(const Image& image, const LoadSegment& seg, Fn&& fn) {
+  if (seg.offset >= image.file_size) return;
+  uint64_t avail = std::min<uint64_t>(seg.filesz, image.file_size - seg.offset);
   for (uint64_t pos = 0; pos < avail; pos += kChunk) {
     size_t count = static_cast<size_t>(std::min<uint64_t>(kChunk, avail - pos));
     size_t want = static_cast<size_t>(std::min<uint64_t>(count + kOverlap, avail - pos));
-    auto bytes = elf.read(seg.offset + pos, want);
+    auto bytes = image.elf.read(seg.offset + pos, want);
     count = std::min(count, bytes.size());
     if (count == 0) return;
     if (!fn(bytes.data(), bytes.size(), count, seg.vaddr + pos)) return;
   }
 }
-
-// Bytes of an executable segment from `from` to `to` (clamped to the
-// segment and the file), for decoding.
-struct CodeWindow {
-  uint64_t vaddr = 0;
-  std::vector<uint8_t> bytes;
-  bool has(uint64_t a) const { return a >= vaddr && a - vaddr < bytes.size(); }
-};
-
-CodeWindow read_code(const ElfFile& elf, const LoadSegment& seg, uint64_t file_size,
-                     uint64_t from, uint64_t to) {
-  CodeWindow w;
-  uint64_t seg_end = seg.vaddr + std::min<uint64_t>(
-                                     seg.filesz, file_size > seg.offset ? file_size - seg.offset : 0);
-  from = std::max(from, seg.vaddr);
-  to = std::min(to, seg_end);
-  if (from >= to) return w;
-  w.vaddr = from;
-  w.bytes = elf.read(seg.offset + (from - seg.vaddr), static_cast<size_t>(to - from));
-  return w;
-}
-
-const LoadSegment* executable_segment_of(const std::vector<LoadSegment>& segs, uint64_t a) {
-  for (const auto& s : segs)
-    if (s.executable && a >= s.vaddr && a < s.vaddr + s.filesz) return &s;
-  return nullptr;
-}
-
-class Capstone {
- public:
-  explicit Capstone(bool detail) {
-    ok_ = cs_open(CS_ARCH_X86, CS_MODE_64, &handle_) == CS_ERR_OK;
-    if (!ok_) return;
-    if (detail) cs_option(handle_, CS_OPT_DETAIL, CS_OPT_ON);
-    insn_ = cs_malloc(handle_);
-    ok_ = insn_ != nullptr;
-  }
-  ~Capstone() {
-    if (insn_) cs_free(insn_, 1);
-    if (handle_) cs_close(&handle_);
-  }
-  Capstone(const Capstone&) = delete;
-  Capstone& operator=(const Capstone&) = delete;
-
-  bool ok() const { return ok_; }
-  csh handle() const { return handle_; }
-  // Decodes the instruction at `address` of `w`; nullptr when there is none.
-  const cs_insn* decode(const CodeWindow& w, uint64_t address) {
-    if (!w.has(address)) return nullptr;
-    const uint8_t* code = w.bytes.data() + (address - w.vaddr);
-    size_t size = w.bytes.size() - (address - w.vaddr);
-    uint64_t at = address;
-    return cs_disasm_iter(handle_, &code, &size, &at, insn_) ? insn_ : nullptr;
-  }
-
- private:
-  bool ok_ = false;
-  csh handle_ = 0;
-  cs_insn* insn_ = nullptr;
-};
 
 // Argument registers of ERR_put_error(library, unused, reason, file, line).
 enum ArgSlot { kRdi, kRsi, kRdx, kRcx, kR8, kSlots };
@@ -148,21 +88,6 @@ int arg_slot(unsigned reg) {
     default: return -1;
   }
 }
-
-// What the analysis needs of one decoded instruction.
-struct Insn {
-  uint64_t address = 0;
-  uint8_t size = 0;
-  bool is_call = false, is_jmp = false, is_cond_jump = false, is_ret = false, is_int3 = false;
-  uint64_t target = 0;   // direct call or jump target
-  int imm_slot = -1;     // `mov r32/r64, imm` or `xor r, r` into an argument register
-  int64_t imm = 0;
-  uint8_t writes = 0;    // bit per ArgSlot written in any way
-  uint64_t rip_ref = 0;  // absolute address of a RIP-relative memory operand
-  uint64_t imm_ref = 0;  // any immediate operand (as an address it might be)
-  bool writes_heap = false;  // stores through a pointer other than rsp/rbp
-  int file_slot = -1;  // rcx or rdx loaded with an address (mov imm / lea [rip+d])
-};
 
 Insn summarize(const Capstone& cs, const cs_insn* in) {
   Insn out;
@@ -215,25 +140,6 @@ Insn summarize(const Capstone& cs, const cs_insn* in) {
   }
   return out;
 }
-
-// One OPENSSL_PUT_ERROR(SSL, reason) in ssl_lib.cc, as compiled.
-struct ErrorSite {
-  uint64_t address = 0;  // the instruction loading the file name
-  int64_t reason = -1, line = -1;
-  uint64_t callee = 0;   // what it calls: ERR_put_error
-  bool parsed = false;
-};
-
-struct Function {
-  uint64_t start = 0, end = 0;  // [start, end): entry to the next function or padding
-  bool after_padding = false;   // else right after the previous function's ret/jmp
-  bool ends_at_boundary = false;  // int3 padding or another called entry; not a decode failure
-  int direct_calls = 0;
-  std::vector<Insn> insns;
-  std::vector<ErrorSite> sites;  // in address order
-  bool consistent = true;        // every reference to the file name is a parsed site
-  std::string problem;           // why not, when !consistent
-};
 
 size_t index_of(const std::vector<Insn>& insns, uint64_t address) {
   auto it = std::lower_bound(insns.begin(), insns.end(), address,
@@ -370,17 +276,7 @@ std::string entry_problem(const Function& f) {
   return {};
 }
 
-// A linear decode from an entry candidate behind int3 padding, to the next
-// int3 (padding), undecodable byte or kMaxFunction.
-struct Sweep {
-  uint64_t end = 0;
-  bool ends_in_padding = false;
-  std::vector<uint64_t> sites_hit;  // error sites that are instruction starts in it
-  // 16-byte aligned instruction starts right after a ret or jmp (and any
-  // nops): where a function can begin with no padding before it.
-  std::vector<uint64_t> splits;
-};
-
+// Where a function's code can end: after it a new function may begin.
 bool is_terminator(unsigned id) {
   return id == X86_INS_RET || id == X86_INS_RETF || id == X86_INS_RETFQ || id == X86_INS_JMP ||
          id == X86_INS_UD2;
@@ -412,34 +308,50 @@ Sweep sweep_from(Capstone& cs, const CodeWindow& w, uint64_t start,
 // Whether linear decoding from one of the nearest int3-padding boundaries
 // behind `address` reaches it as an instruction start, and whether the
 // instruction before it (nops aside) is then a ret or jmp. Bytes that only
+// Calls visit(a, back) for the 16-byte aligned addresses `a` at or behind
+// `address`, nearest first and at most kMaxFunction back, that begin the
+// segment or follow int3 padding (where a function can begin), until visit
+// returns false. `back` holds the bytes from before the farthest of them to
+// `address`.
+template <typename Visit>
+void for_each_boundary_behind(const Image& image, const LoadSegment& seg, uint64_t address,
+                              Visit&& visit) {
+  uint64_t low = address > seg.vaddr + kMaxFunction ? address - kMaxFunction : seg.vaddr;
+  CodeWindow back = read_code(image, seg, low > seg.vaddr ? low - 1 : low, address + 1);
+  // a <= address: a step below 0 wraps around.
+  for (uint64_t a = address & ~uint64_t{15}; a >= low && a <= address; a -= 16) {
+    bool after_padding =
+        a == seg.vaddr || (back.has(a - 1) && back.bytes[a - 1 - back.vaddr] == 0xcc);
+    if (after_padding && !visit(a, back)) return;
+  }
+}
+
+// Whether linear decoding from one of the nearest int3-padding boundaries
+// behind `address` reaches it as an instruction start, and whether the
+// instruction before it (nops aside) is then a ret or jmp. Bytes that only
 // look like an instruction (inside another one) are not reached.
 struct Reach {
   bool reached = false, after_terminator = false;
 };
 
-Reach reach_from_padding(const ElfFile& elf, const LoadSegment& seg, uint64_t file_size,
-                         Capstone& cs, uint64_t address) {
+Reach reach_from_padding(const Image& image, const LoadSegment& seg, Capstone& cs, uint64_t address) {
   Reach out;
-  uint64_t low = address > seg.vaddr + kMaxFunction ? address - kMaxFunction : seg.vaddr;
-  CodeWindow back = read_code(elf, seg, file_size, low > seg.vaddr ? low - 1 : low, address + 1);
-  auto byte_at = [&](uint64_t a) { return back.has(a) ? back.bytes[a - back.vaddr] : -1; };
   size_t looked = 0;
-  for (uint64_t a = address & ~uint64_t{15}; a >= low && a <= address && looked < kMaxEntryCandidates;
-       a -= 16) {
-    if (a != seg.vaddr && byte_at(a - 1) != 0xcc) continue;
+  for_each_boundary_behind(image, seg, address, [&](uint64_t a, const CodeWindow&) {
     if (a == address) {
       out.reached = true;
-      return out;
+      return false;
     }
     ++looked;
-    CodeWindow w = read_code(elf, seg, file_size, a, address + 16);
+    CodeWindow w = read_code(image, seg, a, address + 16);
     Sweep sweep = sweep_from(cs, w, a, {address});
     if (!sweep.sites_hit.empty()) {
       out.reached = true;
       out.after_terminator = std::binary_search(sweep.splits.begin(), sweep.splits.end(), address);
-      return out;
+      return false;
     }
-  }
+    return looked < kMaxEntryCandidates;
+  });
   return out;
 }
 
@@ -449,251 +361,44 @@ bool writes_heap(const Function& f) {
   return false;
 }
 
-}  // namespace
-
-std::string check_signature_target(const ElfFile& elf, uint64_t address) {
-  std::string where = hex(address) + " in " + elf.path();
-  if (!elf.is_64bit_x86()) return where + " is not x86-64 code";
-  if (!elf.is_executable_address(address)) return where + " is not in an executable segment";
-  auto segs = elf.load_segments();
-  const LoadSegment* seg = executable_segment_of(segs, address);
-  auto offset = elf.file_offset_of(address);
-  uint64_t file_size = elf.file_size();
-  if (!seg || !offset || *offset >= file_size) return where + " has no bytes in the file";
-  if (address % 16 != 0) return where + " is not 16-byte aligned like a function entry";
-  Capstone cs(false);
-  if (!cs.ok()) return "the disassembler is unusable";
-  // The code before it must end there: int3 padding, or a ret or jmp that
-  // linear decoding from the padding behind it ends exactly there.
-  auto before = elf.read(*offset - 1, 1);
-  bool boundary = address == seg->vaddr || (before.size() == 1 && before[0] == 0xcc);
-  if (!boundary) boundary = reach_from_padding(elf, *seg, file_size, cs, address).after_terminator;
-  if (!boundary)
-    return where + " follows neither int3 padding nor the end of a ret or jmp, so it is not known "
-                   "to be a function entry";
-  CodeWindow w = read_code(elf, *seg, file_size, address, address + 64);
-  // A few whole instructions, none of them padding: the start of code.
-  uint64_t at = address;
-  for (int n = 0; n < 4; ++n) {
-    const cs_insn* in = cs.decode(w, at);
-    if (!in) return where + " does not decode as x86-64 instructions";
-    if (in->id == X86_INS_INT3) return where + " is padding, not code";
-    at += in->size;
-  }
-  return {};
-}
-
-std::vector<LocatedFunction> locate_boringssl_functions(const ElfFile& elf, std::string* why) {
-  std::string ignored;
-  if (!why) why = &ignored;
-  why->clear();
-  const std::string& path = elf.path();
-  if (!elf.is_64bit_x86()) {
-    *why = path + " is not x86-64 code";
-    return {};
-  }
-  const std::vector<LoadSegment> segs = elf.load_segments();
-  const uint64_t file_size = elf.file_size();
-
-  // 1. The ssl_lib.cc path string(s): "…ssl/ssl_lib.cc\0" whose preceding
-  // byte ends a path component or another string.
-  std::vector<uint64_t> strings;
-  const size_t needle_len = sizeof(kSourceSuffix);  // with the NUL
-  for (const auto& seg : segs) {
-    for_each_piece(elf, seg, file_size, [&](const uint8_t* p, size_t size, size_t count, uint64_t va) {
-      const uint8_t* at = p;
-      while (true) {
-        size_t left = size - static_cast<size_t>(at - p);
-        auto* hit = static_cast<const uint8_t*>(memmem(at, left, kSourceSuffix, needle_len));
-        if (!hit || static_cast<size_t>(hit - p) >= count) break;
-        uint64_t hit_va = va + static_cast<uint64_t>(hit - p);
-        uint64_t hit_off = seg.offset + (hit_va - seg.vaddr);
-        // Walk back to the NUL before the string: its first byte is what
-        // OPENSSL_PUT_ERROR passes.
-        size_t back = static_cast<size_t>(std::min<uint64_t>(hit_off, 4096));
-        auto before = elf.read(hit_off - back, back);
-        size_t k = before.size();
-        bool whole = k == 0 || before[k - 1] == '/' || before[k - 1] == 0;
-        while (k > 0 && before[k - 1] != 0 && before[k - 1] >= 0x20 && before[k - 1] < 0x7f) --k;
-        if (whole && (k == 0 ? back < 4096 : before[k - 1] == 0)) {
-          uint64_t start = hit_va - (before.size() - k);
-          if (strings.size() < kMaxStrings && start >= seg.vaddr) strings.push_back(start);
-        }
-        at = hit + 1;
-      }
-      return true;
-    });
-  }
-  std::sort(strings.begin(), strings.end());
-  strings.erase(std::unique(strings.begin(), strings.end()), strings.end());
-  if (strings.empty()) {
-    *why = path + " contains no BoringSSL source name ending in " + kSourceSuffix +
-           ", so there is no BoringSSL to recognize";
-    return {};
-  }
-  auto is_string = [&](uint64_t a) { return std::binary_search(strings.begin(), strings.end(), a); };
-
-  // 2. Error sites: code that loads a string's address into rcx or rdx,
-  // where ERR_put_error takes its file argument (see parse_site). Byte
-  // patterns only; decoding confirms.
-  std::vector<uint64_t> sites;
-  bool too_many = false;
-  for (const auto& seg : segs) {
-    if (!seg.executable) continue;
-    for_each_piece(elf, seg, file_size, [&](const uint8_t* p, size_t size, size_t count, uint64_t va) {
-      for (size_t i = 0; i < count; ++i) {
-        uint64_t here = va + i;
-        if ((p[i] == 0xb9 || p[i] == 0xba) && i + 5 <= size) {  // mov ecx/edx, imm32
-          if (is_string(le32(p + i + 1))) sites.push_back(here);
-        } else if (p[i] == 0x48 && i + 7 <= size && p[i + 1] == 0x8d &&
-                   (p[i + 2] == 0x0d || p[i + 2] == 0x15)) {
-          // lea rcx/rdx, [rip + disp32]
-          int32_t disp = static_cast<int32_t>(le32(p + i + 3));
-          if (is_string(here + 7 + static_cast<int64_t>(disp))) sites.push_back(here);
-        } else if (p[i] == 0x48 && i + 7 <= size && p[i + 1] == 0xc7 &&
-                   (p[i + 2] == 0xc1 || p[i + 2] == 0xc2)) {
-          // mov rcx/rdx, simm32
-          int32_t imm = static_cast<int32_t>(le32(p + i + 3));
-          if (is_string(static_cast<uint64_t>(static_cast<int64_t>(imm)))) sites.push_back(here);
-        }
-        if (sites.size() > kMaxSites) {
-          too_many = true;
-          return false;
-        }
-      }
-      return true;
-    });
-  }
-  if (too_many) {
-    *why = path + " refers to ssl_lib.cc from more than " + std::to_string(kMaxSites) +
-           " places, which is not BoringSSL's error reporting";
-    return {};
-  }
-  if (sites.empty()) {
-    *why = path + " names ssl_lib.cc but no code passes that name to an error report";
-    return {};
-  }
-
-  Capstone quick(false), full(true);
-  if (!quick.ok() || !full.ok()) {
-    *why = "the disassembler is unusable";
-    return {};
-  }
-
-  // 3. Entry candidates per site. Behind each site, the nearest 16-byte
-  // aligned addresses right after int3 padding from which linear decoding
-  // reaches the site on an instruction boundary without passing padding or
-  // undecodable bytes ("sweeps"); within a sweep, the aligned instruction
-  // starts right after a ret or jmp, where a function can begin without
-  // padding. Which of them are entries is decided by step 4.
-  std::sort(sites.begin(), sites.end());
-  sites.erase(std::unique(sites.begin(), sites.end()), sites.end());
-  std::map<uint64_t, Sweep> sweeps;                   // padding entry -> its sweep
-  std::map<uint64_t, std::vector<uint64_t>> sweeps_of;  // site -> sweeps reaching it, nearest first
-  for (uint64_t site : sites) {
-    const LoadSegment* seg = executable_segment_of(segs, site);
-    if (!seg) continue;
-    uint64_t low = site > seg->vaddr + kMaxFunction ? site - kMaxFunction : seg->vaddr;
-    CodeWindow back = read_code(elf, *seg, file_size, low > seg->vaddr ? low - 1 : low, site + 1);
-    std::vector<uint64_t>& reaching = sweeps_of[site];
-    size_t looked = 0;
-    for (uint64_t a = site & ~uint64_t{15}; a >= low && looked < kMaxEntryCandidates; a -= 16) {
-      bool after_padding = a == seg->vaddr || (back.has(a - 1) && back.bytes[a - 1 - back.vaddr] == 0xcc);
-      if (after_padding && back.has(a) && back.bytes[a - back.vaddr] != 0xcc) {
-        ++looked;
-        auto it = sweeps.find(a);
-        if (it == sweeps.end()) {
-          CodeWindow w = read_code(elf, *seg, file_size, a, a + kMaxFunction);
-          it = sweeps.emplace(a, sweep_from(quick, w, a, sites)).first;
-        }
-        const auto& hit = it->second.sites_hit;
-        if (std::binary_search(hit.begin(), hit.end(), site)) {
-          reaching.push_back(a);
-          if (reaching.size() >= kMaxSweepsPerSite) break;
-        }
-      }
-      if (a < 16) break;
-    }
-  }
-  struct Calls {
-    std::vector<uint64_t> from;  // `call rel32` byte patterns aimed at it (the first few)
-    int confirmed = -1;          // how many of those decode as calls; -1: not checked yet
-  };
-  std::unordered_map<uint64_t, Calls> direct_calls;  // candidate entry -> calls to it
-  for (const auto& [a, sweep] : sweeps) {
-    direct_calls.emplace(a, Calls{});
-    for (uint64_t split : sweep.splits) direct_calls.emplace(split, Calls{});
-  }
-
-  // 4. Which candidates are called directly: `call rel32` anywhere in the
-  // executable code whose target is exactly the candidate, confirmed (when
-  // asked) by decoding the caller from its own padding so that bytes inside
-  // other instructions do not count. A call target is a function entry by
-  // definition.
-  for (const auto& seg : segs) {
-    if (!seg.executable || direct_calls.empty()) continue;
-    for_each_piece(elf, seg, file_size, [&](const uint8_t* p, size_t size, size_t count, uint64_t va) {
-      for (size_t i = 0; i < count; ++i) {
-        if (p[i] != 0xe8 || i + 5 > size) continue;
-        uint64_t target = va + i + 5 + static_cast<int64_t>(static_cast<int32_t>(le32(p + i + 1)));
-        auto it = direct_calls.find(target);
-        if (it != direct_calls.end() && it->second.from.size() < kMaxCallersChecked)
-          it->second.from.push_back(va + i);
-      }
-      return true;
-    });
-  }
-  auto confirmed_calls = [&](uint64_t a) {
-    auto it = direct_calls.find(a);
-    if (it == direct_calls.end()) return 0;
-    Calls& c = it->second;
-    if (c.confirmed < 0) {
-      c.confirmed = 0;
-      for (uint64_t from : c.from) {
-        const LoadSegment* seg = executable_segment_of(segs, from);
-        if (seg && reach_from_padding(elf, *seg, file_size, quick, from).reached) ++c.confirmed;
-      }
-    }
-    return c.confirmed;
-  };
-  auto called = [&](uint64_t a) { return confirmed_calls(a) > 0; };
-
-  // 5. Each site's function: the nearest directly called candidate at or
-  // before it; the function ends at the next called candidate after it, or
-  // at the sweep's int3 padding.
-  std::map<uint64_t, uint64_t> entry_of_site;
+// 5a's parts. Each site's function and where it ends (see build_functions),
+// decoded; entry_of_site gets the entry each site chose.
+std::map<uint64_t, Function> delimit_functions(const Image& image, Capstone& full,
+                                               const EntryCandidates& candidates,
+                                               CallTargets& calls,
+                                               std::map<uint64_t, uint64_t>* entry_of_site) {
   std::map<uint64_t, Function> functions;
-  for (const auto& [site, reaching] : sweeps_of) {
+  for (const auto& [site, reaching] : candidates.sweeps_of) {
     for (uint64_t pad_entry : reaching) {
-      const Sweep& sweep = sweeps.at(pad_entry);
+      const Sweep& sweep = candidates.sweeps.at(pad_entry);
       uint64_t entry = 0;
       auto after = std::upper_bound(sweep.splits.begin(), sweep.splits.end(), site);
       for (auto it = after; it != sweep.splits.begin();) {
         --it;
-        if (called(*it)) {
+        if (calls.called(*it)) {
           entry = *it;
           break;
         }
       }
-      if (!entry && called(pad_entry)) entry = pad_entry;
+      if (!entry && calls.called(pad_entry)) entry = pad_entry;
       if (!entry) continue;
-      entry_of_site[site] = entry;
+      (*entry_of_site)[site] = entry;
       if (functions.count(entry)) break;
       Function f;
       f.start = entry;
       f.after_padding = entry == pad_entry;
-      f.direct_calls = confirmed_calls(entry);
+      f.direct_calls = calls.confirmed_calls(entry);
       f.end = sweep.end;
       f.ends_at_boundary = sweep.ends_in_padding;
       for (auto it = after; it != sweep.splits.end(); ++it) {
-        if (called(*it)) {
+        if (calls.called(*it)) {
           f.end = *it;
           f.ends_at_boundary = true;
           break;
         }
       }
-      const LoadSegment* seg = executable_segment_of(segs, entry);
-      CodeWindow w = read_code(elf, *seg, file_size, entry, f.end);
+      const LoadSegment* seg = image.executable_segment_of(entry);
+      CodeWindow w = read_code(image, *seg, entry, f.end);
       for (uint64_t at = entry; at < f.end;) {
         const cs_insn* in = full.decode(w, at);
         if (!in) {  // the sweep decoded these bytes, so this cannot happen
@@ -708,51 +413,59 @@ std::vector<LocatedFunction> locate_boringssl_functions(const ElfFile& elf, std:
       break;
     }
   }
-  for (auto& [entry, f] : functions) {
-    std::vector<bool> block_start(f.insns.size(), false);
-    for (const auto& in : f.insns) {
-      if ((in.is_jmp || in.is_cond_jump) && in.target >= f.start && in.target < f.end) {
-        size_t t = index_of(f.insns, in.target);
-        if (t < f.insns.size()) {
-          block_start[t] = true;
-        } else {
-          f.consistent = false;
-          f.problem = "jumps into the middle of an instruction, so its decoding is not certain";
-        }
-      }
-    }
-    for (size_t i = 0; i < f.insns.size(); ++i) {
-      const Insn& in = f.insns[i];
-      bool refers = is_string(in.rip_ref) || is_string(in.imm_ref);
-      if (!refers) continue;
-      auto owner = entry_of_site.find(in.address);
-      if (in.file_slot < 0 || owner == entry_of_site.end() || owner->second != entry) {
+  return functions;
+}
+
+// Parses f's error sites; f is not consistent when it uses the file name
+// otherwise, or holds a site that chose another entry.
+void read_error_sites(Function& f, const std::map<uint64_t, uint64_t>& entry_of_site,
+                      const std::vector<uint64_t>& strings, const std::vector<uint64_t>& sites) {
+  auto is_string = [&](uint64_t a) { return std::binary_search(strings.begin(), strings.end(), a); };
+  std::vector<bool> block_start(f.insns.size(), false);
+  for (const auto& in : f.insns) {
+    if ((in.is_jmp || in.is_cond_jump) && in.target >= f.start && in.target < f.end) {
+      size_t t = index_of(f.insns, in.target);
+      if (t < f.insns.size()) {
+        block_start[t] = true;
+      } else {
         f.consistent = false;
-        f.problem = "uses the ssl_lib.cc name at " + hex(in.address) + " in a way not understood";
-        continue;
-      }
-      ErrorSite s = parse_site(f, block_start, i);
-      if (!s.parsed) {
-        f.consistent = false;
-        f.problem = "has an error report at " + hex(in.address) + " whose arguments are not constants";
-      }
-      f.sites.push_back(s);
-    }
-    // A site of this function's code that chose another entry means the
-    // two disagree about where functions begin. (Pattern hits inside other
-    // instructions are byte coincidences, not sites.)
-    for (uint64_t site : sites) {
-      if (site < f.start || site >= f.end || index_of(f.insns, site) == f.insns.size()) continue;
-      auto owner = entry_of_site.find(site);
-      if (owner == entry_of_site.end() || owner->second != entry) {
-        f.consistent = false;
-        f.problem = "overlaps another candidate function";
+        f.problem = "jumps into the middle of an instruction, so its decoding is not certain";
       }
     }
   }
+  for (size_t i = 0; i < f.insns.size(); ++i) {
+    const Insn& in = f.insns[i];
+    bool refers = is_string(in.rip_ref) || is_string(in.imm_ref);
+    if (!refers) continue;
+    auto owner = entry_of_site.find(in.address);
+    if (in.file_slot < 0 || owner == entry_of_site.end() || owner->second != f.start) {
+      f.consistent = false;
+      f.problem = "uses the ssl_lib.cc name at " + hex(in.address) + " in a way not understood";
+      continue;
+    }
+    ErrorSite s = parse_site(f, block_start, i);
+    if (!s.parsed) {
+      f.consistent = false;
+      f.problem = "has an error report at " + hex(in.address) + " whose arguments are not constants";
+    }
+    f.sites.push_back(s);
+  }
+  // A site of this function's code that chose another entry means the
+  // two disagree about where functions begin. (Pattern hits inside other
+  // instructions are byte coincidences, not sites.)
+  for (uint64_t site : sites) {
+    if (site < f.start || site >= f.end || index_of(f.insns, site) == f.insns.size()) continue;
+    auto owner = entry_of_site.find(site);
+    if (owner == entry_of_site.end() || owner->second != f.start) {
+      f.consistent = false;
+      f.problem = "overlaps another candidate function";
+    }
+  }
+}
 
-  // ERR_put_error is what most error sites call; a site calling something
-  // else is not an OPENSSL_PUT_ERROR.
+// ERR_put_error is what most error sites call; a site calling something
+// else is not an OPENSSL_PUT_ERROR.
+void require_common_callee(std::map<uint64_t, Function>& functions) {
   std::map<uint64_t, int> callee_votes;
   for (const auto& [entry, f] : functions)
     for (const auto& s : f.sites)
@@ -769,116 +482,408 @@ std::vector<LocatedFunction> locate_boringssl_functions(const ElfFile& elf, std:
       }
     }
   }
+}
 
-  // 6. The signatures.
-  auto span_ok = [](const Function& f, int64_t limit) {
-    auto [lo, hi] = line_range(f);
-    return distinct_lines(f) && hi - lo <= limit;
-  };
-  const std::vector<int64_t> write_reasons = {kShouldNotHaveBeenCalled, kUninitialized,
-                                              kHandshakeFailure, kBadLength};
-  const std::vector<int64_t> peek_reasons = {kShouldNotHaveBeenCalled};
+bool span_ok(const Function& f, int64_t limit) {
+  auto [lo, hi] = line_range(f);
+  return distinct_lines(f) && hi - lo <= limit;
+}
 
-  std::vector<const Function*> write_matches, read_matches, peek_like;
-  std::map<const Function*, std::pair<const Function*, std::string>> read_impl_of;
-  std::string write_problem, read_problem;
-  bool peek_check_seen = false;
-  for (const auto& [entry, f] : functions) {
-    if (!f.consistent) continue;
-    auto reasons = reasons_of(f);
-    if (reasons == write_reasons && span_ok(f, kMaxLineSpan)) {
-      if (std::string p = entry_problem(f); p.empty()) write_matches.push_back(&f);
-      else write_problem = "the function at " + hex(f.start) + " with SSL_write's checks " + p;
-    }
-    if (reasons != peek_reasons) continue;
-    peek_check_seen = true;
-    // ssl_read_impl, which SSL_peek calls: its own checks are
-    // SSL_R_UNINITIALIZED then SSL_R_SSL_HANDSHAKE_FAILURE a few lines
-    // later, both above SSL_peek's in ssl_lib.cc. It may contain more checks
-    // from static helpers inlined into it.
-    int64_t peek_line = f.sites.front().line;
-    const Function* impl = nullptr;
-    std::string impl_lines;
-    for (const auto& in : f.insns) {
-      auto callee = in.is_call ? functions.find(in.target) : functions.end();
-      if (callee == functions.end() || !callee->second.consistent) continue;
-      for (const auto& u : callee->second.sites) {
-        for (const auto& h : callee->second.sites) {
-          if (u.reason == kUninitialized && h.reason == kHandshakeFailure && u.line < h.line &&
-              h.line - u.line <= kMaxLineSpan && h.line < peek_line &&
-              peek_line - u.line <= kMaxReadImplDistance) {
-            impl = &callee->second;
-            impl_lines = std::to_string(u.line) + "," + std::to_string(h.line);
-          }
+// The ssl_read_impl that `peek`, a function with SSL_peek's check, calls:
+// a consistent function with SSL_R_UNINITIALIZED then
+// SSL_R_SSL_HANDSHAKE_FAILURE a few lines later, both above SSL_peek's in
+// ssl_lib.cc. It may contain more checks from static helpers inlined into
+// it. Its match has no read set when there is none.
+ReadMatch::Match read_impl_called_by(const Function& peek,
+                                     const std::map<uint64_t, Function>& functions) {
+  ReadMatch::Match m;
+  int64_t peek_line = peek.sites.front().line;
+  for (const auto& in : peek.insns) {
+    auto callee = in.is_call ? functions.find(in.target) : functions.end();
+    if (callee == functions.end() || !callee->second.consistent) continue;
+    for (const auto& u : callee->second.sites) {
+      for (const auto& h : callee->second.sites) {
+        if (u.reason == kUninitialized && h.reason == kHandshakeFailure && u.line < h.line &&
+            h.line - u.line <= kMaxLineSpan && h.line < peek_line &&
+            peek_line - u.line <= kMaxReadImplDistance) {
+          m.read = &peek;
+          m.read_impl = &callee->second;
+          m.read_impl_lines = std::to_string(u.line) + "," + std::to_string(h.line);
         }
       }
-      if (impl) break;
     }
-    if (!impl) continue;
+    if (m.read) break;
+  }
+  return m;
+}
+
+}  // namespace
+
+const LoadSegment* Image::executable_segment_of(uint64_t address) const {
+  for (const auto& s : segs)
+    if (s.executable && address >= s.vaddr && address < s.vaddr + s.filesz) return &s;
+  return nullptr;
+}
+
+CodeWindow read_code(const Image& image, const LoadSegment& seg, uint64_t from, uint64_t to) {
+  CodeWindow w;
+  uint64_t seg_end =
+      seg.vaddr + std::min<uint64_t>(seg.filesz, image.file_size > seg.offset ? image.file_size - seg.offset : 0);
+  from = std::max(from, seg.vaddr);
+  to = std::min(to, seg_end);
+  if (from >= to) return w;
+  w.vaddr = from;
+  w.bytes = image.elf.read(seg.offset + (from - seg.vaddr), static_cast<size_t>(to - from));
+  return w;
+}
+
+Capstone::Capstone(bool detail) {
+  ok_ = cs_open(CS_ARCH_X86, CS_MODE_64, &handle_) == CS_ERR_OK;
+  if (!ok_) return;
+  if (detail) cs_option(handle_, CS_OPT_DETAIL, CS_OPT_ON);
+  insn_ = cs_malloc(handle_);
+  ok_ = insn_ != nullptr;
+}
+
+Capstone::~Capstone() {
+  if (insn_) cs_free(insn_, 1);
+  if (handle_) cs_close(&handle_);
+}
+
+const cs_insn* Capstone::decode(const CodeWindow& w, uint64_t address) {
+  if (!w.has(address)) return nullptr;
+  const uint8_t* code = w.bytes.data() + (address - w.vaddr);
+  size_t size = w.bytes.size() - (address - w.vaddr);
+  uint64_t at = address;
+  return cs_disasm_iter(handle_, &code, &size, &at, insn_) ? insn_ : nullptr;
+}
+
+std::vector<uint64_t> find_anchor_strings(const Image& image) {
+  std::vector<uint64_t> strings;
+  const size_t needle_len = sizeof(kSourceSuffix);  // with the NUL
+  for (const auto& seg : image.segs) {
+    for_each_piece(image, seg, [&](const uint8_t* p, size_t size, size_t count, uint64_t va) {
+      const uint8_t* at = p;
+      while (true) {
+        size_t left = size - static_cast<size_t>(at - p);
+        auto* hit = static_cast<const uint8_t*>(memmem(at, left, kSourceSuffix, needle_len));
+        if (!hit || static_cast<size_t>(hit - p) >= count) break;
+        uint64_t hit_va = va + static_cast<uint64_t>(hit - p);
+        uint64_t hit_off = seg.offset + (hit_va - seg.vaddr);
+        // Walk back to the NUL before the string: its first byte is what
+        // OPENSSL_PUT_ERROR passes.
+        size_t back = static_cast<size_t>(std::min<uint64_t>(hit_off, 4096));
+        auto before = image.elf.read(hit_off - back, back);
+        size_t k = before.size();
+        bool whole = k == 0 || before[k - 1] == '/' || before[k - 1] == 0;
+        while (k > 0 && before[k - 1] != 0 && before[k - 1] >= 0x20 && before[k - 1] < 0x7f) --k;
+        if (whole && (k == 0 ? back < 4096 : before[k - 1] == 0)) {
+          uint64_t start = hit_va - (before.size() - k);
+          if (strings.size() < kMaxStrings && start >= seg.vaddr) strings.push_back(start);
+        }
+        at = hit + 1;
+      }
+      return true;
+    });
+  }
+  std::sort(strings.begin(), strings.end());
+  strings.erase(std::unique(strings.begin(), strings.end()), strings.end());
+  return strings;
+}
+
+ErrorSiteScan find_error_sites(const Image& image, const std::vector<uint64_t>& strings) {
+  auto is_string = [&](uint64_t a) { return std::binary_search(strings.begin(), strings.end(), a); };
+  ErrorSiteScan out;
+  std::vector<uint64_t>& sites = out.sites;
+  for (const auto& seg : image.segs) {
+    if (!seg.executable) continue;
+    for_each_piece(image, seg, [&](const uint8_t* p, size_t size, size_t count, uint64_t va) {
+      for (size_t i = 0; i < count; ++i) {
+        uint64_t here = va + i;
+        if ((p[i] == 0xb9 || p[i] == 0xba) && i + 5 <= size) {  // mov ecx/edx, imm32
+          if (is_string(le32(p + i + 1))) sites.push_back(here);
+        } else if (p[i] == 0x48 && i + 7 <= size && p[i + 1] == 0x8d &&
+                   (p[i + 2] == 0x0d || p[i + 2] == 0x15)) {
+          // lea rcx/rdx, [rip + disp32]
+          int32_t disp = static_cast<int32_t>(le32(p + i + 3));
+          if (is_string(here + 7 + static_cast<int64_t>(disp))) sites.push_back(here);
+        } else if (p[i] == 0x48 && i + 7 <= size && p[i + 1] == 0xc7 &&
+                   (p[i + 2] == 0xc1 || p[i + 2] == 0xc2)) {
+          // mov rcx/rdx, simm32
+          int32_t imm = static_cast<int32_t>(le32(p + i + 3));
+          if (is_string(static_cast<uint64_t>(static_cast<int64_t>(imm)))) sites.push_back(here);
+        }
+        if (sites.size() > kMaxSites) {
+          out.too_many = true;
+          return false;
+        }
+      }
+      return true;
+    });
+    if (out.too_many) break;
+  }
+  std::sort(sites.begin(), sites.end());
+  sites.erase(std::unique(sites.begin(), sites.end()), sites.end());
+  return out;
+}
+
+EntryCandidates find_entry_candidates(const Image& image, Capstone& quick,
+                                      const std::vector<uint64_t>& sites) {
+  EntryCandidates out;
+  for (uint64_t site : sites) {
+    const LoadSegment* seg = image.executable_segment_of(site);
+    if (!seg) continue;
+    std::vector<uint64_t>& reaching = out.sweeps_of[site];
+    size_t looked = 0;
+    for_each_boundary_behind(image, *seg, site, [&](uint64_t a, const CodeWindow& back) {
+      if (!back.has(a) || back.bytes[a - back.vaddr] == 0xcc) return true;
+      ++looked;
+      auto it = out.sweeps.find(a);
+      if (it == out.sweeps.end()) {
+        CodeWindow w = read_code(image, *seg, a, a + kMaxFunction);
+        it = out.sweeps.emplace(a, sweep_from(quick, w, a, sites)).first;
+      }
+      const auto& hit = it->second.sites_hit;
+      if (std::binary_search(hit.begin(), hit.end(), site)) reaching.push_back(a);
+      return looked < kMaxEntryCandidates && reaching.size() < kMaxSweepsPerSite;
+    });
+  }
+  return out;
+}
+
+CallTargets::CallTargets(const Image& image, Capstone& quick, const EntryCandidates& candidates)
+    : image_(image), quick_(quick) {
+  for (const auto& [a, sweep] : candidates.sweeps) {
+    calls_.emplace(a, Calls{});
+    for (uint64_t split : sweep.splits) calls_.emplace(split, Calls{});
+  }
+  for (const auto& seg : image.segs) {
+    if (!seg.executable || calls_.empty()) continue;
+    for_each_piece(image, seg, [&](const uint8_t* p, size_t size, size_t count, uint64_t va) {
+      for (size_t i = 0; i < count; ++i) {
+        if (p[i] != 0xe8 || i + 5 > size) continue;
+        uint64_t target = va + i + 5 + static_cast<int64_t>(static_cast<int32_t>(le32(p + i + 1)));
+        auto it = calls_.find(target);
+        if (it != calls_.end() && it->second.from.size() < kMaxCallersChecked)
+          it->second.from.push_back(va + i);
+      }
+      return true;
+    });
+  }
+}
+
+std::vector<uint64_t> CallTargets::calls_to(uint64_t entry) const {
+  auto it = calls_.find(entry);
+  return it == calls_.end() ? std::vector<uint64_t>{} : it->second.from;
+}
+
+int CallTargets::confirmed_calls(uint64_t entry) {
+  auto it = calls_.find(entry);
+  if (it == calls_.end()) return 0;
+  Calls& c = it->second;
+  if (c.confirmed < 0) {
+    c.confirmed = 0;
+    for (uint64_t from : c.from) {
+      const LoadSegment* seg = image_.executable_segment_of(from);
+      if (seg && reach_from_padding(image_, *seg, quick_, from).reached) ++c.confirmed;
+    }
+  }
+  return c.confirmed;
+}
+
+CallTargets find_call_targets(const Image& image, Capstone& quick, const EntryCandidates& candidates) {
+  return CallTargets(image, quick, candidates);
+}
+
+std::map<uint64_t, Function> build_functions(const Image& image, Capstone& full,
+                                             const EntryCandidates& candidates, CallTargets& calls,
+                                             const std::vector<uint64_t>& strings,
+                                             const std::vector<uint64_t>& sites) {
+  std::map<uint64_t, uint64_t> entry_of_site;
+  std::map<uint64_t, Function> functions = delimit_functions(image, full, candidates, calls, &entry_of_site);
+  for (auto& [entry, f] : functions) read_error_sites(f, entry_of_site, strings, sites);
+  require_common_callee(functions);
+  return functions;
+}
+
+WriteMatch match_ssl_write(const std::map<uint64_t, Function>& functions) {
+  const std::vector<int64_t> write_reasons = {kShouldNotHaveBeenCalled, kUninitialized,
+                                              kHandshakeFailure, kBadLength};
+  WriteMatch out;
+  for (const auto& [entry, f] : functions) {
+    if (!f.consistent || reasons_of(f) != write_reasons || !span_ok(f, kMaxLineSpan)) continue;
+    if (std::string p = entry_problem(f); p.empty()) out.matches.push_back(&f);
+    else out.problem = "the function at " + hex(f.start) + " with SSL_write's checks " + p;
+  }
+  return out;
+}
+
+ReadMatch match_ssl_read(const std::map<uint64_t, Function>& functions) {
+  const std::vector<int64_t> peek_reasons = {kShouldNotHaveBeenCalled};
+  ReadMatch out;
+  for (const auto& [entry, f] : functions) {
+    if (!f.consistent || reasons_of(f) != peek_reasons) continue;
+    out.peek_check_seen = true;
+    ReadMatch::Match m = read_impl_called_by(f, functions);
+    if (!m.read) continue;
     // SSL_peek only copies out; SSL_read (SSL_peek inlined) then consumes
     // what it copied, which stores through the SSL object.
     if (!writes_heap(f)) {
-      peek_like.push_back(&f);
+      out.peek_like.push_back(&f);
     } else if (std::string p = entry_problem(f); p.empty()) {
-      read_matches.push_back(&f);
-      read_impl_of[&f] = {impl, impl_lines};
+      out.matches.push_back(std::move(m));
     } else {
-      read_problem = "the function at " + hex(f.start) + " with SSL_read's checks " + p;
+      out.problem = "the function at " + hex(f.start) + " with SSL_read's checks " + p;
     }
   }
+  return out;
+}
 
-  std::vector<LocatedFunction> out;
-  auto add = [&](const char* name, const Function& f, const std::string& how) {
-    LocatedFunction lf;
-    lf.name = name;
-    lf.address = f.start;
-    lf.file_offset = elf.file_offset_of(f.start).value_or(0);
-    lf.evidence = how + "; its entry " + hex(f.start) +
-                  (f.after_padding ? " follows int3 padding" : " directly follows the previous function's last jmp or ret") +
-                  ", is the target of " + std::to_string(f.direct_calls) + " direct call" +
-                  (f.direct_calls == 1 ? "" : "s") + " and decodes without a break to each check";
-    if (std::string bad = check_signature_target(elf, f.start); !bad.empty()) return bad;
-    out.push_back(std::move(lf));
-    return std::string();
-  };
+}  // namespace ssl_signature
 
-  std::string write_why, read_why;
-  if (write_matches.size() == 1) {
-    const Function& f = *write_matches[0];
-    write_why = add("SSL_write", f,
-                    "the only function whose ssl_lib.cc error checks are SSL_write's (reasons 66, "
-                    "226, 215, 111 at lines " + lines_text(f) + ")");
-  } else if (write_matches.size() > 1) {
-    write_why = std::to_string(write_matches.size()) +
-                " functions have SSL_write's error checks, so none is certain";
-  } else if (!write_problem.empty()) {
-    write_why = write_problem;
-  } else {
-    write_why = "no function has exactly SSL_write's ssl_lib.cc error checks (reasons 66, 226, 215, "
-                "111) at a confirmed entry";
+namespace {
+
+using ssl_signature::hex;
+
+// Adds f to *out as `name` when its entry passes check_signature_target;
+// otherwise says why not.
+std::string add_located(const ElfFile& elf, const char* name, const ssl_signature::Function& f,
+                        const std::string& how, std::vector<LocatedFunction>* out) {
+  if (std::string bad = check_signature_target(elf, f.start); !bad.empty()) return bad;
+  LocatedFunction lf;
+  lf.name = name;
+  lf.address = f.start;
+  lf.file_offset = elf.file_offset_of(f.start).value_or(0);
+  lf.evidence = how + "; its entry " + hex(f.start) +
+                (f.after_padding ? " follows int3 padding" : " directly follows the previous function's last jmp or ret") +
+                ", is the target of " + std::to_string(f.direct_calls) + " direct call" +
+                (f.direct_calls == 1 ? "" : "s") + " and decodes without a break to each check";
+  out->push_back(std::move(lf));
+  return {};
+}
+
+// Why SSL_write was not found, when it was not exactly one function.
+std::string why_no_ssl_write(const ssl_signature::WriteMatch& write) {
+  if (write.matches.size() > 1)
+    return std::to_string(write.matches.size()) +
+           " functions have SSL_write's error checks, so none is certain";
+  if (!write.problem.empty()) return write.problem;
+  return "no function has exactly SSL_write's ssl_lib.cc error checks (reasons 66, 226, 215, "
+         "111) at a confirmed entry";
+}
+
+// Why SSL_read was not found, when it was not exactly one function.
+std::string why_no_ssl_read(const ssl_signature::ReadMatch& read) {
+  if (read.matches.size() > 1)
+    return std::to_string(read.matches.size()) +
+           " functions have SSL_read's checks and calls, so none is certain";
+  if (!read.problem.empty()) return read.problem;
+  if (!read.peek_like.empty())
+    return "SSL_peek is a function of its own at " + hex(read.peek_like[0]->start) +
+           ", and SSL_read, which only calls it, has no checks to recognize";
+  if (!read.peek_check_seen)
+    return "no function has exactly SSL_peek's QUIC check (reason 66) at a confirmed entry";
+  return "no function with SSL_peek's QUIC check calls one with ssl_read_impl's checks "
+         "(reasons 226, 215)";
+}
+
+}  // namespace
+
+std::string check_signature_target(const ElfFile& elf, uint64_t address) {
+  using namespace ssl_signature;
+  std::string where = hex(address) + " in " + elf.path();
+  if (!elf.is_64bit_x86()) return where + " is not x86-64 code";
+  if (!elf.is_executable_address(address)) return where + " is not in an executable segment";
+  const Image image(elf);
+  const LoadSegment* seg = image.executable_segment_of(address);
+  auto offset = elf.file_offset_of(address);
+  if (!seg || !offset || *offset >= image.file_size) return where + " has no bytes in the file";
+  if (address % 16 != 0) return where + " is not 16-byte aligned like a function entry";
+  Capstone cs(false);
+  if (!cs.ok()) return "the disassembler is unusable";
+  // The code before it must end there: int3 padding, or a ret or jmp that
+  // linear decoding from the padding behind it ends exactly there.
+  auto before = elf.read(*offset - 1, 1);
+  bool boundary = address == seg->vaddr || (before.size() == 1 && before[0] == 0xcc);
+  if (!boundary) boundary = reach_from_padding(image, *seg, cs, address).after_terminator;
+  if (!boundary)
+    return where + " follows neither int3 padding nor the end of a ret or jmp, so it is not known "
+                   "to be a function entry";
+  CodeWindow w = read_code(image, *seg, address, address + 64);
+  // A few whole instructions, none of them padding: the start of code.
+  uint64_t at = address;
+  for (int n = 0; n < 4; ++n) {
+    const cs_insn* in = cs.decode(w, at);
+    if (!in) return where + " does not decode as x86-64 instructions";
+    if (in->id == X86_INS_INT3) return where + " is padding, not code";
+    at += in->size;
+  }
+  return {};
+}
+
+std::vector<LocatedFunction> locate_boringssl_functions(const ElfFile& elf, std::string* why) {
+  using namespace ssl_signature;
+  std::string ignored;
+  if (!why) why = &ignored;
+  why->clear();
+  const std::string& path = elf.path();
+  if (!elf.is_64bit_x86()) {
+    *why = path + " is not x86-64 code";
+    return {};
+  }
+  const Image image(elf);
+
+  const std::vector<uint64_t> strings = find_anchor_strings(image);
+  if (strings.empty()) {
+    *why = path + " contains no BoringSSL source name ending in " + kSourceSuffix +
+           ", so there is no BoringSSL to recognize";
+    return {};
+  }
+  const ErrorSiteScan scan = find_error_sites(image, strings);
+  if (scan.too_many) {
+    *why = path + " refers to ssl_lib.cc from more than " + std::to_string(kMaxSites) +
+           " places, which is not BoringSSL's error reporting";
+    return {};
+  }
+  if (scan.sites.empty()) {
+    *why = path + " names ssl_lib.cc but no code passes that name to an error report";
+    return {};
   }
 
-  if (read_matches.size() == 1) {
-    const Function& f = *read_matches[0];
-    const auto& [impl, impl_lines] = read_impl_of[&f];
-    read_why = add("SSL_read", f,
-                   "the only function with SSL_peek's QUIC check (reason 66 at line " +
-                       lines_text(f) + ") that calls ssl_read_impl at " + hex(impl->start) +
-                       " (reasons 226, 215 at lines " + impl_lines +
-                       ") and then consumes the data, i.e. SSL_read with SSL_peek inlined");
-  } else if (read_matches.size() > 1) {
-    read_why = std::to_string(read_matches.size()) +
-               " functions have SSL_read's checks and calls, so none is certain";
-  } else if (!read_problem.empty()) {
-    read_why = read_problem;
-  } else if (!peek_like.empty()) {
-    read_why = "SSL_peek is a function of its own at " + hex(peek_like[0]->start) +
-               ", and SSL_read, which only calls it, has no checks to recognize";
-  } else if (!peek_check_seen) {
-    read_why = "no function has exactly SSL_peek's QUIC check (reason 66) at a confirmed entry";
+  Capstone quick(false), full(true);
+  if (!quick.ok() || !full.ok()) {
+    *why = "the disassembler is unusable";
+    return {};
+  }
+  const EntryCandidates candidates = find_entry_candidates(image, quick, scan.sites);
+  CallTargets calls = find_call_targets(image, quick, candidates);
+  const std::map<uint64_t, Function> functions =
+      build_functions(image, full, candidates, calls, strings, scan.sites);
+  const WriteMatch write = match_ssl_write(functions);
+  const ReadMatch read = match_ssl_read(functions);
+
+  std::vector<LocatedFunction> out;
+  std::string write_why, read_why;
+  if (write.matches.size() == 1) {
+    const Function& f = *write.matches[0];
+    write_why = add_located(elf, "SSL_write", f,
+                            "the only function whose ssl_lib.cc error checks are SSL_write's "
+                            "(reasons 66, 226, 215, 111 at lines " + lines_text(f) + ")",
+                            &out);
   } else {
-    read_why = "no function with SSL_peek's QUIC check calls one with ssl_read_impl's checks "
-               "(reasons 226, 215)";
+    write_why = why_no_ssl_write(write);
+  }
+  if (read.matches.size() == 1) {
+    const ReadMatch::Match& m = read.matches[0];
+    read_why = add_located(elf, "SSL_read", *m.read,
+                           "the only function with SSL_peek's QUIC check (reason 66 at line " +
+                               lines_text(*m.read) + ") that calls ssl_read_impl at " +
+                               hex(m.read_impl->start) + " (reasons 226, 215 at lines " +
+                               m.read_impl_lines +
+                               ") and then consumes the data, i.e. SSL_read with SSL_peek inlined",
+                           &out);
+  } else {
+    read_why = why_no_ssl_read(read);
   }
 
   if (out.empty()) {

@@ -37,6 +37,7 @@
 //    source order and close together, and exactly one function matches.
 // SSL_write_ex and SSL_read_ex do not exist in BoringSSL (neither upstream
 // nor Bun's fork defines them), so they are never returned.
+// The steps of the search, each testable alone, are in ssl_signature_steps.h.
 #pragma once
 
 #include <cstdint>
