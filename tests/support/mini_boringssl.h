@@ -4,6 +4,7 @@
 
 #include <elf.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -125,8 +126,12 @@ inline std::string write_executable(const std::string& rodata, const std::vector
   EXPECT_LE(rodata.size(), 0xe00u);
   memcpy(file.data() + 0x200, rodata.data(), std::min<size_t>(rodata.size(), 0xe00));
   memcpy(file.data() + 0x1000, code.data(), code.size());
-  std::string path = ::testing::TempDir() + "/mini-boringssl";
-  FILE* f = fopen(path.c_str(), "wb");
+  // A name of its own: ctest runs tests in parallel, each in a process of
+  // its own, and two of them writing one fixed name read each other's code.
+  std::string path = ::testing::TempDir() + "/mini-boringssl-XXXXXX";
+  int fd = mkstemp(path.data());
+  EXPECT_GE(fd, 0);
+  FILE* f = fd >= 0 ? fdopen(fd, "wb") : nullptr;
   EXPECT_TRUE(f);
   if (f) {
     fwrite(file.data(), 1, file.size(), f);
