@@ -1,5 +1,5 @@
 // The codecs in common/ that the analyzer's scanners share: hex digits,
-// base64 (strict and bare digit runs) and UTF-8 code points.
+// base64 (strict and bare digit runs) and UTF-8 code points; and Result.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,6 +7,7 @@
 
 #include "common/base64.h"
 #include "common/hex.h"
+#include "common/result.h"
 #include "common/utf8.h"
 
 namespace agenttrace {
@@ -99,6 +100,25 @@ TEST(Utf8, CodePoints) {
   EXPECT_FALSE(utf8_code_points("\xED\xA0\x80"));       // a surrogate
   EXPECT_FALSE(utf8_code_points("\xF4\x90\x80\x80"));   // above U+10FFFF
   EXPECT_FALSE(utf8_code_points("ok\x80"));             // a lone continuation byte
+}
+
+Result<int> parse_small(int n) {
+  if (n > 9) return fail("more than one digit");
+  return n;
+}
+
+TEST(Result, HoldsTheValueOrOneSentence) {
+  Result<int> good = parse_small(7);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(*good, 7);
+  Result<int> bad = parse_small(12);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "more than one digit");
+  Result<void> done;
+  EXPECT_TRUE(done.ok());
+  Result<void> refused = bad.failure();
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error(), "more than one digit");
 }
 
 }  // namespace
