@@ -64,6 +64,15 @@ struct RuleInfo {
 // The rules, in the order they run.
 const std::vector<RuleInfo>& rules();
 
+// Whether a finding is evidence that facts left covertly or encoded: hidden
+// or look-alike characters in egress, an encoded value echo, a canary leak,
+// covert encoding code. fingerprint-collection and the end report's
+// "covert channel evidence" line are judged by it.
+bool is_covert_evidence(const Finding& f);
+// The rules of the covert-channel evidence among `findings`, each once, in
+// the findings' order: what the end report leads with.
+std::vector<std::string> covert_evidence_rules(const std::vector<Finding>& findings);
+
 // Runs every rule; findings sorted by severity (highest first), then time.
 std::vector<Finding> run_rules(const Profile& profile, const KnowledgeBase& kb);
 

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -52,9 +53,9 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
     throw Error(source + ": knowledge-base version must be 1");
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>("");
-    if (key != "version" && key != "categories" && key != "secrets")
+    if (key != "version" && key != "categories" && key != "runtimes" && key != "secrets")
       throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" + key +
-                  "` (expected version, categories, secrets)");
+                  "` (expected version, categories, runtimes, secrets)");
   }
   const YAML::Node cats = root["categories"];
   if (!cats || !cats.IsSequence())
@@ -65,17 +66,18 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
     if (!node.IsMap()) throw Error(source + ": line " + line + ": a category must be a mapping");
     for (const auto& kv : node) {
       std::string key = kv.first.as<std::string>("");
-      if (key != "id" && key != "title" && key != "fingerprint" && key != "common" && key != "env" &&
-          key != "paths" && key != "syscalls" && key != "routine")
+      if (key != "id" && key != "title" && key != "fingerprint" && key != "common" && key != "lead" &&
+          key != "env" && key != "paths" && key != "syscalls")
         throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" +
-                    key + "` (expected id, title, fingerprint, common, routine, env, paths, syscalls)");
+                    key + "` (expected id, title, fingerprint, common, lead, env, paths, syscalls)");
     }
     Category c;
     if (!node["id"] || !node["id"].IsScalar() || node["id"].Scalar().empty())
       throw Error(source + ": line " + line + ": a category needs an `id`");
     c.id = node["id"].Scalar();
     c.title = node["title"] && node["title"].IsScalar() ? node["title"].Scalar() : c.id;
-    for (auto [key, field] : {std::pair{"fingerprint", &c.fingerprint}, std::pair{"common", &c.common}}) {
+    for (auto [key, field] : {std::pair{"fingerprint", &c.fingerprint}, std::pair{"common", &c.common},
+                              std::pair{"lead", &c.lead}}) {
       if (!node[key]) continue;
       const std::string& v = node[key].Scalar();
       if (v != "true" && v != "false")
@@ -90,12 +92,32 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
       for (auto& e : expand_home(p)) c.paths.push_back(std::move(e));
     }
     c.syscalls = string_list(node["syscalls"], "syscalls", source);
-    for (const auto& r : string_list(node["routine"], "routine", source))
-      for (auto& e : expand_home(r)) c.routine.push_back(std::move(e));
     if (kb.index_of(c.id) >= 0) throw Error(source + ": line " + line + ": category `" + c.id + "` appears twice");
     if (kb.categories_.size() == kMaxCategories)
       throw Error(source + ": more than " + std::to_string(kMaxCategories) + " categories");
     kb.categories_.push_back(std::move(c));
+  }
+  if (const YAML::Node rts = root["runtimes"]) {
+    if (!rts.IsSequence()) throw Error(source + ": line " + std::to_string(rts.Mark().line + 1) + ": `runtimes` must be a list");
+    for (const auto& node : rts) {
+      std::string line = std::to_string(node.Mark().line + 1);
+      if (!node.IsMap()) throw Error(source + ": line " + line + ": a runtime must be a mapping");
+      for (const auto& kv : node) {
+        std::string key = kv.first.as<std::string>("");
+        if (key != "id" && key != "exe" && key != "reads")
+          throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" + key +
+                      "` in a runtime (expected id, exe, reads)");
+      }
+      Runtime r;
+      if (!node["id"] || !node["id"].IsScalar() || node["id"].Scalar().empty())
+        throw Error(source + ": line " + line + ": a runtime needs an `id`");
+      r.id = node["id"].Scalar();
+      r.exe = string_list(node["exe"], "exe", source);
+      if (r.exe.empty()) throw Error(source + ": line " + line + ": runtime `" + r.id + "` needs `exe` (\"*\" for every process)");
+      for (const auto& g : string_list(node["reads"], "reads", source))
+        for (auto& e : expand_home(g)) r.reads.push_back(std::move(e));
+      kb.runtimes_.push_back(std::move(r));
+    }
   }
   if (const YAML::Node sec = root["secrets"]) {
     if (!sec.IsMap()) throw Error(source + ": line " + std::to_string(sec.Mark().line + 1) + ": `secrets` must be a mapping");
@@ -155,10 +177,20 @@ void KnowledgeBase::extend(const KnowledgeBase& other) {
     mine.env.insert(mine.env.end(), c.env.begin(), c.env.end());
     mine.paths.insert(mine.paths.end(), c.paths.begin(), c.paths.end());
     mine.syscalls.insert(mine.syscalls.end(), c.syscalls.begin(), c.syscalls.end());
-    mine.routine.insert(mine.routine.end(), c.routine.begin(), c.routine.end());
     if (c.fingerprint) mine.fingerprint = true;
     if (c.common) mine.common = true;
+    if (c.lead) mine.lead = true;
     if (c.title != c.id) mine.title = c.title;
+  }
+  // A user's runtime of a known id reads more; a new id is a new runtime.
+  for (const auto& r : other.runtimes_) {
+    auto mine = std::find_if(runtimes_.begin(), runtimes_.end(), [&](const Runtime& x) { return x.id == r.id; });
+    if (mine == runtimes_.end()) {
+      runtimes_.push_back(r);
+      continue;
+    }
+    mine->exe.insert(mine->exe.end(), r.exe.begin(), r.exe.end());
+    mine->reads.insert(mine->reads.end(), r.reads.begin(), r.reads.end());
   }
   // A user's secrets section adds to the built-in one (its token rules
   // first: a more precise format of theirs names the kind).
@@ -215,12 +247,16 @@ CategorySet KnowledgeBase::classify_syscall(std::string_view kind) const {
   return set;
 }
 
-bool KnowledgeBase::is_routine(const std::string& category, std::string_view item) const {
-  int i = index_of(category);
-  if (i < 0) return false;
-  for (const auto& g : categories_[static_cast<size_t>(i)].routine)
-    if (glob_match(g, item)) return true;
-  return false;
+const Runtime* KnowledgeBase::runtime_reading(const std::vector<std::string>& programs, std::string_view item) const {
+  for (const auto& r : runtimes_) {
+    bool runs = false;
+    for (const auto& g : r.exe)
+      for (const auto& prog : programs) runs = runs || glob_match(g, prog);
+    if (!runs) continue;
+    for (const auto& g : r.reads)
+      if (glob_match(g, item)) return &r;
+  }
+  return nullptr;
 }
 
 const std::string& KnowledgeBase::judged_path(const std::string& path, const std::string& real_path) const {

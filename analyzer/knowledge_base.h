@@ -18,10 +18,18 @@ struct Category {
   std::string title;  // "time zone"
   bool fingerprint = false;
   bool common = false;  // runtimes read it on their own (time zone, locale)
+  bool lead = false;    // its facts lead evidence lists (base URL, proxy, time zone, host identity)
   std::vector<std::string> env;       // name globs
   std::vector<std::string> paths;     // path globs, ~/ expanded
   std::vector<std::string> syscalls;  // event kinds, e.g. "uname"
-  std::vector<std::string> routine;   // items runtimes read on their own (globs)
+};
+
+// A language runtime (or the C library under every program) and the fact
+// items it reads on its own, whatever the program does.
+struct Runtime {
+  std::string id;                  // "node"
+  std::vector<std::string> exe;    // base-name globs of its executables; "*": every process
+  std::vector<std::string> reads;  // item globs: paths, environment names, calls
 };
 
 // Categories an item belongs to, as a bit set over KnowledgeBase::categories().
@@ -51,8 +59,11 @@ class KnowledgeBase {
   const std::string& judged_path(const std::string& path, const std::string& real_path) const;
 
   std::vector<std::string> category_ids(CategorySet set) const;
-  // Whether `item` (path, variable name or call) is routine for the category.
-  bool is_routine(const std::string& category, std::string_view item) const;
+  const std::vector<Runtime>& runtimes() const { return runtimes_; }
+  // The runtime, among those whose executables match one of `programs`
+  // (base names), that reads `item` (path, variable name or call) on its
+  // own; nullptr when none does.
+  const Runtime* runtime_reading(const std::vector<std::string>& programs, std::string_view item) const;
 
   static constexpr size_t kMaxCategories = 64;
 
@@ -66,6 +77,7 @@ class KnowledgeBase {
                        std::vector<std::string> Category::*patterns, std::string_view item) const;
 
   std::vector<Category> categories_;
+  std::vector<Runtime> runtimes_;
   trace::SecretRules secrets_;
   mutable std::unordered_map<std::string, CategorySet> env_cache_;
   mutable std::unordered_map<std::string, CategorySet> path_cache_;

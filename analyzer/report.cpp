@@ -193,6 +193,7 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
     by_sev[severity_name(f.severity)] = by_sev[severity_name(f.severity)].get<int>() + 1;
   }
   j["findings"] = findings;
+  j["covert_channel_evidence"] = covert_evidence_rules(a.findings);
 
   Json summary;
   summary["processes"] = p.processes.size();
@@ -342,6 +343,11 @@ std::string findings_text(const Analysis& a, bool color) {
   std::vector<std::string> cmd;
   for (const auto& c : p.header.command()) cmd.push_back(shell_quote(c));
   out += std::string(bold) + "agenttrace findings" + reset + " for " + terminal_safe(join(cmd, " ")) + "\n";
+  // The answer to "is it fingerprinting me?" first: covert-channel
+  // evidence, or none; gathering facts alone is not.
+  const std::vector<std::string> covert = covert_evidence_rules(a.findings);
+  out += "  covert channel evidence: " +
+         (covert.empty() ? std::string("none found") : "found (" + join(covert, ", ") + ")") + "\n";
   if (a.findings.empty()) out += "  none\n";
   // A live run prints this at the end of the command's output: a few lines
   // of evidence per finding, the rest is one `agenttrace analyze` away.

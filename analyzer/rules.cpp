@@ -126,22 +126,41 @@ std::vector<const PayloadStream*> text_streams(const Profile& p) {
   return out;
 }
 
-// ---- 1. fingerprint collection -------------------------------------------
+// ---- fingerprint collection ---------------------------------------------
 
-void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>* out) {
+// The base names a process tree ran under: what `runtimes` in the knowledge
+// base are matched against.
+std::vector<std::string> programs_of_tree(const Profile& p, uint32_t root) {
+  std::set<std::string> names;
+  for (const auto& [pid, info] : p.processes) {
+    if (info.root != root && pid != root) continue;
+    if (!info.exe.empty()) names.insert(info.exe.substr(info.exe.rfind('/') + 1));
+    if (!info.comm.empty()) names.insert(info.comm);
+  }
+  return {names.begin(), names.end()};
+}
+
+// Runs after the rules whose findings are covert-channel evidence: gathering
+// facts is evidence, not a verdict (docs/findings.md says why each severity).
+void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, const std::vector<Finding>& earlier,
+                            std::vector<Finding>* out) {
   for (uint32_t root : p.roots) {
     auto last_send = p.last_send.find(root);
     if (last_send == p.last_send.end()) continue;
+    const std::vector<std::string> programs = programs_of_tree(p, root);
     std::vector<std::string> titles;
-    std::vector<Evidence> ev, deliberate_ev;  // what runtimes read on their own goes last
-    size_t strong = 0;
+    // Evidence order: what the program read beyond its runtime first, and in
+    // each part the categories that answer the question most directly
+    // (base URL, proxy, time zone, host identity) before ordinary ones.
+    std::vector<std::pair<int, Evidence>> ev;
+    size_t beyond = 0;  // categories read beyond what the runtime reads on its own
     std::vector<std::string> subject = {program_of(p, root)};
     for (const auto& cat : kb.categories()) {
       if (!cat.fingerprint) continue;
       auto items = p.facts.find(cat.id);
       if (items == p.facts.end()) continue;
       bool gathered = false, deliberate = false;
-      std::vector<Evidence> cat_ev, routine_ev;
+      size_t shown = 0;
       for (const auto& [item, f] : items->second) {
         bool in_tree = false;
         for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
@@ -150,24 +169,28 @@ void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vect
         // last send did not leave with it.
         if (!in_tree || !(f.succeeded || f.kind == "env") || f.first_event > last_send->second) continue;
         gathered = true;
-        bool routine = kb.is_routine(cat.id, f.item);
-        if (!routine) deliberate = true;
-        auto& bucket = routine || cat.common ? routine_ev : cat_ev;
-        if (bucket.size() < 8) bucket.push_back(fact_evidence(f));
+        const Runtime* runtime = cat.common ? nullptr : kb.runtime_reading(programs, f.item);
+        bool own = cat.common || runtime;
+        if (!own) deliberate = true;
+        if (++shown > 8) continue;
+        Evidence e = fact_evidence(f);
+        if (runtime) e.what += " (" + runtime->id + " reads it on its own)";
+        ev.emplace_back((own ? 2 : 0) + (cat.lead ? 0 : 1), std::move(e));
       }
       if (!gathered) continue;
       titles.push_back(cat.title);
       subject.push_back(cat.id);
-      // Runtimes read time zone, locale and their routine items on their
-      // own; other categories, read beyond routine, count as deliberate.
-      if (!cat.common && deliberate) ++strong;
-      deliberate_ev.insert(deliberate_ev.end(), cat_ev.begin(), cat_ev.end());
-      ev.insert(ev.end(), routine_ev.begin(), routine_ev.end());
+      if (deliberate) ++beyond;
     }
     if (titles.size() < 2) continue;
+    std::vector<Finding> of_tree;
+    for (const auto& other : earlier)
+      if (p.root_of(other.pid) == root) of_tree.push_back(other);
+    const std::vector<std::string> covert = covert_evidence_rules(of_tree);
     Finding f;
     f.rule = "fingerprint-collection";
-    f.severity = strong >= 3 ? Severity::kHigh : strong == 2 ? Severity::kMedium : Severity::kLow;
+    f.severity = covert.empty() ? (beyond ? Severity::kLow : Severity::kInfo)
+                                : (beyond ? Severity::kHigh : Severity::kMedium);
     f.pid = root;
     f.comm = p.processes.at(root).comm;
     // What left, and where to.
@@ -181,12 +204,16 @@ void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, std::vect
       if (where.size() < 3) where.push_back(key);
     }
     f.message = "The process tree of " + who(p, root) + " gathered " + list_text(titles) +
-                " facts, then sent " + human_bytes(bytes) + " to " + list_text(where) + ".";
-    auto by_event = [](const Evidence& a, const Evidence& b) { return a.event < b.event; };
-    std::sort(deliberate_ev.begin(), deliberate_ev.end(), by_event);
-    std::sort(ev.begin(), ev.end(), by_event);
-    f.evidence = std::move(deliberate_ev);
-    f.evidence.insert(f.evidence.end(), ev.begin(), ev.end());
+                " facts, then sent " + human_bytes(bytes) + " to " + list_text(where) + "; " +
+                (beyond ? std::to_string(beyond) + (beyond == 1 ? " category" : " categories") +
+                              " beyond what its runtime reads on its own"
+                        : "nothing beyond what its runtime reads on its own") +
+                (covert.empty() ? ", and no sign that they left covertly."
+                                : ", and covert-channel evidence in what it sent (" + list_text(covert) + ").");
+    std::stable_sort(ev.begin(), ev.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first : a.second.event < b.second.event;
+    });
+    for (auto& ranked : ev) f.evidence.push_back(std::move(ranked.second));
     Evidence send;
     send.event = p.first_send.at(root);
     send.wall_ns = p.first_send_wall.at(root);
@@ -800,11 +827,6 @@ const char* severity_name(Severity s) {
 
 const std::vector<RuleInfo>& rules() {
   static const std::vector<RuleInfo> all = {
-      {"fingerprint-collection", "Fingerprint collection",
-       "A process tree gathered facts from two or more fingerprint categories (time zone, locale, "
-       "proxy or gateway, API endpoints, network configuration, host identity, hardware) and then "
-       "sent data over the network. Low when little beyond what runtimes read on their own; "
-       "medium with two, high with three or more categories read deliberately."},
       {"hidden-characters", "Hidden characters in outgoing data",
        "Invisible or formatting code points (zero-width characters, word joiner, BOM, soft hyphen, "
        "bidi controls, tag characters, variation selectors) in data a process sent."},
@@ -818,6 +840,13 @@ const std::vector<RuleInfo>& rules() {
       {"canary-leak", "Canary value in outgoing data",
        "A sandbox canary (a variable set to a fresh random token for the run) appears in data the "
        "command sent, plainly or encoded."},
+      {"fingerprint-collection", "Fingerprint collection",
+       "A process tree gathered facts from two or more fingerprint categories (time zone, locale, "
+       "proxy or gateway, API endpoints, network configuration, host identity, hardware) and then "
+       "sent data over the network. Info when all of it is what its runtime reads on its own, low "
+       "when it read more; medium or high only with covert-channel evidence from the same tree "
+       "(hidden or look-alike characters, an encoded value echo, a canary leak, covert encoding "
+       "code): high when it also read beyond its runtime."},
       {"unexpected-destination", "Destination other than the stand-in",
        "In a sandbox run, the command connected, sent a datagram or asked DNS somewhere other than "
        "the built-in stand-in."},
@@ -844,13 +873,25 @@ const std::vector<RuleInfo>& rules() {
   return all;
 }
 
+bool is_covert_evidence(const Finding& f) {
+  return f.rule == "hidden-characters" || f.rule == "lookalike-characters" || f.rule == "canary-leak" ||
+         f.rule == "covert-encoding-code" || (f.rule == "value-echo" && f.severity == Severity::kHigh);
+}
+
+std::vector<std::string> covert_evidence_rules(const std::vector<Finding>& findings) {
+  std::vector<std::string> out;
+  for (const auto& f : findings)
+    if (is_covert_evidence(f) && std::find(out.begin(), out.end(), f.rule) == out.end()) out.push_back(f.rule);
+  return out;
+}
+
 std::vector<Finding> run_rules(const Profile& profile, const KnowledgeBase& kb) {
   std::vector<Finding> out;
-  fingerprint_collection(profile, kb, &out);
   hidden_characters(profile, &out);
   value_echo(profile, kb, &out);
-  credential_access(profile, &out);
   canary_leak(profile, &out);
+  fingerprint_collection(profile, kb, out, &out);
+  credential_access(profile, &out);
   unexpected_destinations(profile, &out);
   sandbox_escape_attempts(profile, &out);
   coverage_gaps(profile, &out);

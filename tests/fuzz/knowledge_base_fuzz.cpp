@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)merged.category_ids(merged.classify_path(path));
     for (const char* name : {"TZ", "HTTPS_PROXY", "", "LC_ALL"}) (void)merged.classify_env(name);
     (void)merged.classify_syscall("uname");
-    for (const auto& c : merged.categories()) (void)merged.is_routine(c.id, "/etc/localtime");
+    (void)merged.runtime_reading({"node", "python3"}, "/etc/localtime");
   } catch (const agenttrace::Error& e) {
     if (std::string(e.what()).empty()) __builtin_trap();
   }

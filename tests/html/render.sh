@@ -37,6 +37,8 @@ if ! command -v python3 >/dev/null 2>&1; then
   exit 77
 fi
 
+# The reports of an earlier run of this test are its own to replace.
+rm -f "$out/hidden.html" "$out/hidden.json"
 "$bin" analyze --format html -o "$out/hidden.html" "$trace"
 "$bin" analyze --format json -o "$out/hidden.json" "$trace"
 

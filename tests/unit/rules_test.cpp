@@ -30,37 +30,77 @@ const std::string kRequest = R"({"model":"x","messages":[{"role":"user","content
 TEST(Rules, FingerprintCollectionNeedsTwoCategoriesAndASend) {
   Story s;
   s.getenv("HTTPS_PROXY", false);
-  s.read("/etc/machine-id");
   s.read("/sys/class/drm/card0/device/vendor");
+  s.read("/etc/machine-id");
   s.send(kRequest);
   auto fs = s.findings();
-  EXPECT_THAT(rules_of(fs), ::testing::ElementsAre("fingerprint-collection:high"));
+  // Gathering alone, beyond what a runtime reads, is low: every agent reads
+  // its proxy settings for ordinary reasons.
+  EXPECT_THAT(rules_of(fs), ::testing::ElementsAre("fingerprint-collection:low"));
   const Finding& f = fs[0];
   EXPECT_EQ(f.message,
             "The process tree of agent (pid 100) gathered proxy and gateway settings, host identity and "
-            "hardware facts, then sent 75 B to api.example.com (203.0.113.9:443).");
+            "hardware facts, then sent 75 B to api.example.com (203.0.113.9:443); 3 categories beyond what "
+            "its runtime reads on its own, and no sign that they left covertly.");
   ASSERT_EQ(f.evidence.size(), 4u);
+  // The facts that answer the question (proxy, machine id) lead; hardware
+  // follows, though it was read before the machine id.
   EXPECT_EQ(f.evidence[0].what, "getenv HTTPS_PROXY (unset)");
   EXPECT_EQ(f.evidence[0].event, 2u);
   EXPECT_EQ(f.evidence[1].what, "read /etc/machine-id");
+  EXPECT_EQ(f.evidence[1].event, 4u);
+  EXPECT_EQ(f.evidence[2].what, "read /sys/class/drm/card0/device/vendor");
   EXPECT_EQ(f.evidence[3].what, "first data sent over the network (to api.example.com (203.0.113.9:443))");
 }
 
-TEST(Rules, FingerprintSeverityFollowsDeliberateCategories) {
-  Story medium;
-  medium.getenv("HTTPS_PROXY", true);
-  medium.read("/etc/machine-id");
-  medium.send(kRequest);
-  EXPECT_THAT(rules_of(medium.findings()), ::testing::ElementsAre("fingerprint-collection:medium"));
-
-  // What runtimes read on their own (time zone, locale, uname, memory) is low.
-  Story routine;
-  routine.getenv("TZ", false);
-  routine.getenv("LANG", true);
-  routine.uname();
-  routine.read("/proc/meminfo");
-  routine.send(kRequest);
-  EXPECT_THAT(rules_of(routine.findings()), ::testing::ElementsAre("fingerprint-collection:low"));
+TEST(Rules, FingerprintSeverityFollowsCovertEvidence) {
+  // What Node reads on its own (uname, memory, the time zone and locale any
+  // runtime reads) is info for node ...
+  auto runtime_only = [](const std::string& exe, const std::string& sent) {
+    Story s;
+    s.exec(100, exe);
+    s.getenv("TZ", false);
+    s.getenv("LANG", true);
+    s.uname();
+    s.read("/proc/meminfo");
+    s.send(sent);
+    return s.findings();
+  };
+  auto node = runtime_only("/usr/bin/node", kRequest);
+  EXPECT_THAT(rules_of(node), ::testing::ElementsAre("fingerprint-collection:info"));
+  EXPECT_EQ(node[0].message,
+            "The process tree of agent (pid 100) gathered time zone, locale and language, host identity and "
+            "hardware facts, then sent 75 B to api.example.com (203.0.113.9:443); nothing beyond what its "
+            "runtime reads on its own, and no sign that they left covertly.");
+  ASSERT_EQ(node[0].evidence.size(), 5u);
+  EXPECT_EQ(node[0].evidence[0].what, "getenv TZ (unset)");
+  EXPECT_EQ(node[0].evidence[1].what, "uname (nodename build-host-7) (node reads it on its own)");
+  EXPECT_EQ(node[0].evidence[2].what, "getenv LANG (set)");
+  EXPECT_EQ(node[0].evidence[3].what, "read /proc/meminfo (node reads it on its own)");
+  // ... and low for a program that is not Node.
+  EXPECT_THAT(rules_of(runtime_only("/usr/bin/agent", kRequest)), ::testing::ElementsAre("fingerprint-collection:low"));
+  // A zero-width space in what was sent: medium when the tree read only
+  // what its runtime reads, high when it read more.
+  const std::string hidden = R"({"messages":[{"content":"Summarize​the notes."}]})";
+  EXPECT_THAT(rules_of(runtime_only("/usr/bin/node", hidden)),
+              ::testing::ElementsAre("hidden-characters:high", "fingerprint-collection:medium"));
+  auto covert = runtime_only("/usr/bin/agent", hidden);
+  EXPECT_THAT(rules_of(covert), ::testing::ElementsAre("fingerprint-collection:high", "hidden-characters:high"));
+  EXPECT_EQ(covert[0].message,
+            "The process tree of agent (pid 100) gathered time zone, locale and language, host identity and "
+            "hardware facts, then sent 51 B to api.example.com (203.0.113.9:443); 2 categories beyond what "
+            "its runtime reads on its own, and covert-channel evidence in what it sent (hidden-characters).");
+  // A value echoed as is (medium) is not covert; encoded (high) is.
+  Story plain;
+  plain.getenv("HTTPS_PROXY", true);
+  plain.read("/etc/machine-id");
+  plain.send(R"({"messages":[{"content":"host 3d1219c7c4c5404aaa1f6d2a48adfda4"}]})");
+  EXPECT_THAT(rules_of(plain.findings()), ::testing::ElementsAre("value-echo:medium", "fingerprint-collection:low"));
+  Story encoded;
+  encoded.getenv("HTTPS_PROXY", true);
+  encoded.read("/etc/machine-id");
+  encoded.send(R"({"messages":[{"content":"ref )" + base64_encode("3d1219c7c4c5404aaa1f6d2a48adfda4") + R"("}]})");
+  EXPECT_THAT(rules_of(encoded.findings()), ::testing::ElementsAre("fingerprint-collection:high", "value-echo:high"));
 }
 
 TEST(Rules, NoFingerprintFindingWithoutSendOrWithOneCategory) {

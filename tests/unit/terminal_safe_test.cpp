@@ -105,6 +105,7 @@ TEST(TerminalSafe, EndReportAndAnalyzeText) {
   std::string text = analyzer::report_text(a, kb, false);
   EXPECT_EQ(text,
             "agenttrace findings for cat '" + kEscaped + "'\n"
+            "  covert channel evidence: none found\n"
             "  HIGH test-rule  read " + kEscaped + "\n"
             "      #2 x\\x1b[1A(100) open " + kEscaped + "\n"
             "        \"ctx\\x1b[2J\"\n"
