@@ -53,6 +53,9 @@ struct Finding {
   uint32_t pid = 0;      // the process (tree root) it is about
   std::string comm;
   std::vector<Evidence> evidence;
+  // `agenttrace diff` commands, filled in, that would confirm a suspected
+  // covert channel by varying what it would carry.
+  std::vector<std::string> confirm;
 };
 
 struct RuleInfo {

@@ -308,6 +308,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       p.comm = e.comm();
       p.exe = e.exec().exe().empty() ? e.exec().path() : e.exec().exe();
       p.argv.assign(e.exec().argv().begin(), e.exec().argv().end());
+      p.cwd = e.exec().cwd();
       break;
     }
     case trace::Event::kFork: {
@@ -354,6 +355,11 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       std::string verb = write ? "write" : (o.flags() & O_PATH) ? "stat" : "read";
       const std::string& path = kb_.judged_path(o.path(), o.real_path());
       on_path(e, path, o.result() >= 0, path == o.path() ? verb : verb + " via " + o.path());
+      if (verb == "read" && o.result() >= 0 && p.code_files.size() < ProcessInfo::kMaxCodeFiles) {
+        const std::string& file = o.real_path().empty() ? o.path() : o.real_path();
+        if (is_code_file(file) && std::find(p.code_files.begin(), p.code_files.end(), file) == p.code_files.end())
+          p.code_files.push_back(file);
+      }
       // /etc/localtime is a link into the zone database: opening it tells the zone.
       if (verb == "read" && o.result() >= 0 && !o.real_path().empty()) {
         std::string zone = zone_from_path(o.real_path());

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "analyzer/code_evidence.h"
 #include "analyzer/knowledge_base.h"
 #include "trace/sink.h"
 
@@ -24,6 +25,11 @@ struct ProcessInfo {
   std::string comm;        // name at its last exec (or first event)
   std::string exe;
   std::vector<std::string> argv;
+  std::string cwd;         // working directory at its last exec
+  // Script files it opened to read (.js, .mjs, .cjs, .ts, .py, ...), the
+  // first kMaxCodeFiles: the code evidence reads them (code_evidence.h).
+  std::vector<std::string> code_files;
+  static constexpr size_t kMaxCodeFiles = 64;
   uint64_t first_event = 0;
   int64_t start_wall_ns = 0;
   std::optional<int> exit_code;
@@ -181,6 +187,10 @@ struct Profile {
   static constexpr size_t kMaxTimeline = 20000;
 
   uint32_t root_of(uint32_t pid) const;
+
+  // The code the processes ran, as inspect read it (analyzer/code_evidence.h),
+  // when it was read: a live run, or a trace recorded on this host and boot.
+  std::vector<CodeInspection> code;
 };
 
 class ProfileBuilder : public trace::EventSink {

@@ -164,6 +164,7 @@ Json finding_json(const Finding& f, const Profile* profile) {
   static const Profile kNoProfile;
   for (const auto& e : f.evidence) ev.push_back(evidence_json(e, profile ? *profile : kNoProfile));
   fj["evidence"] = ev;
+  if (!f.confirm.empty()) fj["confirm"] = f.confirm;
   return fj;
 }
 
@@ -194,6 +195,19 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
   }
   j["findings"] = findings;
   j["covert_channel_evidence"] = covert_evidence_rules(a.findings);
+  Json code = Json::array();
+  for (const auto& c : p.code) {
+    Json cj;
+    cj["pid"] = c.source.pid;
+    cj["source"] = c.source.label;
+    cj["inspected"] = c.inspected;
+    if (!c.inspected) cj["why_not"] = c.not_inspected;
+    cj["bytes"] = c.bytes;
+    cj["cut_short"] = c.cut_short;
+    cj["flagged"] = flagged_lines(c);
+    code.push_back(cj);
+  }
+  j["code"] = code;
 
   Json summary;
   summary["processes"] = p.processes.size();
@@ -386,7 +400,34 @@ std::string findings_text(const Analysis& a, bool color) {
         out += "        " + join(names, ", ") + "\n";
       }
     }
+    for (const auto& c : f.confirm) out += "      confirm with: " + terminal_safe(c) + "\n";
   }
+  return out;
+}
+
+std::string code_text(const Profile& p) {
+  if (p.code.empty()) return "";
+  std::vector<std::string> read, not_read;
+  uint64_t bytes = 0;
+  double seconds = 0;
+  for (const auto& c : p.code) {
+    if (c.inspected) {
+      read.push_back(terminal_safe(c.source.label) + (c.cut_short ? " (cut short by the time budget)" : ""));
+      bytes += c.bytes;
+      seconds += c.seconds;
+    } else {
+      not_read.push_back(terminal_safe(c.source.label) + ": " + terminal_safe(c.not_inspected));
+    }
+  }
+  std::string out;
+  if (!read.empty()) {
+    char t[32];
+    snprintf(t, sizeof(t), "%.2f s", seconds);
+    std::vector<std::string> shown(read.begin(), read.begin() + std::min<size_t>(read.size(), 4));
+    out += "  code read: " + join(shown, ", ") + (read.size() > shown.size() ? ", and " + std::to_string(read.size() - shown.size()) + " more" : "") +
+           " (" + human_bytes(bytes) + ", " + t + ")\n";
+  }
+  for (const auto& n : not_read) out += "  code not read: " + n + "\n";
   return out;
 }
 
@@ -427,6 +468,7 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
     out += "\n";
   }
   if (!p.dns_names.empty()) out += "  names resolved: " + terminal_safe(join(p.dns_names, ", ")) + "\n";
+  out += code_text(p);
   if (a.truncated || !p.has_trailer) out += "  the trace was cut short: it ends without its closing record\n";
   return out;
 }

@@ -30,6 +30,9 @@ trace::Json report_json(const Analysis& a, const KnowledgeBase& kb);
 trace::Json finding_json(const Finding& f, const Profile* profile = nullptr);
 
 // Findings first, then the profile. `color`: ANSI colours for a terminal.
+// One line on the code inspect read for the code evidence (what, how much,
+// how long) and what it did not read, with why; "" when there was none.
+std::string code_text(const Profile& p);
 std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color);
 // Only the findings part of report_text (the end of a live run prints the
 // collector's summary after it).

@@ -840,6 +840,11 @@ const std::vector<RuleInfo>& rules() {
       {"canary-leak", "Canary value in outgoing data",
        "A sandbox canary (a variable set to a fresh random token for the run) appears in data the "
        "command sent, plainly or encoded."},
+      {"covert-encoding-code", "Covert encoding in the program's own code",
+       "The code a traced process ran (the script of node, bun, deno or python, a Bun single-file "
+       "executable's bundle) holds what `agenttrace inspect` flags: a look-alike chooser, an encoded "
+       "table of hosts, zones or keywords, hidden characters. High when the tree sent data; joined, "
+       "where stacks name JavaScript functions, to the lookups made from those functions."},
       {"fingerprint-collection", "Fingerprint collection",
        "A process tree gathered facts from two or more fingerprint categories (time zone, locale, "
        "proxy or gateway, API endpoints, network configuration, host identity, hardware) and then "
@@ -873,6 +878,102 @@ const std::vector<RuleInfo>& rules() {
   return all;
 }
 
+// ---- covert encoding code ------------------------------------------------
+
+// `agenttrace diff` commands that would confirm a channel carrying the time
+// zone or the proxy settings the tree looked up: one per variable (diff
+// varies one at a time), and the zone file when it was read.
+std::vector<std::string> confirm_commands(const Profile& p, const KnowledgeBase& kb, uint32_t root) {
+  std::vector<std::string> cmd;
+  for (const auto& c : p.header.command()) cmd.push_back(shell_quote(c));
+  const std::string tail = " -- " + join(cmd, " ");
+  std::vector<std::string> out;
+  auto looked_up = [&](const std::string& category, auto&& each) {
+    auto items = p.facts.find(category);
+    if (items == p.facts.end()) return;
+    for (const auto& [item, f] : items->second) {
+      bool in_tree = false;
+      for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
+      if (in_tree) each(f);
+    }
+  };
+  looked_up("timezone", [&](const Fact& f) {
+    if (f.kind == "env" && f.item == "TZ") out.push_back("agenttrace diff --vary TZ=UTC,Asia/Tokyo" + tail);
+    if (f.kind == "file" && f.item == "/etc/localtime")
+      out.push_back("agenttrace diff --vary-localtime UTC,Asia/Tokyo" + tail);
+  });
+  looked_up("proxy", [&](const Fact& f) {
+    if (f.kind == "env" && out.size() < 4 && kb.classify_env(f.item))
+      out.push_back("agenttrace diff --vary " + shell_quote(f.item) +
+                    "=http://127.0.0.1:3128,http://127.0.0.1:8080" + tail);
+  });
+  return out;
+}
+
+// The program's own code holds what inspect flags, and the tree gathered
+// facts and sent: high. Where JIT stacks name the functions, the lookups made
+// from a flagged function or one that calls it are quoted with it.
+void covert_encoding_code(const Profile& p, const KnowledgeBase& kb, std::vector<Finding>* out) {
+  std::map<uint32_t, std::vector<const CodeInspection*>> by_root;
+  for (const auto& c : p.code)
+    if (!flagged_lines(c).empty()) by_root[c.source.root].push_back(&c);
+  for (const auto& [root, codes] : by_root) {
+    Finding f;
+    f.rule = "covert-encoding-code";
+    f.pid = root;
+    f.comm = p.processes.count(root) ? p.processes.at(root).comm : "";
+    std::vector<std::string> what, subject = {program_of(p, root)};
+    std::set<std::string> flagged;
+    for (const CodeInspection* c : codes) {
+      for (auto& line : flagged_lines(*c)) {
+        Evidence e;
+        e.pid = c->source.pid;
+        e.comm = p.processes.count(e.pid) ? p.processes.at(e.pid).comm : "";
+        e.what = "the program's own code holds " + line;
+        if (what.size() < 3) what.push_back(line);
+        f.evidence.push_back(std::move(e));
+      }
+      subject.push_back(c->source.label);
+      flagged.insert(c->flagged_functions.begin(), c->flagged_functions.end());
+    }
+    // Lookups of fingerprint facts whose stacks pass through a flagged function.
+    std::vector<std::string> joined;
+    for (const auto& cat : kb.categories()) {
+      if (!cat.fingerprint) continue;
+      auto items = p.facts.find(cat.id);
+      if (items == p.facts.end()) continue;
+      for (const auto& [item, fact] : items->second) {
+        if (!fact.stack_event || p.root_of(fact.first_pid) != root) continue;
+        const trace::Stack* st = p.stack_of(fact.stack_event);
+        if (!st) continue;
+        std::string via;
+        for (const auto& frame : st->frames()) {
+          std::string fn = js_function_of_frame(frame.symbol());
+          if (!fn.empty() && flagged.count(fn)) {
+            via = fn;
+            break;
+          }
+        }
+        if (via.empty()) continue;
+        Evidence e = fact_evidence(fact);
+        e.event = fact.stack_event;
+        e.what += ", from " + via + ", which holds or calls the flagged code";
+        if (joined.size() < 4) joined.push_back(fact.kind == "env" ? fact.item : fact.item + " (" + fact.kind + ")");
+        f.evidence.push_back(std::move(e));
+      }
+    }
+    const bool sent = p.last_send.count(root) > 0;
+    f.severity = sent ? Severity::kHigh : Severity::kMedium;
+    f.message = "The code " + who(p, root) + " ran holds " + list_text(what) +
+                (joined.empty() ? "" : "; " + list_text(joined) + " " + (joined.size() == 1 ? "was" : "were") +
+                                           " looked up from the functions that hold or call it") +
+                (sent ? ", and the tree sent data over the network." : "; the tree sent nothing over the network.");
+    f.confirm = confirm_commands(p, kb, root);
+    f.id = stable_id(f.rule, subject);
+    out->push_back(std::move(f));
+  }
+}
+
 bool is_covert_evidence(const Finding& f) {
   return f.rule == "hidden-characters" || f.rule == "lookalike-characters" || f.rule == "canary-leak" ||
          f.rule == "covert-encoding-code" || (f.rule == "value-echo" && f.severity == Severity::kHigh);
@@ -890,6 +991,7 @@ std::vector<Finding> run_rules(const Profile& profile, const KnowledgeBase& kb) 
   hidden_characters(profile, &out);
   value_echo(profile, kb, &out);
   canary_leak(profile, &out);
+  covert_encoding_code(profile, kb, &out);
   fingerprint_collection(profile, kb, out, &out);
   credential_access(profile, &out);
   unexpected_destinations(profile, &out);

@@ -28,6 +28,9 @@ Analysis analyze_trace_file(const std::string& path, const KnowledgeBase& kb, co
   }
   a.profile = std::move(builder.profile());
   symbolize_stacks(a.profile, symbols);
+  // The code the processes ran is read only where they ran: a file of the
+  // same name on another machine is not theirs.
+  if (symbols.local_files && recorded_here(a.profile.header)) a.profile.code = inspect_code(a.profile);
   a.findings = run_rules(a.profile, kb);
   a.source = path;
   return a;

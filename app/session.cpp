@@ -128,6 +128,8 @@ const analyzer::Analysis& Session::analysis() {
     analysis_->profile = std::move(profile_.profile());
     // Frames are named from this machine's binaries, the ones that ran.
     analyzer::symbolize_stacks(analysis_->profile, {});
+    // And the code they ran is read from here too (a time and byte budget).
+    analysis_->profile.code = analyzer::inspect_code(analysis_->profile);
     analysis_->findings = analyzer::run_rules(analysis_->profile, kb_);
     analysis_->source = "live";
   }
@@ -138,7 +140,8 @@ std::string Session::end_report(const analyzer::Analysis& analysis) const {
   // Findings first, then the profile: one screen a person reads.
   bool color = analyzer::terminal_wants_color(STDERR_FILENO);
   std::string out = analyzer::findings_text(analysis, color) +
-                    summary_.render(recording_->trace_file_written() ? recording_->trace_path() : "");
+                    summary_.render(recording_->trace_file_written() ? recording_->trace_path() : "") +
+                    analyzer::code_text(analysis.profile);
   if (export_sink_ && export_totals_) out += "  " + fleet::export_summary(*export_sink_, *export_totals_) + "\n";
   return out;
 }

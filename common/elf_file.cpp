@@ -51,7 +51,8 @@ ElfFile::ElfFile(ElfFile&& o) noexcept
       is_dyn_type_(o.is_dyn_type_),
       machine_x86_64_(o.machine_x86_64_),
       segments_(std::move(o.segments_)),
-      section_names_(std::move(o.section_names_)) {}
+      section_names_(std::move(o.section_names_)),
+      section_extents_(std::move(o.section_extents_)) {}
 
 ElfFile::~ElfFile() {
   if (elf_) elf_end(elf_);
@@ -92,7 +93,9 @@ bool ElfFile::load(std::string* error) {
       GElf_Shdr sh;
       if (!gelf_getshdr(scn, &sh)) continue;
       const char* name = elf_strptr(elf_, shstrndx, sh.sh_name);
-      if (name) section_names_.emplace_back(name);
+      if (!name) continue;
+      section_names_.emplace_back(name);
+      section_extents_.push_back({sh.sh_offset, sh.sh_type == SHT_NOBITS ? 0 : sh.sh_size});
     }
   }
   return true;
@@ -100,6 +103,12 @@ bool ElfFile::load(std::string* error) {
 
 bool ElfFile::has_section(std::string_view name) const {
   return std::find(section_names_.begin(), section_names_.end(), name) != section_names_.end();
+}
+
+std::optional<std::pair<uint64_t, uint64_t>> ElfFile::section_extent(std::string_view name) const {
+  for (size_t i = 0; i < section_names_.size(); ++i)
+    if (section_names_[i] == name) return section_extents_[i];
+  return std::nullopt;
 }
 
 std::optional<uint64_t> ElfFile::address_to_offset(uint64_t address) const {

@@ -62,6 +62,8 @@ class ElfFile {
   // The function symbol whose code contains `address`.
   std::optional<ElfSymbol> function_containing(uint64_t address) const;
   bool has_section(std::string_view name) const;
+  // The file offset and size of the first section so named.
+  std::optional<std::pair<uint64_t, uint64_t>> section_extent(std::string_view name) const;
   // Bytes at a file offset (fewer at end of file).
   std::vector<uint8_t> read(uint64_t file_offset, size_t size) const;
   // Whether `address` lies in an executable PT_LOAD segment.
@@ -104,6 +106,7 @@ class ElfFile {
   bool machine_x86_64_ = false;
   std::vector<Segment> segments_;
   std::vector<std::string> section_names_;
+  std::vector<std::pair<uint64_t, uint64_t>> section_extents_;  // (offset, size), as section_names_
 };
 
 }  // namespace agenttrace
