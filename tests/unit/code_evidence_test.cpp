@@ -183,5 +183,29 @@ TEST(CodeEvidence, CovertEncodingCodeIsJoinedToTheLookupsOfItsCallers) {
   EXPECT_THAT(covert_evidence_rules(a.findings), ElementsAre("covert-encoding-code"));
 }
 
+TEST(CodeEvidence, ABunSingleFileExecutableIsReadFromItsBundle) {
+  const char* bun = getenv("AGENTTRACE_BUN");
+  if (!bun || !*bun) GTEST_SKIP() << "AGENTTRACE_BUN is not set (scripts/fetch-bun.sh fetches Bun)";
+  TempScript t(script());
+  const std::string exe = t.dir + "/agent-bin";
+  std::string cmd = std::string(bun) + " build --compile " + t.path + " --outfile " + exe + " >/dev/null 2>&1";
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  Story s;
+  exec(s, 100, exe, {exe}, t.dir);
+  // Bun itself is no bundle: nothing of it is listed.
+  s.fork(101);
+  exec(s, 101, "/usr/bin/bash", {"bash", "-c", "true"}, t.dir);
+  Profile p = profile_of(s);
+  auto code = inspect_code(p);
+  ASSERT_EQ(code.size(), 1u);
+  ASSERT_TRUE(code[0].inspected) << code[0].not_inspected;
+  EXPECT_EQ(code[0].source.label, exe + " (Bun bundle)");
+  EXPECT_GT(code[0].source.offset, 1000000u);
+  EXPECT_LT(code[0].bytes, 1u << 20);  // the bundle, not the 100 MB runtime
+  EXPECT_THAT(code[0].flagged_functions, ElementsAre("hosts", "report"));
+  ASSERT_EQ(flagged_lines(code[0]).size(), 1u);
+  EXPECT_THAT(flagged_lines(code[0])[0], ::testing::StartsWith("an encoded list of 5 hosts at " + exe + " (Bun bundle):"));
+}
+
 }  // namespace
 }  // namespace agenttrace::analyzer
