@@ -1,6 +1,7 @@
 #include "collector/library_probes.h"
 
 #include <link.h>
+#include <map>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,11 +63,39 @@ int find_own_libc(struct dl_phdr_info* info, size_t, void* data) {
 
 }  // namespace
 
+namespace {
+
+bool needs(const ElfFile& elf, std::string_view prefix) {
+  for (const auto& lib : elf.needed())
+    if (lib.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+bool defines(const ElfFile& elf, const char* symbol) {
+  auto s = elf.find_symbol(symbol);
+  return s && s->is_function;
+}
+
+std::string runtime_of(const ElfFile& elf, bool go) {
+  if (go) return "go";
+  if (elf.has_section(".bun")) return "bun";  // Bun and every `bun build --compile` program
+  if (defines(elf, "uv_os_getenv") && defines(elf, "napi_create_function")) return "node";
+  if (needs(elf, "libpypy") || defines(elf, "pypy_main_startup")) return "pypy";
+  if (needs(elf, "libpython") || defines(elf, "Py_BytesMain") || defines(elf, "Py_Initialize")) return "cpython";
+  if (needs(elf, "libperl") || defines(elf, "perl_parse")) return "perl";
+  if (needs(elf, "libruby") || defines(elf, "ruby_init")) return "ruby";
+  if (needs(elf, "libjli") || needs(elf, "libjvm") || defines(elf, "JLI_Launch")) return "java";
+  return "";
+}
+
+}  // namespace
+
 ExecutableKind classify_executable(const ElfFile& elf) {
   ExecutableKind k;
   k.interpreter = elf.interpreter();
   k.go_runtime = elf.has_section(".go.buildinfo") || elf.has_section(".gopclntab") ||
                  elf.has_section(".note.go.buildid");
+  k.runtime = runtime_of(elf, k.go_runtime);
   if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) {
     k.exports_ssl = true;
   } else {
@@ -288,11 +317,27 @@ Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const Exec
   switch (kind.kind) {
     case ExecutableKind::kDynamicGlibc:
     case ExecutableKind::kDynamicMusl: {
-      if (kind.go_runtime)
-        return {"partial",
-                "a Go program: os.Getenv reads a copy of the environment made at start, so only "
-                "lookups by C code are seen",
-                exe};
+      // Runtimes that copy the environment at start and serve the
+      // program's reads from the copy: getenv probes see only the runtime's
+      // and C code's own lookups (README, "Which runtimes' reads are seen").
+      static const std::map<std::string, std::pair<const char*, const char*>> kCopies = {
+          {"go", {"partial", "a Go program: os.Getenv reads a copy of the environment made at start, so only "
+                             "lookups by C code are seen"}},
+          {"bun", {"gap", "Bun: process.env and Bun.env are served from a copy of the environment made at "
+                          "start, so the program's reads are not seen; only the runtime's own getenv calls are"}},
+          {"cpython", {"partial", "CPython: os.environ and os.getenv read a copy of the environment made at "
+                                  "start, so the program's reads are not seen; only getenv calls of the "
+                                  "interpreter (PYTHON* variables) and of C extensions are"}},
+          {"pypy", {"partial", "PyPy: os.environ is a copy of the environment made at start, so the "
+                               "program's reads are not seen; only the runtime's own getenv calls are"}},
+          {"perl", {"partial", "Perl: %ENV is a copy of the environment made at start, so the program's "
+                               "reads are not seen; only getenv calls of the interpreter and of XS code are"}},
+          {"java", {"partial", "Java: System.getenv() reads a copy of the environment the JVM makes at its "
+                               "first use, so the program's reads are not seen; only the JVM's own getenv "
+                               "calls are"}},
+      };
+      if (auto it = kCopies.find(kind.runtime); it != kCopies.end())
+        return {it->second.first, it->second.second, exe};
       if (kind.kind == ExecutableKind::kDynamicMusl) {
         const Library& lib =
             ensure_library(host_path(exec.pid(), kind.interpreter), LibraryGroup::kCLibrary, &fresh);
@@ -303,8 +348,11 @@ Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const Exec
                   kind.interpreter};
         return {"observed", "getenv calls through its C library are probed", kind.interpreter};
       }
-      return {"observed", "getenv calls through its C library are probed",
-              system_libc_.empty() ? "libc.so.6" : system_libc_};
+      const char* how = kind.runtime == "node"
+                            ? "Node.js: process.env reads call getenv (uv_os_getenv) through its C library, which is probed"
+                        : kind.runtime == "ruby" ? "Ruby: ENV[] calls getenv through its C library each time, which is probed"
+                                                 : "getenv calls through its C library are probed";
+      return {"observed", how, system_libc_.empty() ? "libc.so.6" : system_libc_};
     }
     case ExecutableKind::kStaticWithGetenv: {
       const Library& lib = ensure_library(path, LibraryGroup::kCLibrary, &fresh);

@@ -32,6 +32,12 @@ struct ExecutableKind {
   enum Kind { kDynamicGlibc, kDynamicMusl, kStaticWithGetenv, kStaticWithoutGetenv, kNotElf };
   Kind kind = kNotElf;
   bool go_runtime = false;
+  // The language runtime the executable is, from its own contents (symbols
+  // it defines, libraries it needs, sections), never from its name:
+  // "node", "bun", "cpython", "pypy", "perl", "ruby", "java", "go", or ""
+  // for none of these. It decides how much of the program's environment
+  // reads getenv probes can see (getenv_visibility).
+  std::string runtime;
   bool exports_ssl = false;  // has its own SSL_write (Node.js, statically linked OpenSSL)
   // BoringSSL built in without symbols (Bun), located by code signature.
   bool boringssl_present = false;

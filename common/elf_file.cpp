@@ -52,7 +52,8 @@ ElfFile::ElfFile(ElfFile&& o) noexcept
       machine_x86_64_(o.machine_x86_64_),
       segments_(std::move(o.segments_)),
       section_names_(std::move(o.section_names_)),
-      section_extents_(std::move(o.section_extents_)) {}
+      section_extents_(std::move(o.section_extents_)),
+      needed_(std::move(o.needed_)) {}
 
 ElfFile::~ElfFile() {
   if (elf_) elf_end(elf_);
@@ -96,6 +97,14 @@ bool ElfFile::load(std::string* error) {
       if (!name) continue;
       section_names_.emplace_back(name);
       section_extents_.push_back({sh.sh_offset, sh.sh_type == SHT_NOBITS ? 0 : sh.sh_size});
+      if (sh.sh_type != SHT_DYNAMIC || sh.sh_entsize == 0) continue;
+      Elf_Data* data = elf_getdata(scn, nullptr);
+      for (size_t i = 0; data && i < sh.sh_size / sh.sh_entsize; ++i) {
+        GElf_Dyn dyn;
+        if (!gelf_getdyn(data, static_cast<int>(i), &dyn) || dyn.d_tag == DT_NULL) break;
+        if (dyn.d_tag != DT_NEEDED) continue;
+        if (const char* lib = elf_strptr(elf_, sh.sh_link, dyn.d_un.d_val)) needed_.emplace_back(lib);
+      }
     }
   }
   return true;

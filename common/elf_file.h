@@ -62,6 +62,8 @@ class ElfFile {
   // The function symbol whose code contains `address`.
   std::optional<ElfSymbol> function_containing(uint64_t address) const;
   bool has_section(std::string_view name) const;
+  // The libraries it names as DT_NEEDED ("libjli.so"), in order.
+  const std::vector<std::string>& needed() const { return needed_; }
   // The file offset and size of the first section so named.
   std::optional<std::pair<uint64_t, uint64_t>> section_extent(std::string_view name) const;
   // Bytes at a file offset (fewer at end of file).
@@ -107,6 +109,7 @@ class ElfFile {
   std::vector<Segment> segments_;
   std::vector<std::string> section_names_;
   std::vector<std::pair<uint64_t, uint64_t>> section_extents_;  // (offset, size), as section_names_
+  std::vector<std::string> needed_;
 };
 
 }  // namespace agenttrace

@@ -17,6 +17,8 @@ packages=(
   libnats-dev nats-server
   # tests
   libgtest-dev libgmock-dev python3 python3-jsonschema nodejs npm openssl chromium
+  # runtimes whose environment coverage the tests check (CPython, Perl and Java read a start-up copy)
+  perl openjdk-17-jre-headless
   # evasion samples: a static musl program, io_uring submissions through liburing
   musl-tools liburing-dev
   # fuzzers: clang's libFuzzer runtime

@@ -155,6 +155,61 @@ TEST(LibraryProbes, CoverageForEachKindOfExecutable) {
   EXPECT_NE(extra[0].coverage().detail().find("without a getenv symbol"), std::string::npos);
 }
 
+// Each runtime is told by its contents and its environment coverage says
+// what its reads of a start-up copy hide. The interpreters of this machine
+// (Debian 12: python3.11, perl, node, java from scripts/install-deps.sh).
+TEST(LibraryProbes, CoverageForEachRuntime) {
+  struct Want {
+    const char* exe;
+    const char* runtime;
+    const char* state;
+    const char* detail_starts;
+  };
+  const Want wants[] = {
+      {"/usr/bin/python3.11", "cpython", "partial", "CPython: os.environ and os.getenv read a copy"},
+      {"/usr/bin/perl", "perl", "partial", "Perl: %ENV is a copy"},
+      {"/usr/bin/node", "node", "observed", "Node.js: process.env reads call getenv (uv_os_getenv)"},
+      {"/usr/lib/jvm/java-17-openjdk-amd64/bin/java", "java", "partial", "Java: System.getenv() reads a copy"},
+      {"/bin/true", "", "observed", "getenv calls through its C library are probed"},
+  };
+  FakeAttach fake;
+  LibraryProbes env(fake.fn());
+  env.attach_system_libraries();
+  for (const Want& w : wants) {
+    SCOPED_TRACE(w.exe);
+    ASSERT_EQ(access(w.exe, R_OK), 0) << w.exe << " is missing: scripts/install-deps.sh installs it";
+    std::string error;
+    auto elf = ElfFile::open(w.exe, &error);
+    ASSERT_TRUE(elf) << error;
+    EXPECT_EQ(classify_executable(*elf).runtime, w.runtime);
+    std::vector<trace::Event> extra;
+    env.observe(exec_event(0, w.exe), &extra);
+    const trace::Coverage* getenv_coverage = nullptr;
+    for (const trace::Event& e : extra) {
+      if (e.has_coverage() && e.coverage().signal() == "getenv") {
+        EXPECT_EQ(getenv_coverage, nullptr) << "one getenv coverage event per executable";
+        getenv_coverage = &e.coverage();
+      }
+    }
+    ASSERT_NE(getenv_coverage, nullptr);
+    EXPECT_EQ(getenv_coverage->state(), w.state);
+    EXPECT_EQ(getenv_coverage->detail().rfind(w.detail_starts, 0), 0u) << getenv_coverage->detail();
+  }
+  const char* bun = getenv("AGENTTRACE_BUN");
+  if (bun && *bun) {
+    std::string error;
+    auto elf = ElfFile::open(bun, &error);
+    ASSERT_TRUE(elf) << error;
+    EXPECT_EQ(classify_executable(*elf).runtime, "bun");
+    std::vector<trace::Event> extra;
+    env.observe(exec_event(0, bun), &extra);
+    std::string state;
+    for (const trace::Event& e : extra)
+      if (e.has_coverage() && e.coverage().signal() == "getenv") state = e.coverage().state();
+    EXPECT_EQ(state, "gap");
+  }
+}
+
 TEST(LibraryProbes, AttachFailureIsAGap) {
   FakeAttach fake;
   fake.fail_with = "cannot attach: Operation not permitted";
