@@ -201,15 +201,28 @@ std::vector<std::string> flagged_lines(const CodeInspection& c) {
   if (!c.inspected || !is_suspicious(c.report)) return out;
   const std::string& where = c.source.label;
   const uint64_t base = c.source.offset;  // report offsets count from where the code starts
-  for (const auto& ch : c.report.choices)
-    out.push_back("a look-alike chooser at " + where + ":" + std::to_string(base + ch.offset) + " between " +
-                  code_point_text(ch.first) + " and " + code_point_text(ch.second) + " (" + ch.reason + ")");
+  for (const auto& ch : c.report.choices) {
+    std::string cands;
+    for (const auto& cand : ch.candidates) {
+      if (!cands.empty()) cands += ", ";
+      for (char32_t cp : cand.text) cands += code_point_text(cp);
+    }
+    out.push_back(std::string(ch.shape == "replace" ? "a separator switch" : "a look-alike chooser") +
+                  (ch.function == "unknown" ? "" : " (" + ch.function + ")") + " at " + where + ":" +
+                  std::to_string(base + ch.offset) + " between " + cands + " (" + ch.reason +
+                  (ch.conditions.empty() ? "" : ", chosen by " + join(ch.conditions, ", ")) + ")");
+  }
   for (const auto& t : c.report.tables)
     out.push_back("an encoded list of " + std::to_string(t.item_count) + " " + t.kind + " at " + where + ":" +
                   std::to_string(base + t.offset) + " (" + t.encoding + ")");
-  if (c.report.hidden_total)
-    out.push_back(std::to_string(c.report.hidden_total) + " hidden character" + (c.report.hidden_total == 1 ? "" : "s") +
-                  " in " + where + (c.report.hidden.empty() ? "" : " (the first at byte " + std::to_string(c.report.hidden.front().ch.offset) + ")"));
+  if (c.report.hidden_in_strings) {
+    const HiddenCharFinding* first = nullptr;
+    for (const auto& h : c.report.hidden)
+      if (h.where == "string" && !first) first = &h;
+    out.push_back(std::to_string(c.report.hidden_in_strings) + " hidden character" +
+                  (c.report.hidden_in_strings == 1 ? "" : "s") + " in string literals of " + where +
+                  (first ? " (the first at byte " + std::to_string(base + first->ch.offset) + ")" : ""));
+  }
   return out;
 }
 

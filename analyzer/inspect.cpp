@@ -109,7 +109,7 @@ InspectRules InspectRules::parse(std::string_view yaml, const std::string& sourc
 }
 
 bool is_suspicious(const InspectReport& r) {
-  return !r.tables.empty() || r.hidden_total > 0 || !r.choices.empty();
+  return !r.tables.empty() || r.hidden_in_strings > 0 || !r.choices.empty();
 }
 
 // ---- the engine -------------------------------------------------------------------------
@@ -309,9 +309,13 @@ trace::Json inspect_json(const InspectReport& r, const InspectRules& rules) {
     e["kind"] = kind_name(h.ch.kind);
     if (!h.ch.imitates.empty()) e["imitates"] = h.ch.imitates;
     e["context"] = h.context;
+    e["where"] = h.where;
     hidden.push_back(std::move(e));
   }
-  j["hidden_characters"] = {{"total", r.hidden_total}, {"truncated", r.hidden.size() < r.hidden_total},
+  j["hidden_characters"] = {{"total", r.hidden_total},
+                            {"in_strings", r.hidden_in_strings},
+                            {"in_regex", r.hidden_in_regex},
+                            {"truncated", r.hidden.size() < r.hidden_total},
                             {"items", std::move(hidden)}};
 
   trace::Json choices = trace::Json::array();
@@ -320,11 +324,28 @@ trace::Json inspect_json(const InspectReport& r, const InspectRules& rules) {
     e["offset"] = c.offset;
     e["second_offset"] = c.second_offset;
     e["reason"] = c.reason;
+    e["shape"] = c.shape;
+    e["function"] = c.function;
     e["characters"] = trace::Json::array({char_json(c.first), char_json(c.second)});
+    trace::Json cands = trace::Json::array();
+    for (const auto& cand : c.candidates) {
+      trace::Json cps = trace::Json::array();
+      for (char32_t cp : cand.text) cps.push_back(char_json(cp));
+      cands.push_back({{"offset", cand.offset}, {"spelling", context_around(cand.spelling, 0, 64)},
+                       {"code_points", std::move(cps)}});
+    }
+    e["candidates"] = std::move(cands);
+    e["conditions"] = c.conditions;
     e["snippet"] = c.snippet;
     choices.push_back(std::move(e));
   }
   j["lookalike_choices"] = std::move(choices);
+
+  trace::Json data = trace::Json::array();
+  for (const auto& d : r.data) {
+    data.push_back({{"offset", d.offset}, {"kind", d.kind}, {"entries", d.entries}, {"snippet", d.snippet}});
+  }
+  j["data_tables"] = std::move(data);
 
   std::vector<size_t> per_category(rules.categories.size());
   for (const auto& ref : r.references) ++per_category[ref.category];
@@ -390,11 +411,18 @@ std::string inspect_text(const InspectReport& r, const InspectRules& rules) {
 
   if (r.hidden_total > 0) {
     line("");
-    line("hidden characters (" + std::to_string(r.hidden_total) + "):");
-    for (size_t i = 0; i < r.hidden.size() && i < kShown; ++i) {
-      const HiddenCharFinding& h = r.hidden[i];
+    uint64_t elsewhere = r.hidden_total - r.hidden_in_strings - r.hidden_in_regex;
+    line("hidden characters (" + std::to_string(r.hidden_total) + ": " + std::to_string(r.hidden_in_strings) +
+         " in string literals, " + std::to_string(r.hidden_in_regex) + " in regular expressions (data), " +
+         std::to_string(elsewhere) + " in comments or code):");
+    // String literals first: those are what counts.
+    std::vector<const HiddenCharFinding*> order;
+    for (const auto& h : r.hidden) if (h.where == "string") order.push_back(&h);
+    for (const auto& h : r.hidden) if (h.where != "string") order.push_back(&h);
+    for (size_t i = 0; i < order.size() && i < kShown; ++i) {
+      const HiddenCharFinding& h = *order[i];
       std::string what = code_point_label(h.ch.code_point) + " (" + kind_name(h.ch.kind) +
-                         (h.ch.imitates.empty() ? "" : ", imitates '" + h.ch.imitates + "'") + ")";
+                         (h.ch.imitates.empty() ? "" : ", imitates '" + h.ch.imitates + "'") + ", in " + h.where + ")";
       line("  @" + std::to_string(h.ch.offset) + "  " + what);
       line("      " + h.context);
     }
@@ -406,11 +434,27 @@ std::string inspect_text(const InspectReport& r, const InspectRules& rules) {
     line("look-alike choices (" + std::to_string(r.choices.size()) + "):");
     for (size_t i = 0; i < r.choices.size() && i < kShown; ++i) {
       const LookalikeChoice& c = r.choices[i];
-      line("  @" + std::to_string(c.offset) + "  " + c.reason + ": " + code_point_label(c.first) + " / " +
-           code_point_label(c.second));
+      std::string cands;
+      for (const auto& cand : c.candidates) {
+        if (!cands.empty()) cands += ", ";
+        for (size_t k = 0; k < cand.text.size(); ++k) cands += (k ? "+" : "") + code_point_label(cand.text[k]);
+      }
+      line("  @" + std::to_string(c.offset) + "  " + c.reason + " (" + c.shape +
+           (c.function == "unknown" ? "" : " in " + c.function) + "): " + cands);
+      if (!c.conditions.empty()) line("      chosen by: " + join(c.conditions, ", "));
       line("      " + c.snippet);
     }
     if (r.choices.size() > kShown) line("  ... " + std::to_string(r.choices.size() - kShown) + " more (--format json)");
+  }
+
+  if (!r.data.empty()) {
+    line("");
+    line("look-alike or invisible characters as data, not choices (" + std::to_string(r.data.size()) + "):");
+    for (size_t i = 0; i < r.data.size() && i < kShown; ++i) {
+      const DataTable& d = r.data[i];
+      line("  @" + std::to_string(d.offset) + "  " + d.kind + ", " + std::to_string(d.entries) + " entries: " + d.snippet);
+    }
+    if (r.data.size() > kShown) line("  ... " + std::to_string(r.data.size() - kShown) + " more (--format json)");
   }
 
   line("");
@@ -449,9 +493,17 @@ std::string inspect_text(const InspectReport& r, const InspectRules& rules) {
   if (is_suspicious(r)) {
     std::vector<std::string> what;
     if (!r.tables.empty()) what.push_back(plural(r.tables.size(), "encoded table", "encoded tables"));
-    if (r.hidden_total > 0) what.push_back(plural(r.hidden_total, "hidden character", "hidden characters"));
+    if (r.hidden_in_strings > 0)
+      what.push_back(plural(r.hidden_in_strings, "hidden character", "hidden characters") + " in string literals");
     if (!r.choices.empty()) what.push_back(plural(r.choices.size(), "look-alike choice", "look-alike choices"));
     line("verdict: suspicious: " + join(what, ", ") + " (exit 3)");
+  } else if (r.hidden_total > 0 || !r.data.empty()) {
+    line("verdict: nothing hidden found: " +
+         (r.hidden_total > 0 ? plural(r.hidden_total, "hidden character", "hidden characters") +
+                                   " only in regular expressions, comments or code" : std::string("")) +
+         (r.hidden_total > 0 && !r.data.empty() ? "; " : "") +
+         (r.data.empty() ? std::string("") : plural(r.data.size(), "character table", "character tables") + " (data)") +
+         " (exit 0)");
   } else {
     line("verdict: nothing hidden found (exit 0)");
   }

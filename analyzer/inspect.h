@@ -162,15 +162,49 @@ struct EncodedTable {
 struct HiddenCharFinding {
   HiddenChar ch;         // offset, code point, ICU name, kind, imitates
   std::string context;   // context_around(), one line
+  // Where it stands in the code (analyzer/inspect/code_lexer.h): "string"
+  // (text the program may send: these make the verdict suspicious),
+  // "regex" (a character class or range: data), "comment" or "code".
+  std::string where = "string";
 };
 
+// One of the things a look-alike choice picks from: a character or a short
+// string (at most kMaxCandidateCodePoints), however it was spelled.
+struct ChoiceCandidate {
+  uint64_t offset = 0;
+  std::u32string text;
+  std::string spelling;  // as written: "\u02BC", "'", "String.fromCharCode(0x2019)"
+};
+inline constexpr size_t kMaxCandidateCodePoints = 4;
+
 struct LookalikeChoice {
-  uint64_t offset = 0;          // the first of the two literals
-  uint64_t second_offset = 0;   // the second
-  uint32_t first = 0;           // code points chosen between
+  uint64_t offset = 0;          // the first candidate
+  uint64_t second_offset = 0;   // the last
+  uint32_t first = 0;           // first code points of the first two candidates
   uint32_t second = 0;
-  std::string reason;   // "invisible pair" or "look-alike of 'a'"
+  // "invisible pair", "look-alike of 'a'", "look-alike of \"'\"",
+  // "separator switch"
+  std::string reason;
+  // How the choice is made: "ternary", "returns" (branches of one
+  // function), "assignments" (one variable, set in branches), "array",
+  // "object", "look-alike map" (keys and their look-alikes), "replace"
+  // (one separator for another, under a condition).
+  std::string shape;
+  std::vector<ChoiceCandidate> candidates;
+  std::vector<std::string> conditions;  // names the selecting conditions test, when visible
+  std::string function = "unknown";      // the enclosing function (definitions.h)
   std::string snippet;  // the code, hidden code points shown as <U+200B>
+};
+
+// Confusable or invisible characters arranged as data, not as a choice: a
+// table whose keys are names (HTML entities: zwj, InvisibleComma), a long
+// transliteration map, typographic quotes and dashes. Reported, never
+// suspicious (docs/inspect.md, "Data is not a choice").
+struct DataTable {
+  uint64_t offset = 0;
+  std::string kind;  // "named table", "transliteration map", "character table", "typography"
+  size_t entries = 0;
+  std::string snippet;
 };
 
 struct SourceReference {
@@ -188,20 +222,26 @@ struct InspectReport {
   std::vector<EncodedTable> tables;
   std::vector<HiddenCharFinding> hidden;
   std::vector<LookalikeChoice> choices;
+  std::vector<DataTable> data;
   std::vector<SourceReference> references;
   // Totals, which go on counting after the lists are full.
   uint64_t hidden_total = 0;
+  uint64_t hidden_in_strings = 0;  // of hidden_total: in string literals (suspicious)
+  uint64_t hidden_in_regex = 0;    // of hidden_total: in regular expressions (data)
   uint64_t references_total = 0;
   uint64_t blobs_examined = 0;   // runs long enough to be decoded
   uint64_t blobs_too_long = 0;   // runs over kMaxBlobChars, skipped
   static constexpr size_t kMaxTables = 200;
   static constexpr size_t kMaxHidden = 1000;
   static constexpr size_t kMaxChoices = 500;
+  static constexpr size_t kMaxData = 200;
   static constexpr size_t kMaxReferences = 5000;
 };
 
-// Encoded tables, hidden characters or look-alike choices: exit kExitFindings.
-// References alone are not: every HTTP client reads HTTPS_PROXY.
+// Encoded tables, look-alike choices, or hidden characters in string
+// literals: exit kExitFindings. References alone are not (every HTTP client
+// reads HTTPS_PROXY), nor hidden characters in regular expressions,
+// comments or code, nor data tables.
 bool is_suspicious(const InspectReport& r);
 
 // ---- the scan ---------------------------------------------------------------------

@@ -53,18 +53,6 @@ std::string assigned_name(const Input& in, uint64_t i) {
   return kNotNames.count(name) != 0 ? std::string() : name;
 }
 
-// The '(' that matches the ')' at `close`, within 1 KiB; kNone if none.
-uint64_t matching_open(const Input& in, uint64_t close) {
-  int depth = 0;
-  uint64_t limit = close > in.base() + 1024 ? close - 1024 : in.base();
-  for (uint64_t k = close + 1; k > limit; --k) {
-    unsigned char c = in.at(k - 1);
-    if (c == ')') ++depth;
-    if (c == '(' && --depth == 0) return k - 1;
-  }
-  return kNone;
-}
-
 // `function NAME(`, `function* NAME(`; anonymous: `NAME = function`.
 std::string def_function(const Input& in, uint64_t i) {
   if (!keyword_at(in, i, "function")) return {};
@@ -119,6 +107,17 @@ std::string def_method(const Input& in, uint64_t i) {
 
 
 }  // namespace
+
+uint64_t matching_open(const Input& in, uint64_t close) {
+  int depth = 0;
+  uint64_t limit = close > in.base() + 1024 ? close - 1024 : in.base();
+  for (uint64_t k = close + 1; k > limit; --k) {
+    unsigned char c = in.at(k - 1);
+    if (c == ')') ++depth;
+    if (c == '(' && --depth == 0) return k - 1;
+  }
+  return kNone;
+}
 
 std::string FunctionFinder::function_at(const Input& in, uint64_t offset) {
   uint64_t floor = std::max(in.base(), offset > kFunctionLookback ? offset - kFunctionLookback : 0);

@@ -12,6 +12,9 @@
 
 namespace agenttrace::analyzer::inspect {
 
+// The '(' that matches the ')' at `close`, within 1 KiB; kNone if none.
+uint64_t matching_open(const Input& in, uint64_t close);
+
 class FunctionFinder {
  public:
   // The name of the nearest definition before `offset` within

@@ -4,6 +4,7 @@
 // literal of an embedded script (kTextContextBytes, kMinContextLetters).
 #include <algorithm>
 
+#include "analyzer/inspect/code_lexer.h"
 #include "analyzer/inspect/scanner.h"
 #include "analyzer/unicode_scan.h"
 #include "common/utf8.h"
@@ -84,18 +85,32 @@ class HiddenCharScanner final : public Scanner {
       if (off < from || off >= to) continue;
       if (off == 0 && h.code_point == 0xFEFF) continue;  // a byte order mark where it belongs
       if (!in.text() && !(text_around(in, off) && in_quotes(in, off))) continue;
+      if (!in.text() && off > lexer_.pos() + kBinaryLexBytes) {
+        lexer_.restart_at(std::max(in.base(), off - kBinaryLexBytes));
+      }
+      lexer_.advance(in, off);
+      Where where = lexer_.where();
+      // In an executable the lexer may have been misled by machine code
+      // before the script; the quotes around it were checked above.
+      if (!in.text() && where != Where::kRegex) where = Where::kString;
       ++out.hidden_total;
+      if (where == Where::kString) ++out.hidden_in_strings;
+      if (where == Where::kRegex) ++out.hidden_in_regex;
       if (out.hidden.size() >= InspectReport::kMaxHidden) continue;
       HiddenCharFinding f;
       f.context = context_around(v, h.offset);
       f.ch = std::move(h);
       f.ch.offset = off;
+      f.where = where_name(where);
       out.hidden.push_back(std::move(f));
     }
+    if (in.text()) lexer_.advance(in, to);
   }
 
-
  private:
+  CodeLexer lexer_;
+  // In an executable, the text lexed before a finding (back to a NUL at most).
+  static constexpr uint64_t kBinaryLexBytes = 4096;
   static constexpr size_t kUnicodeMargin = 256;  // context scan_hidden_chars sees around a piece
 };
 
