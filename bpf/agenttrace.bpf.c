@@ -1307,7 +1307,7 @@ static __always_inline int getenv_enter(const char *name, __u16 source)
 	__u64 key = USTASH_KEY((__u32)id, USTASH_GETENV);
 	struct stash *prev;
 	struct stash s = {
-		.args = { (__u64)name },
+		.args = { (__u64)name, (__u64)-1 }, /* NUL-terminated */
 		.source = source,
 		.kind = AT_KIND_GETENV,
 	};
@@ -1337,74 +1337,105 @@ int BPF_KPROBE(handle_secure_getenv, const char *name)
 #define GETENV_RECORD (sizeof(struct at_getenv) + AT_ENV_NAME_MAX)
 #define GETENV_RECORD_VALUES (GETENV_RECORD + AT_ENV_VALUE_MAX)
 
-static __always_inline void fill_getenv(struct at_getenv *e, struct stash *s, const char *value,
-					 bool with_value)
+/* Copies a string of the traced program to `dst`, at most max - 1 bytes:
+ * NUL-terminated when len < 0 (C strings), else `len` bytes (a counted
+ * string, as Bun's ZigString). Returns the bytes kept, or -1 when the read
+ * failed; *truncated says whether the string was longer. */
+static __always_inline long read_user_string(__u8 *dst, __u32 max, const char *src, long len,
+					     bool *truncated)
 {
+	long n;
+
+	*truncated = false;
+	if (!src)
+		return -1;
+	if (len < 0) {
+		n = bpf_probe_read_user_str(dst, max, src);
+		if (n <= 0)
+			return -1;
+		*truncated = n == max;
+		return n - 1;
+	}
+	if (len > max - 1) {
+		len = max - 1;
+		*truncated = true;
+	}
+	len &= max - 1; /* max is a power of two: bounds the copy for the verifier */
+	if (len && bpf_probe_read_user(dst, len, src) != 0)
+		return -1;
+	return len;
+}
+
+/* The name is s->args[0] (s->args[1] bytes, or NUL-terminated when that is
+ * negative); the value is `value` (value_len bytes, or NUL-terminated when
+ * negative). */
+static __always_inline void fill_getenv(struct at_getenv *e, struct stash *s, const char *value,
+					 long value_len, bool found, bool with_value)
+{
+	bool truncated;
 	long n;
 
 	fill_header(&e->h, AT_KIND_GETENV);
 	e->source = s->source;
-	e->found = value != NULL;
+	e->found = found;
 	e->value_len = 0;
-	n = bpf_probe_read_user_str((__u8 *)(e + 1), AT_ENV_NAME_MAX, (const char *)s->args[0]);
-	if (n <= 0) {
+	n = read_user_string((__u8 *)(e + 1), AT_ENV_NAME_MAX, (const char *)s->args[0],
+			     (long)s->args[1], &truncated);
+	if (n < 0) {
 		e->h.flags |= AT_F_READ_FAILED;
-		n = 1;
-	} else if (n == AT_ENV_NAME_MAX) {
+		n = 0;
+	} else if (truncated) {
 		e->h.flags |= AT_F_PATH_TRUNCATED;
 	}
-	e->name_len = n - 1;
-	if (with_value && value) {
+	e->name_len = n;
+	if (with_value && found && value) {
 		__u32 off = (e->name_len & (AT_ENV_NAME_MAX - 1));
 
-		n = bpf_probe_read_user_str((__u8 *)(e + 1) + off, AT_ENV_VALUE_MAX, value);
-		if (n <= 0) {
+		n = read_user_string((__u8 *)(e + 1) + off, AT_ENV_VALUE_MAX, value, value_len, &truncated);
+		if (n < 0) {
 			e->h.flags |= AT_F_READ_FAILED;
 		} else {
 			e->h.flags |= AT_F_VALUE_CAPTURED;
-			if (n == AT_ENV_VALUE_MAX)
+			if (truncated)
 				e->h.flags |= AT_F_VALUE_TRUNCATED;
-			e->value_len = n - 1;
+			e->value_len = n;
 		}
 	}
 	e->h.size = sizeof(*e) + e->name_len + e->value_len;
 }
 
-/* With a stack, the record reserves room for it after the longest name
- * (and value); the stack sits there, at the record's end. */
-SEC("uretprobe")
-int BPF_KRETPROBE(handle_getenv_return, const char *value)
+/* One environment lookup's record from its entry state. With a stack, the
+ * record reserves room for it after the longest name (and value); the stack
+ * sits there, at the record's end. */
+static __always_inline void emit_getenv(void *ctx, struct stash *s, const char *value, long value_len,
+					bool found)
 {
-	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
-	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
 	struct at_getenv *e;
 
-	if (!s)
-		return 0;
 	if (capture_values) {
 		if (wants_stack(AT_KIND_GETENV)) {
 			e = bpf_ringbuf_reserve(&events, GETENV_RECORD_VALUES + AT_STACK_BYTES, 0);
 			if (e) {
-				fill_getenv(e, s, value, true);
+				fill_getenv(e, s, value, value_len, found, true);
 				e->h.size = GETENV_RECORD_VALUES +
 					    put_stack(ctx, &e->h, (__u8 *)e + GETENV_RECORD_VALUES);
 			}
 		} else {
 			e = bpf_ringbuf_reserve(&events, GETENV_RECORD_VALUES, 0);
 			if (e)
-				fill_getenv(e, s, value, true);
+				fill_getenv(e, s, value, value_len, found, true);
 		}
 	} else {
 		if (wants_stack(AT_KIND_GETENV)) {
 			e = bpf_ringbuf_reserve(&events, GETENV_RECORD + AT_STACK_BYTES, 0);
 			if (e) {
-				fill_getenv(e, s, value, false);
+				fill_getenv(e, s, value, value_len, found, false);
 				e->h.size = GETENV_RECORD + put_stack(ctx, &e->h, (__u8 *)e + GETENV_RECORD);
 			}
 		} else {
 			e = bpf_ringbuf_reserve(&events, GETENV_RECORD, 0);
 			if (e)
-				fill_getenv(e, s, value, false);
+				fill_getenv(e, s, value, value_len, found, false);
 		}
 	}
 	if (e) {
@@ -1416,6 +1447,78 @@ int BPF_KRETPROBE(handle_getenv_return, const char *value)
 
 		count_sent(&h, -1);
 	}
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_getenv_return, const char *value)
+{
+	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
+	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
+
+	if (!s)
+		return 0;
+	emit_getenv(ctx, s, value, -1, value != NULL);
+	bpf_map_delete_elem(&ustash, &key);
+	return 0;
+}
+
+/*
+ * Bun's process.env (Bun.env is the same object): the getter of a variable
+ * set at start calls bool Bun__getEnvValue(JSGlobalObject*, const ZigString
+ * *name, ZigString *value) the first time it is read (the JS object keeps
+ * the value after that), and so do the getters of TZ,
+ * NODE_TLS_REJECT_UNAUTHORIZED and BUN_CONFIG_VERBOSE_FETCH on every read.
+ * Bun ships without symbols: collector/bun_env_signature.h finds it. A
+ * ZigString is { ptr, len }, with tags in the pointer's top bits (63:
+ * UTF-16, 62: allocated by mimalloc, 61: UTF-8) and the address in its low
+ * 53 bits; the value's bytes are Bun's copy of the environment.
+ */
+#define ZIG_STRING_ADDRESS ((1ull << 53) - 1)
+#define ZIG_STRING_UTF16 (1ull << 63)
+
+SEC("uprobe")
+int BPF_KPROBE(handle_bun_getenv, void *global, const __u64 *name, const __u64 *value)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = USTASH_KEY((__u32)id, USTASH_GETENV);
+	__u64 zig[2] = {};
+	struct stash s = {
+		.source = AT_SRC_PROCESS_ENV,
+		.kind = AT_KIND_GETENV,
+	};
+
+	if (!is_traced(id >> 32))
+		return 0;
+	if (bpf_probe_read_user(zig, sizeof(zig), name) != 0) {
+		s.args[1] = 0; /* recorded with an empty name and the read-failed flag */
+		s.args[0] = 0;
+	} else {
+		s.args[0] = zig[0] & ZIG_STRING_ADDRESS;
+		/* A UTF-16 name (never one the environment had at start) is
+		 * not converted: it is recorded as a failed read. */
+		s.args[1] = (zig[0] & ZIG_STRING_UTF16) ? 0 : zig[1];
+		if (zig[0] & ZIG_STRING_UTF16)
+			s.args[0] = 0;
+	}
+	s.args[2] = (__u64)value;
+	ustash_put(key, &s);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_bun_getenv_return, long ret)
+{
+	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
+	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
+	__u64 zig[2] = {};
+	bool found = (ret & 0xff) != 0; /* a C++ bool comes back in al */
+
+	if (!s || s->source != AT_SRC_PROCESS_ENV)
+		return 0;
+	if (found && capture_values &&
+	    bpf_probe_read_user(zig, sizeof(zig), (const void *)s->args[2]) != 0)
+		zig[0] = 0;
+	emit_getenv(ctx, s, (const char *)(zig[0] & ZIG_STRING_ADDRESS), (long)zig[1], found);
 	bpf_map_delete_elem(&ustash, &key);
 	return 0;
 }

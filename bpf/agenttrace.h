@@ -109,6 +109,7 @@ enum at_source {
 	AT_SRC_SPLICE = 43,
 	AT_SRC_IO_URING_SETUP = 44,
 	AT_SRC_IO_URING_SUBMIT = 45,
+	AT_SRC_PROCESS_ENV = 46, /* Bun's process.env / Bun.env getter (Bun__getEnvValue) */
 	AT_SRC_MAX = 64,
 };
 
@@ -194,7 +195,7 @@ struct at_path_event {
  * captured and the variable was set, the value (value_len). */
 struct at_getenv {
 	struct at_header h;
-	__u16 source; /* AT_SRC_GETENV or AT_SRC_SECURE_GETENV */
+	__u16 source; /* AT_SRC_GETENV, AT_SRC_SECURE_GETENV or AT_SRC_PROCESS_ENV */
 	__u16 found;
 	__u16 name_len;
 	__u16 value_len;

@@ -86,9 +86,10 @@ static_assert(AT_SRC_SENDFILE == static_cast<int>(trace::SYSCALL_SENDFILE));
 static_assert(AT_SRC_SPLICE == static_cast<int>(trace::SYSCALL_SPLICE));
 static_assert(AT_SRC_IO_URING_SETUP == static_cast<int>(trace::SYSCALL_IO_URING_SETUP));
 static_assert(AT_SRC_IO_URING_SUBMIT == static_cast<int>(trace::SYSCALL_IO_URING_SUBMIT));
+static_assert(AT_SRC_PROCESS_ENV == static_cast<int>(trace::SYSCALL_PROCESS_ENV));
 
 trace::Syscall syscall_of(uint16_t source) {
-  if (source > AT_SRC_NONE && source <= AT_SRC_IO_URING_SUBMIT) return static_cast<trace::Syscall>(source);
+  if (source > AT_SRC_NONE && source <= AT_SRC_PROCESS_ENV) return static_cast<trace::Syscall>(source);
   return trace::SYSCALL_UNSPECIFIED;
 }
 

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "collector/bun_env_signature.h"
 #include "collector/uprobe_guard.h"
 
 namespace agenttrace::collector {
@@ -37,6 +38,18 @@ constexpr ProbedFunction kSslFunctions[] = {
     {"SSL_write_ex", "handle_ssl_write_ex", "handle_ssl_return", false},
     {"SSL_read", "handle_ssl_read", "handle_ssl_return", false},
     {"SSL_read_ex", "handle_ssl_read_ex", "handle_ssl_return", false},
+};
+
+// Which BPF programs go on functions found by signature.
+struct LocatedProbe {
+  const char* name;  // LocatedFunction::name
+  const char* entry_prog;
+  const char* return_prog;
+};
+constexpr LocatedProbe kLocatedProbes[] = {
+    {"SSL_write", "handle_ssl_write", "handle_ssl_return"},
+    {"SSL_read", "handle_ssl_read", "handle_ssl_return"},
+    {kBunEnvFunction, "handle_bun_getenv", "handle_bun_getenv_return"},
 };
 
 std::string basename_of(const std::string& path) {
@@ -96,6 +109,7 @@ ExecutableKind classify_executable(const ElfFile& elf) {
   k.go_runtime = elf.has_section(".go.buildinfo") || elf.has_section(".gopclntab") ||
                  elf.has_section(".note.go.buildid");
   k.runtime = runtime_of(elf, k.go_runtime);
+  if (k.runtime == "bun") k.bun_env = locate_bun_env_function(elf, &k.bun_env_why);
   if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) {
     k.exports_ssl = true;
   } else {
@@ -198,13 +212,15 @@ std::string LibraryProbes::attach_located(const std::string& path,
 
 std::string LibraryProbes::attach_located_in(const ElfFile& elf, const std::vector<LocatedFunction>& functions) {
   for (const auto& f : functions) {
-    const char* entry = f.name == "SSL_write" ? "handle_ssl_write" : f.name == "SSL_read" ? "handle_ssl_read" : nullptr;
-    if (!entry) continue;
+    const LocatedProbe* probe = nullptr;
+    for (const auto& p : kLocatedProbes)
+      if (f.name == p.name) probe = &p;
+    if (!probe) continue;
     // No symbol vouches for these addresses: the signature check is redone
     // right before the probe goes there, on the file the probe goes on.
     if (std::string why = check_signature_target(elf, f.address); !why.empty()) return why;
-    std::string err = attach_(entry, false, elf, f.file_offset);
-    if (err.empty()) err = attach_("handle_ssl_return", true, elf, f.file_offset);
+    std::string err = attach_(probe->entry_prog, false, elf, f.file_offset);
+    if (err.empty()) err = attach_(probe->return_prog, true, elf, f.file_offset);
     if (!err.empty()) return err;
   }
   return {};
@@ -212,18 +228,27 @@ std::string LibraryProbes::attach_located_in(const ElfFile& elf, const std::vect
 
 const LibraryProbes::Library& LibraryProbes::ensure_ssl(const std::string& path, const ExecutableKind& kind,
                                                         bool* newly_attached) {
-  static const Library unknown{"", "cannot open the executable"};
   *newly_attached = false;
   if (kind.exports_ssl) return ensure_library(path, LibraryGroup::kSsl, newly_attached);
+  return ensure_located(path, LibraryGroup::kSsl, kind.boringssl, kind.boringssl_why, newly_attached);
+}
+
+const LibraryProbes::Library& LibraryProbes::ensure_located(const std::string& path, LibraryGroup group,
+                                                            const std::vector<LocatedFunction>& functions,
+                                                            const std::string& why, bool* newly_attached) {
+  static const Library unknown{"", "cannot open the executable"};
+  *newly_attached = false;
   std::string error;
   auto elf = open_named(path, &error);
   if (!elf) return unknown;
-  FileKey key{elf->device(), elf->inode(), LibraryGroup::kSsl};
+  FileKey key{elf->device(), elf->inode(), group};
   auto it = libraries_.find(key);
   if (it != libraries_.end()) return it->second;
-  Library lib{path, kind.boringssl.empty() ? kind.boringssl_why : attach_located_in(*elf, kind.boringssl)};
+  Library lib{path, functions.empty() ? why : attach_located_in(*elf, functions)};
   *newly_attached = lib.error.empty();
-  if (!lib.error.empty()) spdlog::warn("TLS plaintext of {} cannot be seen: {}", path, lib.error);
+  if (!lib.error.empty())
+    spdlog::warn("{} of {} cannot be seen: {}", group == LibraryGroup::kSsl ? "TLS plaintext" : "process.env reads",
+                 path, lib.error);
   return libraries_.emplace(key, std::move(lib)).first->second;
 }
 
@@ -308,6 +333,30 @@ void LibraryProbes::prepare_executable(const std::string& given) {
   else if (kind.kind == ExecutableKind::kDynamicMusl)
     ensure_library(resolved(kind.interpreter), LibraryGroup::kCLibrary, &fresh);
   if (kind.exports_ssl || kind.boringssl_present) ensure_ssl(path, kind, &fresh);
+  if (!kind.bun_env.empty()) ensure_located(path, LibraryGroup::kBunEnv, kind.bun_env, kind.bun_env_why, &fresh);
+}
+
+Visibility LibraryProbes::bun_env_visibility(const ExecutableKind& kind, const std::string& path,
+                                             const std::string& exe) {
+  // process.env and Bun.env are served from a copy of the environment made
+  // at start; libc getenv sees only the runtime's own lookups.
+  if (kind.bun_env.empty())
+    return {"gap",
+            "Bun: process.env and Bun.env are served from a copy of the environment made at start, and "
+            "their getter could not be located: " + kind.bun_env_why,
+            exe};
+  bool fresh = false;
+  const Library& lib = ensure_located(path, LibraryGroup::kBunEnv, kind.bun_env, kind.bun_env_why, &fresh);
+  if (!lib.error.empty())
+    return {"gap", std::string("Bun: process.env reads could not be probed at ") + kBunEnvFunction + ": " + lib.error,
+            exe};
+  // What the probe cannot see is said, so "partial", not "observed".
+  std::string how = std::string("Bun: process.env reads are probed at ") + kBunEnvFunction +
+                    " (located by signature): the first read of each variable set at start, and every read "
+                    "of TZ, NODE_TLS_REJECT_UNAUTHORIZED and BUN_CONFIG_VERBOSE_FETCH; reads of names that "
+                    "were not set, and repeated reads, are answered by the JS object and are not seen";
+  if (fresh) return {"late", how + "; the probe was placed after it started, so its first reads may be missed", exe};
+  return {"partial", how, exe};
 }
 
 Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const ExecutableKind& kind,
@@ -323,8 +372,6 @@ Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const Exec
       static const std::map<std::string, std::pair<const char*, const char*>> kCopies = {
           {"go", {"partial", "a Go program: os.Getenv reads a copy of the environment made at start, so only "
                              "lookups by C code are seen"}},
-          {"bun", {"gap", "Bun: process.env and Bun.env are served from a copy of the environment made at "
-                          "start, so the program's reads are not seen; only the runtime's own getenv calls are"}},
           {"cpython", {"partial", "CPython: os.environ and os.getenv read a copy of the environment made at "
                                   "start, so the program's reads are not seen; only getenv calls of the "
                                   "interpreter (PYTHON* variables) and of C extensions are"}},
@@ -336,6 +383,7 @@ Visibility LibraryProbes::getenv_visibility(const trace::Event& exec, const Exec
                                "first use, so the program's reads are not seen; only the JVM's own getenv "
                                "calls are"}},
       };
+      if (kind.runtime == "bun") return bun_env_visibility(kind, path, exe);
       if (auto it = kCopies.find(kind.runtime); it != kCopies.end())
         return {it->second.first, it->second.second, exe};
       if (kind.kind == ExecutableKind::kDynamicMusl) {

@@ -43,12 +43,17 @@ struct ExecutableKind {
   bool boringssl_present = false;
   std::vector<LocatedFunction> boringssl;
   std::string boringssl_why;  // why it could not be located, when present
+  // Bun (runtime "bun"): Bun__getEnvValue, what process.env reads call,
+  // located by code signature (collector/bun_env_signature.h), or why not.
+  std::vector<LocatedFunction> bun_env;
+  std::string bun_env_why;
   std::string interpreter;
 };
 ExecutableKind classify_executable(const ElfFile& elf);
 
 // The functions probed in one kind of library.
-enum class LibraryGroup { kCLibrary, kSsl };
+// kBunEnv: a Bun executable's own process.env getter, found by signature.
+enum class LibraryGroup { kCLibrary, kSsl, kBunEnv };
 
 class LibraryProbes {
  public:
@@ -72,7 +77,8 @@ class LibraryProbes {
 
   // Probes one file now; returns an error sentence or empty.
   std::string attach_library(const std::string& path, LibraryGroup group);
-  // Probes SSL functions found by code signature; returns an error sentence or empty.
+  // Probes functions found by code signature (BoringSSL's, Bun's
+  // Bun__getEnvValue); returns an error sentence or empty.
   std::string attach_located(const std::string& path, const std::vector<LocatedFunction>& functions);
 
   // Before a command is started: a static binary's own getenv, or an
@@ -100,9 +106,15 @@ class LibraryProbes {
   // For group kSsl, the executable's located BoringSSL functions when it has
   // no symbols (may be empty).
   const Library& ensure_ssl(const std::string& path, const ExecutableKind& kind, bool* newly_attached);
+  // Functions of the executable at `path` found by signature, probed once
+  // per file and group; `why` is the error when none were found.
+  const Library& ensure_located(const std::string& path, LibraryGroup group,
+                                const std::vector<LocatedFunction>& functions, const std::string& why,
+                                bool* newly_attached);
   ExecutableKind kind_of_executable(const std::string& path);
   Visibility getenv_visibility(const trace::Event& exec, const ExecutableKind& kind,
                                const std::string& path);
+  Visibility bun_env_visibility(const ExecutableKind& kind, const std::string& path, const std::string& exe);
   static std::string host_path(uint32_t pid, const std::string& path);
 
   AttachFn attach_;

@@ -26,8 +26,6 @@ constexpr int64_t kBadLength = 111;               // SSL_R_BAD_LENGTH
 // "../../vendor/boringssl/ssl/ssl_lib.cc"; the NUL makes it a whole name.
 constexpr char kSourceSuffix[] = "ssl/ssl_lib.cc";
 
-constexpr size_t kChunk = 4 << 20;           // bytes read at a time: memory stays bounded
-constexpr size_t kOverlap = 16;              // a chunk also shows this much of the next
 constexpr uint64_t kMaxFunction = 64 << 10;  // farthest an entry is looked for, and decoded
 // Padding boundaries tried behind a site (a 0xcc byte inside an instruction
 // can fake one), and how many of those that decode to the site are kept.
@@ -45,35 +43,6 @@ constexpr int64_t kMaxLineSpan = 64;
 constexpr int64_t kMaxReadImplDistance = 200;
 // How far from an error site the arguments of its ERR_put_error call are set.
 constexpr size_t kArgWindow = 12;
-
-std::string hex(uint64_t v) {
-  char buf[32];
-  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-uint32_t le32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
-         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
-}
-
-// Calls fn(bytes, size, count, vaddr) for consecutive pieces of a segment's
-// bytes that are in the file. Each piece is followed by up to kOverlap bytes
-// of the next, so a pattern straddling two pieces is seen; fn starts matches
-// only in the first `count` bytes so none is seen twice.
-template <typename Fn>
-void for_each_piece(const Image& image, const LoadSegment& seg, Fn&& fn) {
-  if (seg.offset >= image.file_size) return;
-  uint64_t avail = std::min<uint64_t>(seg.filesz, image.file_size - seg.offset);
-  for (uint64_t pos = 0; pos < avail; pos += kChunk) {
-    size_t count = static_cast<size_t>(std::min<uint64_t>(kChunk, avail - pos));
-    size_t want = static_cast<size_t>(std::min<uint64_t>(count + kOverlap, avail - pos));
-    auto bytes = image.elf.read(seg.offset + pos, want);
-    count = std::min(count, bytes.size());
-    if (count == 0) return;
-    if (!fn(bytes.data(), bytes.size(), count, seg.vaddr + pos)) return;
-  }
-}
 
 // Argument registers of ERR_put_error(library, unused, reason, file, line).
 enum ArgSlot { kRdi, kRsi, kRdx, kRcx, kR8, kSlots };
@@ -518,6 +487,12 @@ ReadMatch::Match read_impl_called_by(const Function& peek,
 }
 
 }  // namespace
+
+std::string hex(uint64_t v) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
 
 const LoadSegment* Image::executable_segment_of(uint64_t address) const {
   for (const auto& s : segs)

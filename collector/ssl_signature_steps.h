@@ -13,6 +13,7 @@
 
 #include <capstone/capstone.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -22,6 +23,17 @@
 #include "common/elf_file.h"
 
 namespace agenttrace::collector::ssl_signature {
+
+// "0x1a2b": an address in a sentence.
+std::string hex(uint64_t v);
+
+inline uint32_t le32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+         static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+}
+
+constexpr size_t kChunk = 4 << 20;  // bytes read at a time: memory stays bounded
+constexpr size_t kOverlap = 16;     // a chunk also shows this much of the next
 
 // More references to the file name than this are not BoringSSL's error
 // reporting (it has a few hundred error checks in ssl_lib.cc).
@@ -71,6 +83,25 @@ class Capstone {
   csh handle_ = 0;
   cs_insn* insn_ = nullptr;
 };
+
+// Calls fn(bytes, size, count, vaddr) for consecutive pieces of a segment's
+// bytes that are in the file. Each piece is followed by up to kOverlap bytes
+// of the next, so a pattern straddling two pieces is seen; fn starts matches
+// only in the first `count` bytes so none is seen twice. fn returns false to
+// stop.
+template <typename Fn>
+void for_each_piece(const Image& image, const LoadSegment& seg, Fn&& fn) {
+  if (seg.offset >= image.file_size) return;
+  uint64_t avail = std::min<uint64_t>(seg.filesz, image.file_size - seg.offset);
+  for (uint64_t pos = 0; pos < avail; pos += kChunk) {
+    size_t count = static_cast<size_t>(std::min<uint64_t>(kChunk, avail - pos));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(count + kOverlap, avail - pos));
+    auto bytes = image.elf.read(seg.offset + pos, want);
+    count = std::min(count, bytes.size());
+    if (count == 0) return;
+    if (!fn(bytes.data(), bytes.size(), count, seg.vaddr + pos)) return;
+  }
+}
 
 // 1. The start addresses, sorted, of the whole strings ending in
 // "ssl/ssl_lib.cc" (BoringSSL's __FILE__ as the build spelled it, e.g.

@@ -96,6 +96,7 @@ std::string_view syscall_name(Syscall syscall) {
     case SYSCALL_SPLICE: return "splice";
     case SYSCALL_IO_URING_SETUP: return "io_uring_setup";
     case SYSCALL_IO_URING_SUBMIT: return "io_uring_submit";
+    case SYSCALL_PROCESS_ENV: return "process.env";
     case SYSCALL_DNS_QUERY: return "query";
     case SYSCALL_DNS_RESPONSE: return "response";
     default: break;

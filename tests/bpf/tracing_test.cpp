@@ -228,6 +228,52 @@ TEST(Tracing, StrippedStaticBinaryIsANamedGap) {
   EXPECT_THAT(r.err, HasSubstr("coverage gaps (1)"));
 }
 
+// Bun's process.env is served from a copy of the environment: its reads are
+// seen at Bun__getEnvValue, found by signature (collector/bun_env_signature.h).
+// A variable set at start is seen at its first read; an unset name has no
+// getter to call and is not seen, which the coverage says ("partial").
+TEST(Tracing, BunProcessEnvReadsAreSeen) {
+  REQUIRE_BPF();
+  const char* bun = getenv("AGENTTRACE_BUN");
+  if (!bun || !*bun) GTEST_SKIP() << "AGENTTRACE_BUN is not set (scripts/test.sh fetches Bun with scripts/fetch-bun.sh)";
+  auto env = base_env();
+  env.push_back("HOME=/tmp/agenttrace-bun-home");
+  const std::string script =
+      "process.env.AGENTTRACE_PROBE_X; process.env.HOME; process.env.HOME; Bun.env.TZ";
+  auto js_reads = [](const RunResult& r) {
+    std::vector<Json> out;
+    for (const auto& e : of_kind(r.events, "getenv"))
+      if (e["function"] == "process.env") out.push_back(e);
+    return out;
+  };
+  RunResult r = run({bun, "-e", script}, {}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto reads = js_reads(r);
+  // HOME once (the object keeps it), TZ (its getter exists unset) not found,
+  // AGENTTRACE_PROBE_X not at all.
+  ASSERT_EQ(reads.size(), 2u) << r.err;
+  EXPECT_EQ(reads[0]["name"], "HOME");
+  EXPECT_EQ(reads[0]["found"], true);
+  EXPECT_FALSE(reads[0].contains("value"));
+  EXPECT_EQ(reads[1]["name"], "TZ");
+  EXPECT_EQ(reads[1]["found"], false);
+  for (const auto& e : of_kind(r.events, "getenv")) EXPECT_NE(e["name"], "AGENTTRACE_PROBE_X");
+  bool partial = false;
+  for (const auto& c : of_kind(r.events, "coverage"))
+    if (c["signal"] == "getenv" && c["state"] == "partial" &&
+        c["detail"].get<std::string>().find("probed at Bun__getEnvValue (located by signature)") != std::string::npos)
+      partial = true;
+  EXPECT_TRUE(partial) << r.err;
+
+  RunResult shown = run({bun, "-e", script}, {"--show-values"}, env);
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  auto valued = js_reads(shown);
+  ASSERT_EQ(valued.size(), 2u) << shown.err;
+  EXPECT_EQ(valued[0]["name"], "HOME");
+  EXPECT_EQ(valued[0]["value"], "/tmp/agenttrace-bun-home");
+  EXPECT_FALSE(valued[1].contains("value"));
+}
+
 TEST(Tracing, ValuesOnlyWithShowValues) {
   REQUIRE_BPF();
   auto env = base_env();

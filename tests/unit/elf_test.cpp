@@ -201,12 +201,39 @@ TEST(LibraryProbes, CoverageForEachRuntime) {
     auto elf = ElfFile::open(bun, &error);
     ASSERT_TRUE(elf) << error;
     EXPECT_EQ(classify_executable(*elf).runtime, "bun");
-    std::vector<trace::Event> extra;
-    env.observe(exec_event(0, bun), &extra);
-    std::string state;
-    for (const trace::Event& e : extra)
-      if (e.has_coverage() && e.coverage().signal() == "getenv") state = e.coverage().state();
-    EXPECT_EQ(state, "gap");
+    // Bun__getEnvValue is located and probed: the reads of variables set at
+    // start are seen, those of unset names are not, so "partial" when the
+    // probe was there from the start and "late" when placed at its exec.
+    auto coverage_of = [&](LibraryProbes& probes) {
+      std::vector<trace::Event> extra;
+      probes.observe(exec_event(0, bun), &extra);
+      trace::Coverage c;
+      for (const trace::Event& e : extra)
+        if (e.has_coverage() && e.coverage().signal() == "getenv") c = e.coverage();
+      return c;
+    };
+    const std::string how = "Bun: process.env reads are probed at Bun__getEnvValue (located by signature)";
+    trace::Coverage late = coverage_of(env);
+    EXPECT_EQ(late.state(), "late");
+    EXPECT_EQ(late.detail().rfind(how, 0), 0u) << late.detail();
+    EXPECT_TRUE(fake.placed("handle_bun_getenv", bun));
+    EXPECT_TRUE(fake.placed("handle_bun_getenv_return ret", bun));
+
+    FakeAttach prepared_fake;
+    LibraryProbes prepared(prepared_fake.fn());
+    prepared.prepare_executable(bun);
+    EXPECT_TRUE(prepared_fake.placed("handle_bun_getenv", bun));
+    trace::Coverage partial = coverage_of(prepared);
+    EXPECT_EQ(partial.state(), "partial");
+    EXPECT_EQ(partial.detail().rfind(how, 0), 0u) << partial.detail();
+    EXPECT_NE(partial.detail().find("names that were not set"), std::string::npos) << partial.detail();
+
+    FakeAttach failing;
+    failing.fail_with = "cannot attach: Operation not permitted";
+    LibraryProbes refused(failing.fn());
+    trace::Coverage gap = coverage_of(refused);
+    EXPECT_EQ(gap.state(), "gap");
+    EXPECT_NE(gap.detail().find("Operation not permitted"), std::string::npos) << gap.detail();
   }
 }
 

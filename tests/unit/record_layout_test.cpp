@@ -145,6 +145,6 @@ static_assert(sizeof(at_io_uring_event) + AT_PATH_MAX <= AT_SCRATCH_SIZE);
 
 TEST(RecordLayout, KindsFitTheCounterTable) {
   EXPECT_LT(AT_KIND_SYSCALL, AT_KIND_MAX);
-  EXPECT_LT(AT_SRC_IO_URING_SUBMIT, AT_SRC_MAX);
+  EXPECT_LT(AT_SRC_PROCESS_ENV, AT_SRC_MAX);
   EXPECT_EQ(AT_KIND_MAX & (AT_KIND_MAX - 1), 0) << "AT_KIND_MAX is used as a mask";
 }

@@ -21,7 +21,9 @@
 #include <vector>
 
 #include "common/elf_file.h"
+#include "collector/bun_env_signature.h"
 #include "collector/ssl_signature.h"
+#include "collector/ssl_signature_steps.h"
 #include "../support/mini_boringssl.h"
 
 namespace agenttrace::collector {
@@ -240,6 +242,60 @@ TEST(SslSignature, RefusesAddressesThatAreNotFunctionEntries) {
   EXPECT_NE(check_signature_target(ls, data).find("not in an executable segment"), std::string::npos);
   EXPECT_NE(check_signature_target(ls, code).find("not 16-byte aligned"), std::string::npos);
   EXPECT_NE(check_signature_target(ls, 0x10).find("not in an executable segment"), std::string::npos);
+}
+
+// Bun__getEnvValue, what process.env's getters call (bun_env_signature.h).
+// The address was confirmed by a tracefs uprobe at that file offset seeing
+// `process.env.HOME` read with name "HOME" and a true result, and TZ (its
+// getter exists unset) with a false one.
+constexpr uint64_t kBunGetEnvValue = 0x25653a0, kBunGetEnvValueOffset = 0x235d3a0;
+
+TEST(BunEnvSignature, FindsBunGetEnvValueInBun) {
+  REQUIRE_BUN(path);
+  struct stat st;
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  ASSERT_EQ(static_cast<uint64_t>(st.st_size), kBunSize) << "use scripts/fetch-bun.sh";
+  auto elf = open_or_die(path);
+  EXPECT_FALSE(elf.find_symbol("Bun__getEnvValue"));
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::string why = "unset";
+  auto found = locate_bun_env_function(elf, &why);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 10.0);
+  EXPECT_EQ(why, "");
+  ASSERT_EQ(found.size(), 1u) << why;
+  EXPECT_EQ(found[0].name, "Bun__getEnvValue");
+  EXPECT_EQ(found[0].address, kBunGetEnvValue);
+  EXPECT_EQ(found[0].file_offset, kBunGetEnvValueOffset);
+  EXPECT_EQ(elf.file_offset_of(found[0].address), found[0].file_offset);
+  // The getters of process.env variables, TZ, NODE_TLS_REJECT_UNAUTHORIZED
+  // and BUN_CONFIG_VERBOSE_FETCH: four callers.
+  EXPECT_NE(found[0].evidence.find("4 of which call 0x25653a0"), std::string::npos) << found[0].evidence;
+
+  // A function entry that decodes: push rbp; mov rbp, rsp.
+  EXPECT_EQ(check_signature_target(elf, found[0].address), "");
+  EXPECT_NE(check_signature_target(elf, found[0].address + 1), "");
+  ssl_signature::Image image(elf);
+  ssl_signature::Capstone cs(false);
+  ASSERT_TRUE(cs.ok());
+  auto w = ssl_signature::read_code(image, *image.executable_segment_of(found[0].address), found[0].address,
+                                    found[0].address + 16);
+  const cs_insn* in = cs.decode(w, found[0].address);
+  ASSERT_NE(in, nullptr);
+  EXPECT_STREQ(in->mnemonic, "push");
+  EXPECT_STREQ(in->op_str, "rbp");
+  in = cs.decode(w, found[0].address + 1);
+  ASSERT_NE(in, nullptr);
+  EXPECT_STREQ(in->mnemonic, "mov");
+  EXPECT_STREQ(in->op_str, "rbp, rsp");
+}
+
+TEST(BunEnvSignature, OrdinaryExecutablesHaveNoMatch) {
+  auto ls = open_or_die("/bin/ls");
+  std::string why;
+  EXPECT_TRUE(locate_bun_env_function(ls, &why).empty());
+  EXPECT_NE(why.find("does not hold Bun's process.env names"), std::string::npos) << why;
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+// Finding the function that Bun's process.env (and Bun.env, the same object)
+// reads a variable through, in an executable without symbols: Bun ships
+// stripped, and so is every `bun build --compile` program.
+//
+// What is found is Bun__getEnvValue(JSGlobalObject*, const ZigString* name,
+// ZigString* value) -> bool (src/bun.js/bindings/JSEnvironmentVariableMap.cpp
+// calls it, src/bun.js/api/BunObject.zig defines it). process.env is a JS
+// object made at start with one accessor per variable then set; the
+// accessor's getter calls Bun__getEnvValue the first time the variable is
+// read and then keeps the value on the object. The getters of TZ,
+// NODE_TLS_REJECT_UNAUTHORIZED and BUN_CONFIG_VERBOSE_FETCH, which exist even
+// when those are unset, call it on every read. A name that was not set at
+// start has no accessor, so reading it calls nothing and cannot be seen.
+//
+// The anchor is createEnvironmentVariablesMap, the one function that makes
+// strings of both "NODE_TLS_REJECT_UNAUTHORIZED" and
+// "BUN_CONFIG_VERBOSE_FETCH" and passes the addresses of those getters to
+// CustomGetterSetter::create. A match is certain only when all of these hold
+// (otherwise nothing is returned: a uprobe at a wrong address corrupts the
+// traced program, a missing one is only a coverage gap):
+//  - both names are whole NUL-terminated strings, and one stretch of code,
+//    decoded linearly from an instruction that loads the address of the
+//    first, loads the address of the second with no padding or undecodable
+//    byte in between;
+//  - that code stores at least three function entries (16-byte aligned, after
+//    padding or a ret/jmp: check_signature_target) as constants, and at
+//    least three of those call one and the same function with rsi and rdx
+//    both set to addresses in their own stack frame (&name and &value);
+//  - exactly one function is called so, and its first instructions read a
+//    ZigString from rsi the way Bun's Zig code does: its length from
+//    [rsi+8], its pointer from [rsi], the address kept by the mask
+//    0x1fffffffffffff and the UTF-8 tag tested with bt 61.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "collector/ssl_signature.h"
+#include "common/elf_file.h"
+
+namespace agenttrace::collector {
+
+// The name of the function locate_bun_env_function finds.
+inline constexpr char kBunEnvFunction[] = "Bun__getEnvValue";
+
+// Bun__getEnvValue in a Bun executable without symbols: one function, or
+// empty with *why saying in one sentence why there is no certain match.
+std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::string* why);
+
+}  // namespace agenttrace::collector
