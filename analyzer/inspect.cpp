@@ -157,6 +157,19 @@ class Inspector::Engine {
     std::stable_sort(report_.hidden.begin(), report_.hidden.end(),
                      [](const HiddenCharFinding& a, const HiddenCharFinding& b) { return a.ch.offset < b.ch.offset; });
     std::stable_sort(report_.choices.begin(), report_.choices.end(), by_offset);
+    std::stable_sort(report_.data.begin(), report_.data.end(), by_offset);
+    // A hidden character that is a value of a data table (an entity table's
+    // raw ZWJ) is the table's, not text the program sends.
+    for (auto& h : report_.hidden) {
+      if (h.where != "string") continue;
+      for (const auto& d : report_.data) {
+        if (h.ch.offset >= d.offset && h.ch.offset < d.end) {
+          h.where = "table";
+          --report_.hidden_in_strings;
+          break;
+        }
+      }
+    }
     std::stable_sort(report_.references.begin(), report_.references.end(), by_offset);
     return std::move(report_);
   }
@@ -411,10 +424,12 @@ std::string inspect_text(const InspectReport& r, const InspectRules& rules) {
 
   if (r.hidden_total > 0) {
     line("");
-    uint64_t elsewhere = r.hidden_total - r.hidden_in_strings - r.hidden_in_regex;
+    uint64_t in_tables = 0;
+    for (const auto& h : r.hidden) in_tables += h.where == "table";
+    uint64_t elsewhere = r.hidden_total - r.hidden_in_strings - r.hidden_in_regex - in_tables;
     line("hidden characters (" + std::to_string(r.hidden_total) + ": " + std::to_string(r.hidden_in_strings) +
-         " in string literals, " + std::to_string(r.hidden_in_regex) + " in regular expressions (data), " +
-         std::to_string(elsewhere) + " in comments or code):");
+         " in string literals, " + std::to_string(r.hidden_in_regex) + " in regular expressions and " +
+         std::to_string(in_tables) + " in data tables (data), " + std::to_string(elsewhere) + " in comments or code):");
     // String literals first: those are what counts.
     std::vector<const HiddenCharFinding*> order;
     for (const auto& h : r.hidden) if (h.where == "string") order.push_back(&h);
@@ -500,7 +515,7 @@ std::string inspect_text(const InspectReport& r, const InspectRules& rules) {
   } else if (r.hidden_total > 0 || !r.data.empty()) {
     line("verdict: nothing hidden found: " +
          (r.hidden_total > 0 ? plural(r.hidden_total, "hidden character", "hidden characters") +
-                                   " only in regular expressions, comments or code" : std::string("")) +
+                                   " only in regular expressions, data tables, comments or code" : std::string("")) +
          (r.hidden_total > 0 && !r.data.empty() ? "; " : "") +
          (r.data.empty() ? std::string("") : plural(r.data.size(), "character table", "character tables") + " (data)") +
          " (exit 0)");

@@ -202,6 +202,7 @@ struct LookalikeChoice {
 // suspicious (docs/inspect.md, "Data is not a choice").
 struct DataTable {
   uint64_t offset = 0;
+  uint64_t end = 0;  // hidden characters in [offset, end) are the table's ("where": "table")
   std::string kind;  // "named table", "transliteration map", "character table", "typography"
   size_t entries = 0;
   std::string snippet;

@@ -650,11 +650,17 @@ class LookalikeChoiceScanner final : public Scanner {
         return add_choice(in, std::move(c), stop, out);
       }
       if (named) {
-        std::vector<std::u32string> texts = distinct(ms);
-        std::string why;
-        if (texts.size() >= 2 && confusable(texts, &why) != Kind::kNone) {
-          add_data(in, "named table", ms.size(), first, stop, out);
+        // zwj: "\u200D", InvisibleComma: "\u2063": a table of characters by
+        // name, recorded when one of them hides or stands in for ASCII.
+        bool notable = false;
+        for (const Member& m : ms) {
+          for (char32_t c : m.lit.text) {
+            if (c < 0x80) continue;
+            const std::u16string& k = skeleton(c);
+            notable = notable || hidden_cp(c) || (k.size() == 1 && k[0] < 0x80);
+          }
         }
+        if (notable) add_data(in, "named table", ms.size(), first, stop, out);
         return;
       }
     }
@@ -776,6 +782,8 @@ class LookalikeChoiceScanner final : public Scanner {
   std::string snippet(const Input& in, uint64_t from, uint64_t stop) const {
     uint64_t a = std::max(in.base(), from > 24 ? from - 24 : 0);
     uint64_t b = std::min(in.end(), stop + 24);
+    while (a < from && (in.at(a) & 0xC0) == 0x80) ++a;  // whole code points only
+    while (b < in.end() && (in.at(b) & 0xC0) == 0x80) ++b;
     std::string_view v = in.view(a, b);
     size_t radius = static_cast<size_t>(stop - from) / 2 + 24;
     return context_around(v, (from - a) + (stop - from) / 2, radius);
@@ -790,7 +798,7 @@ class LookalikeChoiceScanner final : public Scanner {
 
   void add_data(const Input& in, const char* kind, size_t entries, uint64_t from, uint64_t stop, InspectReport& out) {
     if (out.data.size() >= InspectReport::kMaxData) return;
-    out.data.push_back({from, kind, entries, snippet(in, from, std::min(stop, from + 64))});
+    out.data.push_back({from, stop, kind, entries, snippet(in, from, std::min(stop, from + 64))});
   }
 
   uint64_t resume_ = 0;

@@ -8,6 +8,8 @@
   with the key and encoding chain make-bundle.py used (XOR 0x5a, then
   base64), in the text report as well, and with -o into a 0600 file;
 * the clean bundle and the clean Python file exit 0;
+* make-spellings.py's covert date stamp exits 3 in each spelling with its
+  chooser, separator switch and host list, and its clean markdown bundle 0;
 * an unreadable file exits 125 with one sentence on stderr.
 """
 import json
@@ -80,6 +82,21 @@ def main():
         check(r.returncode == 0 and doc.get("suspicious") is False,
               f"{name} exits 0 (got {r.returncode}: {r.stderr.strip()})")
         check(doc.get("fingerprint_sources", {}).get("total", 0) > 0, f"{name} still lists its fingerprint sources")
+
+    # make-spellings.py's samples, each spelling through the binary.
+    for spelling in ("raw", "escaped", "min"):
+        r = inspect(os.path.join(samples, f"covert-stamp.{spelling}.js"), "--format", "json")
+        doc = json.loads(r.stdout) if r.stdout else {}
+        shapes = [c["shape"] for c in doc.get("lookalike_choices", [])]
+        check(r.returncode == 3 and shapes == ["returns", "replace"] and len(doc.get("encoded_tables", [])) == 1,
+              f"covert-stamp.{spelling}.js: the apostrophe chooser, the separator switch and the host list, exit 3 "
+              f"(got {r.returncode}, {shapes})")
+        if shapes:
+            cps = [c["code_points"][0]["code_point"] for c in doc["lookalike_choices"][0]["candidates"]]
+            check(cps == ["U+0027", "U+2019", "U+02BC", "U+02B9"], f"covert-stamp.{spelling}.js: four apostrophes ({cps})")
+        r = inspect(os.path.join(samples, f"clean-markdown.{spelling}.js"))
+        check(r.returncode == 0 and "verdict: nothing hidden found" in r.stdout,
+              f"clean-markdown.{spelling}.js exits 0 (got {r.returncode})")
 
     r = inspect(os.path.join(samples, "no-such-file.js"))
     lines = r.stderr.strip().splitlines()

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "analyzer/value_echo.h"
 #include "common/base64.h"
 #include "common/error.h"
@@ -431,6 +433,155 @@ TEST(InspectSamples, CleanFilesAreQuietButListTheirSources) {
     EXPECT_FALSE(is_suspicious(r)) << name << ": " << describe(r);
     EXPECT_GT(r.references_total, 0u) << name;
   }
+}
+
+// samples/triage/make-spellings.py: the covert date stamp in three
+// spellings; inspect finds the same three things in each.
+TEST(InspectSamples, CovertStampInEverySpelling) {
+  struct Spelling {
+    const char* file;
+    const char* chooser;  // the function
+    std::vector<std::string> conditions;
+    std::vector<std::string> switch_conditions;
+  };
+  const Spelling spellings[] = {
+      {"covert-stamp.raw.js", "apostrophe", {"asia", "gateway"}, {"asia"}},
+      {"covert-stamp.escaped.js", "apostrophe", {"asia", "gateway"}, {"asia"}},
+      {"covert-stamp.min.js", "q", {"a", "g"}, {"a"}},
+  };
+  const std::vector<std::string> hosts = {"api.anthropic.com", "statsig.anthropic.com", "collector.agent-metrics.io",
+                                          "edge.fp-sync.net"};
+  for (const Spelling& sp : spellings) {
+    SCOPED_TRACE(sp.file);
+    const std::string text = read_file(triage_dir() + "/" + sp.file);
+    InspectReport r = inspect_file(triage_dir() + "/" + sp.file);
+    ASSERT_EQ(r.tables.size(), 1u) << describe(r);
+    EXPECT_EQ(r.tables[0].items, hosts);
+    EXPECT_EQ(r.tables[0].encoding, "base64 -> xor 0x5a");
+    ASSERT_EQ(r.choices.size(), 2u) << describe(r);
+    const LookalikeChoice& q = r.choices[0];
+    EXPECT_EQ(q.shape, "returns");
+    EXPECT_EQ(q.reason, "look-alike of \"'\"");
+    EXPECT_EQ(q.function, sp.chooser);
+    ASSERT_EQ(q.candidates.size(), 4u);
+    const char32_t want[] = {0x27, 0x2019, 0x2BC, 0x2B9};
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(q.candidates[i].text, std::u32string(1, want[i])) << i;
+    EXPECT_EQ(q.conditions, sp.conditions);
+    // The first candidate is the literal after the first `return`.
+    EXPECT_EQ(q.offset, text.find('"', text.find("return", text.find(sp.chooser + std::string("(")))));
+    const LookalikeChoice& sw = r.choices[1];
+    EXPECT_EQ(sw.shape, "replace");
+    EXPECT_EQ(sw.reason, "separator switch");
+    EXPECT_EQ(sw.first, static_cast<uint32_t>('-'));
+    EXPECT_EQ(sw.second, static_cast<uint32_t>('/'));
+    EXPECT_EQ(sw.conditions, sp.switch_conditions);
+    EXPECT_EQ(r.hidden_in_strings, 0u);
+    EXPECT_TRUE(is_suspicious(r));
+    std::string shown = inspect_text(r);
+    EXPECT_NE(shown.find("verdict: suspicious: 1 encoded table, 2 look-alike choices (exit 3)"), std::string::npos) << shown;
+  }
+}
+
+// The clean markdown bundle: an entity table with raw invisible characters,
+// Cyrillic and Greek regex ranges, a typographer; nothing is suspicious.
+TEST(InspectSamples, CleanMarkdownInEverySpelling) {
+  for (const char* file : {"clean-markdown.raw.js", "clean-markdown.escaped.js", "clean-markdown.min.js"}) {
+    SCOPED_TRACE(file);
+    InspectReport r = inspect_file(triage_dir() + "/" + file);
+    EXPECT_TRUE(r.tables.empty()) << describe(r);
+    EXPECT_TRUE(r.choices.empty()) << describe(r);
+    EXPECT_EQ(r.hidden_in_strings, 0u) << describe(r);
+    EXPECT_FALSE(is_suspicious(r));
+    ASSERT_FALSE(r.data.empty());
+    EXPECT_EQ(r.data[0].kind, "named table");
+    EXPECT_EQ(r.data[0].entries, 20u);
+    const bool escaped = std::string(file).find("escaped") != std::string::npos;
+    // Raw: seven invisible entity values (the table's) and two Cyrillic
+    // capitals in regex classes; escaped, none are characters at all.
+    EXPECT_EQ(r.hidden_total, escaped ? 0u : 9u);
+    EXPECT_EQ(r.hidden_in_regex, escaped ? 0u : 2u);
+    for (const auto& h : r.hidden) EXPECT_TRUE(h.where == "table" || h.where == "regex") << h.where << " @" << h.ch.offset;
+    EXPECT_NE(inspect_text(r).find("(exit 0)"), std::string::npos);
+  }
+}
+
+// The committed spellings are what the generator writes.
+TEST(InspectSamples, SpellingsAreWhatTheGeneratorWrites) {
+  char dir[] = "/tmp/at-spellings-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string cmd = "python3 " + triage_dir() + "/make-spellings.py " + dir;
+  ASSERT_EQ(system(cmd.c_str()), 0) << cmd;
+  for (const char* f : {"covert-stamp.raw.js", "covert-stamp.escaped.js", "covert-stamp.min.js", "clean-markdown.raw.js",
+                        "clean-markdown.escaped.js", "clean-markdown.min.js"}) {
+    EXPECT_EQ(read_file(std::string(dir) + "/" + f), read_file(triage_dir() + "/" + f)) << f;
+    unlink((std::string(dir) + "/" + f).c_str());
+  }
+  rmdir(dir);
+}
+
+// Each shape and spelling of a choice, and the data that is not one.
+TEST(InspectUnicode, ChooserShapesAndSpellings) {
+  struct Case {
+    std::string code;
+    std::string reason;  // empty: no choice
+    std::string shape;
+    std::vector<std::string> conditions;
+  };
+  const std::vector<Case> cases = {
+      {"x=c?\"'\":\"\\u02BC\";", "look-alike of \"'\"", "ternary", {"c"}},
+      {"x=p?\"'\":q?\"\\u02BC\":\"\\u02B9\";", "look-alike of \"'\"", "ternary", {"p", "q"}},
+      {"function f(a){if(a)return\"\\u0430\";return\"a\"}", "look-alike of 'a'", "returns", {"a"}},
+      {"if(b)s=\"\\u200b\";else s=\"\\u200c\";", "invisible pair", "assignments", {"b"}},
+      {"var Z={0:\"\\u200b\",1:\"\\u200c\"}[b];", "invisible pair", "object", {}},
+      {"o+=String.fromCharCode(b?0x200c:0x200b);", "invisible pair", "ternary", {"b"}},
+      {"o+=b?String.fromCodePoint(0x430):\"a\";", "look-alike of 'a'", "ternary", {"b"}},
+      {"out += \"\\N{ZERO WIDTH SPACE}\" if bit else \"\\N{ZERO WIDTH NON-JOINER}\"\n", "invisible pair", "ternary", {}},
+      {"def f(asia):\n    if asia:\n        return '\\u2019'\n    return \"\\u02bc\"\n", "look-alike of \"'\"", "returns",
+       {"asia"}},
+      {"d=f?d.replace(/-/g,\"/\"):d;", "separator switch", "replace", {"f"}},
+      {"if (asia) date = date.replaceAll(\"-\", \".\");", "separator switch", "replace", {"asia"}},
+      {"s = s.replace(\"-\", \"/\") if asia else s\n", "separator switch", "replace", {"asia"}},
+      // Not choices: typography, data, unconditional and ASCII.
+      {"s=q?\"'\":\"\\u2019\";", "", "", {}},
+      {"d=d.replace(/-/g,\"/\");", "", "", {}},
+      {"p=w?p.replace(/\\//g,\"\\\\\"):p;", "", "", {}},
+      {"const E={zwj:\"\\u200d\",zwnj:\"\\u200c\",InvisibleComma:\"\\u2063\"};", "", "", {}},
+      {"x=[\"\\u200b\",\"\\u200c\",\"\\u200d\",\"\\u2060\",\"\\u2061\"];", "", "", {}},
+      {"x=c?\"l\":\"1\";", "", "", {}},
+      {"// return c ? 'a' : '\\u0430'\n", "", "", {}},
+      {"var r=/[\"'\\u2019]/g;", "", "", {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.code);
+    InspectReport r = inspect_buffer(c.code);
+    if (c.reason.empty()) {
+      EXPECT_TRUE(r.choices.empty()) << describe(r);
+      EXPECT_FALSE(is_suspicious(r));
+      continue;
+    }
+    ASSERT_EQ(r.choices.size(), 1u) << describe(r);
+    EXPECT_EQ(r.choices[0].reason, c.reason);
+    EXPECT_EQ(r.choices[0].shape, c.shape);
+    EXPECT_EQ(r.choices[0].conditions, c.conditions);
+    EXPECT_TRUE(is_suspicious(r));
+  }
+}
+
+// Hidden characters where they stand: a regex class is data, a string is not.
+TEST(InspectUnicode, HiddenCharactersInRegexesAreData) {
+  std::string js = "const W=/[A-Za-z\xD0\x90-\xD0\xAF]+/g, R=new RegExp(\"[a-z\xD0\xB0]\");\nconst s=\"hello\xE2\x80\x8Bworld\";\n";
+  InspectReport r = inspect_buffer(js);
+  EXPECT_EQ(r.hidden_total, 3u) << describe(r);
+  EXPECT_EQ(r.hidden_in_regex, 2u);
+  EXPECT_EQ(r.hidden_in_strings, 1u);
+  ASSERT_EQ(r.hidden.size(), 3u);
+  EXPECT_EQ(r.hidden[0].where, "regex");
+  EXPECT_EQ(r.hidden[1].where, "regex");
+  EXPECT_EQ(r.hidden[2].where, "string");
+  EXPECT_TRUE(is_suspicious(r));
+  InspectReport regex_only = inspect_buffer(js.substr(0, js.find('\n') + 1));
+  EXPECT_EQ(regex_only.hidden_total, 2u);
+  EXPECT_FALSE(is_suspicious(regex_only));
 }
 
 TEST(InspectFile, UnreadableFileIsOneSentence) {
