@@ -9,6 +9,10 @@
 
 namespace agenttrace::analyzer {
 
+void read_code_where_it_ran(Profile& profile, const SymbolizerOptions& symbols) {
+  if (symbols.local_files && recorded_here(profile.header)) profile.code = inspect_code(profile);
+}
+
 Analysis analyze_trace_file(const std::string& path, const KnowledgeBase& kb, const SymbolizerOptions& symbols) {
   trace::TraceReader reader(path);
   ProfileBuilder builder(kb);
@@ -28,9 +32,7 @@ Analysis analyze_trace_file(const std::string& path, const KnowledgeBase& kb, co
   }
   a.profile = std::move(builder.profile());
   symbolize_stacks(a.profile, symbols);
-  // The code the processes ran is read only where they ran: a file of the
-  // same name on another machine is not theirs.
-  if (symbols.local_files && recorded_here(a.profile.header)) a.profile.code = inspect_code(a.profile);
+  read_code_where_it_ran(a.profile, symbols);
   a.findings = run_rules(a.profile, kb);
   a.source = path;
   return a;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "analyzer/trace_analysis.h"
 #include "common/glob.h"
 #include "common/strings.h"
 #include "fleet/subjects.h"
@@ -101,6 +102,7 @@ std::vector<SessionAnalysis> FleetAnalysis::results(const std::map<SessionKey, S
     r.session = key.session;
     r.analysis.profile = s.builder->profile();
     analyzer::symbolize_stacks(r.analysis.profile, symbols_);
+    analyzer::read_code_where_it_ran(r.analysis.profile, symbols_);
     r.analysis.findings = analyzer::run_rules(r.analysis.profile, kb_);
     if (auto f = host_mismatch(key, s)) r.analysis.findings.insert(r.analysis.findings.begin(), std::move(*f));
     r.analysis.source = source_ + "/" + key.host + "/" + key.session;

@@ -63,7 +63,7 @@ TEST_P(SampleAgents, GiveExactlyTheirExpectedFindingsInEveryFormat) {
   EXPECT_THAT(got, UnorderedElementsAreArray(c.expected)) << analyze(r.trace_path, "text", dir);
 
   // The live end-of-run report said the same.
-  for (const auto& f : report["findings"]) EXPECT_THAT(r.err, HasSubstr(f["message"].get<std::string>()));
+  for (const auto& f : report["findings"]) EXPECT_THAT(r.err, HasSubstr(f["message"].get<std::string>())) << r.err;
   // Text, SARIF and HTML carry the same findings.
   std::string text = analyze(r.trace_path, "text", dir);
   Json sarif = Json::parse(analyze(r.trace_path, "sarif", dir));
@@ -81,13 +81,23 @@ TEST_P(SampleAgents, GiveExactlyTheirExpectedFindingsInEveryFormat) {
 INSTANTIATE_TEST_SUITE_P(
     Samples, SampleAgents,
     ::testing::Values(
-        Case{"zero_width", {"fingerprint-collection:high", "hidden-characters:high", "credential-access:info"}},
+        // Their own code holds the chooser that spells the bits: covert-encoding-code.
+        Case{"zero_width",
+             {"covert-encoding-code:high", "fingerprint-collection:high", "hidden-characters:high",
+              "credential-access:info"}},
         Case{"tag_chars", {"fingerprint-collection:high", "hidden-characters:high", "credential-access:info"}},
-        Case{"lookalike", {"fingerprint-collection:high", "lookalike-characters:high", "credential-access:info"}},
+        Case{"lookalike",
+             {"covert-encoding-code:high", "fingerprint-collection:high", "lookalike-characters:high",
+              "credential-access:info"}},
         Case{"base64_field",
              {"fingerprint-collection:high", "value-echo:high", "value-echo:high", "credential-access:info"}},
         Case{"send_only", {"fingerprint-collection:low", "credential-access:info"}},
-        Case{"honest_config", {"fingerprint-collection:low", "credential-access:info"}}),
+        Case{"honest_config", {"fingerprint-collection:low", "credential-access:info"}},
+        // The same facts, read and sent; one hides two of them in its date
+        // stamp (samples/agents/stamp_covert.mjs), the other does not.
+        Case{"stamp_honest", {"fingerprint-collection:low", "credential-access:info"}},
+        Case{"stamp_covert",
+             {"covert-encoding-code:high", "fingerprint-collection:high", "credential-access:info"}}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.agent; });
 
 TEST(Analyzer, TagCharactersAreSpelledOutAndValuesNamed) {
@@ -117,6 +127,45 @@ TEST(Analyzer, TagCharactersAreSpelledOutAndValuesNamed) {
   // The request the stand-in logged holds those tag characters.
   std::string body = fx.standin.body(1);
   EXPECT_THAT(body, HasSubstr("\xF3\xA0\x81\xB4"));  // U+E0074 TAG LATIN SMALL LETTER T
+}
+
+// The live verdicts of the two stamp agents differ, and say why: the honest
+// one "none found"; the covert one names its chooser's function and place,
+// and with --jit-symbols the lookups made from it.
+TEST(Analyzer, CovertStampIsNamedAndJoinedThroughJitFrames) {
+  REQUIRE_BPF();
+  if (system("command -v node >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  Fixture fx;
+  auto run = [&](const std::string& agent, bool jit) {
+    TempDir dir;
+    RunSpec spec;
+    if (jit) spec.agenttrace_args = {"--jit-symbols"};
+    spec.command = {"node", kSamples + "/agents/" + agent + ".mjs"};
+    spec.env = base_env();
+    spec.env.push_back("TZ=Asia/Shanghai");
+    spec.env.push_back("ANTHROPIC_BASE_URL=http://127.0.0.1:" + std::to_string(fx.port));
+    RunResult r = run_agenttrace(spec, dir);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.err;
+  };
+  std::string honest = run("stamp_honest", false);
+  EXPECT_THAT(honest, HasSubstr("covert channel evidence: none found"));
+  EXPECT_THAT(honest, ::testing::Not(HasSubstr("HIGH ")));
+  EXPECT_THAT(honest, ::testing::Not(HasSubstr("MEDIUM ")));
+  const std::string file = kSamples + "/agents/stamp_covert.mjs";
+  const std::string text = slurp(file);
+  // The first candidate: the literal after the chooser's first `return`.
+  const size_t at = text.find('"', text.find("return", text.find("function apostrophe(")));
+  std::string covert = run("stamp_covert", false);
+  EXPECT_THAT(covert, HasSubstr("covert channel evidence: found (covert-encoding-code)"));
+  EXPECT_THAT(covert, HasSubstr("HIGH covert-encoding-code"));
+  EXPECT_THAT(covert, HasSubstr("look-alike chooser (apostrophe) at " + file + ":" + std::to_string(at) +
+                                " between U+0027, U+2019, U+02BC, U+02B9"));
+  EXPECT_THAT(covert, HasSubstr("a separator switch (stamp) at " + file + ":"));
+  EXPECT_THAT(covert, HasSubstr("confirm with: agenttrace diff --vary TZ=UTC,Asia/Tokyo -- node " + file));
+  std::string joined = run("stamp_covert", true);
+  EXPECT_THAT(joined, HasSubstr("TZ, HTTPS_PROXY and ANTHROPIC_BASE_URL were looked up from the functions that hold "
+                                "or call it"));
 }
 
 TEST(Analyzer, UserKnowledgeBaseExtendsCategories) {

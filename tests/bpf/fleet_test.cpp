@@ -110,7 +110,8 @@ TEST(FleetBpf, ATracedAgentThroughTheStreamGivesTheSameFindingsAsItsTraceFile) {
   EXPECT_EQ(rec["missing"], 0);
   EXPECT_EQ(rec["duplicates"], 0);
   EXPECT_THAT(rules_of(from_file["findings"]),
-              UnorderedElementsAre("fingerprint-collection:high", "hidden-characters:high", "credential-access:info"));
+              UnorderedElementsAre("covert-encoding-code:high", "fingerprint-collection:high", "hidden-characters:high",
+                                   "credential-access:info"));
   // The same findings, evidence and all.
   EXPECT_EQ(rec["report"]["findings"], from_file["findings"]);
   for (const auto& f : from_stream["findings"]) EXPECT_EQ(f["host"], "alpha");
