@@ -251,7 +251,9 @@ std::optional<ListResult> classify_list(std::string_view plain, const InspectRul
   r.recognized = strong == 0 ? 0 : strong + count[kEnvShape];
   bool list = n >= kMinListItems && r.recognized >= kMinRecognizedItems &&
               r.recognized * 100 >= n * kMinRecognizedPercent;
-  bool keyword_pair = n == 2 && count[kKeyword] + count[kEnvKnown] == 2;
+  // Two different keywords; the same one twice ("tZ\ntZ" out of binary
+  // data by chance) is not a list of anything.
+  bool keyword_pair = n == 2 && count[kKeyword] + count[kEnvKnown] == 2 && lower(r.items[0]) != lower(r.items[1]);
   if (!list && !keyword_pair) return std::nullopt;
   static constexpr std::array<std::pair<int, const char*>, 5> kKinds = {
       {{kHost, "hosts"}, {kSuffix, "domain-suffixes"}, {kTimeZone, "time-zones"}, {kEnvKnown, "env-names"},

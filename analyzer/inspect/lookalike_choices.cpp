@@ -654,6 +654,7 @@ class LookalikeChoiceScanner final : public Scanner {
         // name, recorded when one of them hides or stands in for ASCII.
         bool notable = false;
         for (const Member& m : ms) {
+          if (m.lit.text.size() != 1) continue;  // words of a translation are not characters by name
           for (char32_t c : m.lit.text) {
             if (c < 0x80) continue;
             const std::u16string& k = skeleton(c);
