@@ -189,6 +189,7 @@ TEST(InspectTables, ListThresholds) {
   EXPECT_TRUE(tables("a.example.com,b.example.com").empty()) << "two hosts are not several";
   EXPECT_EQ(tables("a.example.com,b.example.com,c.example.org").size(), 1u);
   EXPECT_EQ(tables("timeZone,hostname").size(), 1u) << "two fingerprint keywords are enough";
+  EXPECT_TRUE(tables("tZ,tZ").empty()) << "one keyword twice is not two";
   EXPECT_EQ(tables("a.example.com,b.example.com,c.example.org,zz9,q").size(), 1u) << "60% recognised";
   EXPECT_TRUE(tables("a.example.com,b.example.com,zz9,q,w").empty()) << "40% recognised";
   EXPECT_TRUE(tables("ERR_BAD_THING,ERR_OTHER_THING,E_NOT_FOUND").empty()) << "constants alone";
