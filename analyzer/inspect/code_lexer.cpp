@@ -88,27 +88,30 @@ void CodeLexer::step(const Input& in, uint64_t i) {
     prev_sig_ = last;
     word_.clear();
   };
+  // Strings and regular expressions: a backslash escapes the next byte.
+  const bool escapes =
+      state_ != State::kCode && state_ != State::kLineComment && state_ != State::kBlockComment;
+  if (escapes && escape_) {
+    escape_ = false;
+    return;
+  }
+  if (escapes && c == '\\') {
+    escape_ = true;
+    return;
+  }
   switch (state_) {
     case State::kCode:
       break;
     case State::kSingle:
     case State::kDouble:
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == (state_ == State::kSingle ? '\'' : '"')) {
+      if (c == (state_ == State::kSingle ? '\'' : '"')) {
         to_code(c);
       } else if (c == '\n') {
         to_code(c);  // unterminated: code again on the next line
       }
       return;
     case State::kTemplate:
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == '`') {
+      if (c == '`') {
         to_code(c);
       } else if (c == '$' && next == '{') {
         template_depth_.push_back(brace_depth_);
@@ -121,22 +124,14 @@ void CodeLexer::step(const Input& in, uint64_t i) {
     case State::kTripleSingle:
     case State::kTripleDouble: {
       const unsigned char q = state_ == State::kTripleSingle ? '\'' : '"';
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == q && next == q && next2 == q) {
+      if (c == q && next == q && next2 == q) {
         to_code(c);
         skip_ = 2;
       }
       return;
     }
     case State::kRegex:
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == '[') {
+      if (c == '[') {
         state_ = State::kRegexClass;
       } else if (c == '/') {
         to_code(')');  // what follows a regex divides, as after a name
@@ -145,11 +140,7 @@ void CodeLexer::step(const Input& in, uint64_t i) {
       }
       return;
     case State::kRegexClass:
-      if (escape_) {
-        escape_ = false;
-      } else if (c == '\\') {
-        escape_ = true;
-      } else if (c == ']') {
+      if (c == ']') {
         state_ = State::kRegex;
       } else if (c == '\n') {
         to_code(c);
