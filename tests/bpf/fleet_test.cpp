@@ -212,8 +212,8 @@ TEST(FleetBpf, TwoHostsStreamIntoOneJetStreamThroughAServerRestartAndCollectRepo
     }
     by_host[host].push_back(f["rule"].get<std::string>() + ":" + f["severity"].get<std::string>());
   }
-  EXPECT_THAT(by_host["alpha"],
-              UnorderedElementsAre("fingerprint-collection:high", "hidden-characters:high", "credential-access:info"))
+  EXPECT_THAT(by_host["alpha"], UnorderedElementsAre("covert-encoding-code:high", "fingerprint-collection:high",
+                                                     "hidden-characters:high", "credential-access:info"))
       << messages;
   EXPECT_THAT(by_host["beta"], UnorderedElementsAre("fingerprint-collection:high", "value-echo:high", "value-echo:high",
                                                     "credential-access:info"))
