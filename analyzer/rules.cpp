@@ -733,6 +733,37 @@ std::string coverage_subject(const std::string& signal) {
   return signal;
 }
 
+// The traced command line, quoted for a shell: the recording's own command,
+// else (attach, watch) the argv of the process the finding is about.
+std::string command_tail(const Profile& p, uint32_t pid) {
+  std::vector<std::string> cmd;
+  for (const auto& c : p.header.command()) cmd.push_back(shell_quote(c));
+  if (cmd.empty() && p.processes.count(pid))
+    for (const auto& a : p.processes.at(pid).argv) cmd.push_back(shell_quote(a));
+  return cmd.empty() ? std::string() : " -- " + join(cmd, " ");
+}
+
+// Where a program's environment reads are partly or not at all visible, what
+// it does with the variables that matter (time zone, proxy, API base URL) is
+// shown by varying them: `diff` runs it with each value and compares what it
+// sent; a sandbox canary is a fresh token the value would carry out. The base
+// URLs named are those the tree was seen to look up (through C code, or by a
+// runtime's own probe), else Anthropic's and OpenAI's.
+std::vector<std::string> environment_confirm_commands(const Profile& p, uint32_t pid) {
+  const std::string tail = command_tail(p, pid);
+  if (tail.empty()) return {};
+  std::vector<std::string> base_urls;
+  if (auto items = p.facts.find("api_endpoint"); items != p.facts.end())
+    for (const auto& [item, f] : items->second)
+      if (f.kind == "env" && base_urls.size() < 2) base_urls.push_back(item);
+  if (base_urls.empty()) base_urls = {"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"};
+  std::string canaries;
+  for (const auto& name : base_urls) canaries += " --canary " + shell_quote(name);
+  return {"agenttrace diff --vary TZ=UTC,Asia/Tokyo" + tail,
+          "agenttrace diff --vary HTTPS_PROXY=http://127.0.0.1:3128,http://127.0.0.1:8080" + tail,
+          "agenttrace sandbox" + canaries + " --canary HTTPS_PROXY" + tail};
+}
+
 void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
   std::map<std::string, Finding> by_key;
   for (const auto& [pid, proc] : p.processes) {
@@ -750,6 +781,7 @@ void coverage_gaps(const Profile& p, std::vector<Finding>* out) {
                     (c.state() == "gap" ? "not visible" : c.state() == "partial" ? "only partly visible" : "visible only from when probes were placed") +
                     ": " + (c.signal() == "getenv" || c.signal() == "tls" ? "" : who(p, pid) + " ") + c.detail() + ".";
         f.id = stable_id(f.rule, {c.signal(), c.state(), c.object()});
+        if (c.signal() == "getenv" && (c.state() == "gap" || c.state() == "partial")) f.confirm = environment_confirm_commands(p, pid);
       }
       if (f.evidence.size() < kMaxPayloadEvidence) {
         Evidence e;
@@ -884,10 +916,9 @@ const std::vector<RuleInfo>& rules() {
 // zone or the proxy settings the tree looked up: one per variable (diff
 // varies one at a time), and the zone file when it was read.
 std::vector<std::string> confirm_commands(const Profile& p, const KnowledgeBase& kb, uint32_t root) {
-  std::vector<std::string> cmd;
-  for (const auto& c : p.header.command()) cmd.push_back(shell_quote(c));
-  const std::string tail = " -- " + join(cmd, " ");
+  const std::string tail = command_tail(p, root);
   std::vector<std::string> out;
+  if (tail.empty()) return out;
   auto looked_up = [&](const std::string& category, auto&& each) {
     auto items = p.facts.find(category);
     if (items == p.facts.end()) return;

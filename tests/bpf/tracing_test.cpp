@@ -274,6 +274,59 @@ TEST(Tracing, BunProcessEnvReadsAreSeen) {
   EXPECT_FALSE(valued[1].contains("value"));
 }
 
+// CPython, Perl and Java copy the environment at start and read the copy:
+// the program's own read of a variable calls no getenv and is not seen. The
+// coverage of the interpreter says so ("partial", naming the runtime), and
+// the end report says what to run to see what the program does with the
+// variables that matter, filled in with the traced command line.
+TEST(Tracing, RuntimesThatCopyTheEnvironmentArePartialAndSayWhatToRunNext) {
+  REQUIRE_BPF();
+  TempDir src;
+  const std::string java_source = src.file("Probe.java");
+  {
+    std::ofstream(java_source) << "public class Probe { public static void main(String[] a) {\n"
+                                  "  System.out.println(System.getenv(\"AGENTTRACE_PROBE_VAR\") != null ? \"True\" : \"False\"); } }\n";
+  }
+  chmod(src.path().c_str(), 0755);
+  chmod(java_source.c_str(), 0644);
+  struct Case {
+    std::vector<std::string> command;
+    std::string exe_prefix, detail_prefix, quoted;
+  };
+  const std::vector<Case> cases = {
+      {{"/usr/bin/python3", "-c", "import os; print(os.environ.get('AGENTTRACE_PROBE_VAR') is not None)"},
+       "/usr/bin/python3", "CPython: os.environ and os.getenv read a copy",
+       "/usr/bin/python3 -c 'import os; print(os.environ.get('\\''AGENTTRACE_PROBE_VAR'\\'') is not None)'"},
+      {{"/usr/bin/perl", "-e", "print defined($ENV{AGENTTRACE_PROBE_VAR}) ? qq(True\\n) : qq(False\\n)"},
+       "/usr/bin/perl", "Perl: %ENV is a copy of the environment made at start",
+       "/usr/bin/perl -e 'print defined($ENV{AGENTTRACE_PROBE_VAR}) ? qq(True\\n) : qq(False\\n)'"},
+      {{"/usr/bin/java", java_source}, "/usr/lib/jvm/", "Java: System.getenv() reads a copy",
+       "/usr/bin/java " + java_source},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.command[0]);
+    ASSERT_EQ(access(c.command[0].c_str(), X_OK), 0) << c.command[0] << " is missing (scripts/install-deps.sh installs it)";
+    auto env = base_env();
+    env.push_back("AGENTTRACE_PROBE_VAR=1");
+    RunResult r = run(c.command, {}, env);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("True")) << r.err;  // the program did read it
+    for (const auto& e : of_kind(r.events, "getenv")) EXPECT_NE(e["name"], "AGENTTRACE_PROBE_VAR");
+    // The interpreter's own exec: one coverage event, partial, naming the runtime.
+    const int root = r.header["root_pid"];
+    std::vector<Json> cov;
+    for (const auto& e : of_pid(r.events, root))
+      if (e["kind"] == "coverage" && e["signal"] == "getenv") cov.push_back(e);
+    ASSERT_EQ(cov.size(), 1u) << r.err;
+    EXPECT_EQ(cov[0]["state"], "partial");
+    EXPECT_THAT(cov[0]["detail"].get<std::string>(), ::testing::StartsWith(c.detail_prefix));
+    EXPECT_THAT(cov[0]["object"].get<std::string>(), ::testing::StartsWith(c.exe_prefix));
+    EXPECT_THAT(r.err, HasSubstr("confirm with: agenttrace diff --vary TZ=UTC,Asia/Tokyo -- " + c.quoted + "\n"));
+    EXPECT_THAT(r.err, HasSubstr("confirm with: agenttrace sandbox --canary ANTHROPIC_BASE_URL --canary OPENAI_BASE_URL "
+                                 "--canary HTTPS_PROXY -- " + c.quoted + "\n"));
+  }
+}
+
 TEST(Tracing, ValuesOnlyWithShowValues) {
   REQUIRE_BPF();
   auto env = base_env();

@@ -286,6 +286,32 @@ TEST(Rules, CoverageGapsAndLostEvents) {
   EXPECT_THAT(rules_of(fs), ::testing::ElementsAre("events-lost:medium", "coverage-gap:low"));
   EXPECT_EQ(fs[0].message, "The trace is incomplete: 4 events dropped by a full ring buffer.");
   EXPECT_EQ(fs[1].message, "Environment lookups of agent (pid 100) are not visible: a static binary without a getenv symbol.");
+  // What to run next, filled in with the traced command line.
+  EXPECT_THAT(fs[1].confirm,
+              ::testing::ElementsAre("agenttrace diff --vary TZ=UTC,Asia/Tokyo -- agent",
+                                     "agenttrace diff --vary HTTPS_PROXY=http://127.0.0.1:3128,http://127.0.0.1:8080 -- agent",
+                                     "agenttrace sandbox --canary ANTHROPIC_BASE_URL --canary OPENAI_BASE_URL "
+                                     "--canary HTTPS_PROXY -- agent"));
+
+  // The base URLs named are the ones the tree was seen to look up; TLS gaps
+  // suggest nothing to vary.
+  Story python;
+  python.header().clear_command();
+  python.header().add_command("python3");
+  python.header().add_command("agent's main.py");
+  python.getenv("OPENAI_BASE_URL", false);
+  python.coverage("getenv", "partial", "CPython reads a copy of the environment made at start");
+  python.coverage("tls", "gap", "no SSL library was probed");
+  auto pf = python.findings();
+  ASSERT_THAT(rules_of(pf), ::testing::ElementsAre("coverage-gap:low", "coverage-gap:low"));
+  const Finding* env_gap = nullptr;
+  for (const auto& f : pf) {
+    if (f.message.rfind("Environment", 0) == 0) env_gap = &f;
+    else EXPECT_TRUE(f.confirm.empty()) << f.message;
+  }
+  ASSERT_NE(env_gap, nullptr);
+  EXPECT_EQ(env_gap->confirm.back(),
+            "agenttrace sandbox --canary OPENAI_BASE_URL --canary HTTPS_PROXY -- python3 'agent'\\''s main.py'");
 
   Story cut;
   EXPECT_THAT(rules_of(cut.findings(false)), ::testing::ElementsAre("events-lost:medium"));
