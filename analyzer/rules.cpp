@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -652,7 +653,11 @@ void sandbox_escape_attempts(const Profile& p, std::vector<Finding>* out) {
     for (const char* dir : {"/tmp", "/var/tmp", "/run", "/dev", "/home/agent"}) private_area |= under(path, dir);
     Evidence e = fact_evidence(f);
     e.what = f.detail + " " + path + " (refused)";
-    bool hidden = under(path, "/root") || (under(path, "/home") && !under(path, "/home/agent"));
+    // A name looked up directly in /home (/home/.git, /home/package.json) is
+    // what a program walking up from its home directory to find a project
+    // root asks for: not a host user's home. Inside one (/home/NAME/...) it is.
+    const bool in_a_home = under(path, "/home") && path.find('/', std::strlen("/home/")) != std::string::npos;
+    bool hidden = under(path, "/root") || (in_a_home && !under(path, "/home/agent"));
     if (hidden)
       add(path, std::string("tried to ") + (write ? "write " : "read ") + path +
                     ", in the host's home directories the sandbox hides.", e, f.first_pid);
@@ -752,10 +757,12 @@ std::string command_tail(const Profile& p, uint32_t pid) {
 std::vector<std::string> environment_confirm_commands(const Profile& p, uint32_t pid) {
   const std::string tail = command_tail(p, pid);
   if (tail.empty()) return {};
-  std::vector<std::string> base_urls;
+  std::vector<std::string> base_urls, endpoints;
   if (auto items = p.facts.find("api_endpoint"); items != p.facts.end())
     for (const auto& [item, f] : items->second)
-      if (f.kind == "env" && base_urls.size() < 2) base_urls.push_back(item);
+      if (f.kind == "env") (item.find("BASE_URL") != std::string::npos ? base_urls : endpoints).push_back(item);
+  base_urls.insert(base_urls.end(), endpoints.begin(), endpoints.end());  // base URLs first
+  if (base_urls.size() > 2) base_urls.resize(2);
   if (base_urls.empty()) base_urls = {"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"};
   std::string canaries;
   for (const auto& name : base_urls) canaries += " --canary " + shell_quote(name);
@@ -879,7 +886,8 @@ const std::vector<RuleInfo>& rules() {
        "where stacks name JavaScript functions, to the lookups made from those functions."},
       {"fingerprint-collection", "Fingerprint collection",
        "A process tree gathered facts from two or more fingerprint categories (time zone, locale, "
-       "proxy or gateway, API endpoints, network configuration, host identity, hardware) and then "
+       "proxy or gateway, API endpoints, network configuration, host identity, hardware, terminal and "
+       "editor, installation ids) and then "
        "sent data over the network. Info when all of it is what its runtime reads on its own, low "
        "when it read more; medium or high only with covert-channel evidence from the same tree "
        "(hidden or look-alike characters, an encoded value echo, a canary leak, covert encoding "

@@ -46,6 +46,34 @@ TEST(KnowledgeBase, BuiltinClassifiesTheUsualSuspects) {
   EXPECT_TRUE(in(kb, kb.classify_syscall("uname"), "host_identity"));
 }
 
+// What the published agents that scripts/fetch-agents.sh brings were seen to
+// read beyond the first knowledge base (Qwen Code 0.15 in a sandbox).
+TEST(KnowledgeBase, WhatRealAgentsRead) {
+  auto kb = KnowledgeBase::builtin();
+  EXPECT_TRUE(in(kb, kb.classify_env("NODE_EXTRA_CA_CERTS"), "proxy"));
+  EXPECT_TRUE(in(kb, kb.classify_env("REQUESTS_CA_BUNDLE"), "proxy"));
+  EXPECT_TRUE(in(kb, kb.classify_env("RES_OPTIONS"), "network_config"));
+  EXPECT_TRUE(in(kb, kb.classify_env("RESOLV_MULTI"), "network_config"));
+  EXPECT_TRUE(in(kb, kb.classify_path("/etc/svc.conf"), "network_config"));
+  EXPECT_TRUE(in(kb, kb.classify_path("/sys/fs/cgroup/memory/memory.limit_in_bytes"), "hardware"));
+  EXPECT_TRUE(in(kb, kb.classify_env("TERM_PROGRAM"), "terminal"));
+  EXPECT_TRUE(in(kb, kb.classify_env("VSCODE_PID"), "terminal"));
+  EXPECT_TRUE(in(kb, kb.classify_env("SSH_CONNECTION"), "terminal"));
+  EXPECT_TRUE(in(kb, kb.classify_path("/usr/local/bin/cursor"), "terminal"));
+  EXPECT_TRUE(in(kb, kb.classify_path("/bin/zed"), "terminal"));
+  EXPECT_EQ(kb.classify_env("TERM"), 0u);  // every curses program asks
+  EXPECT_TRUE(in(kb, kb.classify_path("/home/agent/.qwen/installation_id"), "install_id"));
+  EXPECT_TRUE(in(kb, kb.classify_path("/root/.gemini/installation_id"), "install_id"));
+  EXPECT_TRUE(in(kb, kb.classify_path("/proc/45/cmdline"), "process_list"));
+  EXPECT_FALSE(in(kb, kb.classify_path("/proc/self/status"), "process_list"));
+  // What runtimes read on their own stays theirs.
+  EXPECT_NE(kb.runtime_reading({"node"}, "NODE_EXTRA_CA_CERTS"), nullptr);
+  EXPECT_NE(kb.runtime_reading({"node"}, "/sys/fs/cgroup/memory/memory.limit_in_bytes"), nullptr);
+  EXPECT_NE(kb.runtime_reading({"python3"}, "RES_OPTIONS"), nullptr);  // glibc's resolver
+  EXPECT_EQ(kb.runtime_reading({"python3"}, "NODE_EXTRA_CA_CERTS"), nullptr);
+  EXPECT_EQ(kb.runtime_reading({"node"}, "TERM_PROGRAM"), nullptr);
+}
+
 TEST(KnowledgeBase, HomeExpansion) {
   EXPECT_EQ(expand_home("~/.netrc"), (std::vector<std::string>{"/root/.netrc", "/home/*/.netrc"}));
   EXPECT_EQ(expand_home("/etc/hosts"), (std::vector<std::string>{"/etc/hosts"}));

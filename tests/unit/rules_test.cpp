@@ -402,6 +402,17 @@ TEST(Rules, SandboxEscapeAttemptsFromRefusedSystemCallsAndUnixSockets) {
   EXPECT_EQ(mount->evidence[0].what, "mount /etc = EPERM");
   EXPECT_EQ(mount->evidence[0].event, 3u);
 
+  // Walking up from its home to find a project root looks up names directly
+  // in /home: not an attempt. Inside a host user's home it is.
+  s.read("/home/.git", false);
+  s.read("/home/package.json", false);
+  s.read("/home/dev/.ssh/id_ed25519", false);
+  EXPECT_THAT(messages_of(s.findings(), "sandbox-escape-attempt"),
+              ::testing::Contains("high agent (pid 100) tried to read /home/dev/.ssh/id_ed25519, in the host's home "
+                                  "directories the sandbox hides."));
+  for (const auto& m : messages_of(s.findings(), "sandbox-escape-attempt"))
+    EXPECT_THAT(m, ::testing::Not(::testing::AnyOf(::testing::HasSubstr("/home/.git"), ::testing::HasSubstr("/home/package.json"))));
+
   // The same calls outside a sandbox are events, not escape attempts.
   s.header().set_mode("run");
   EXPECT_THAT(messages_of(s.findings(), "sandbox-escape-attempt"), ::testing::IsEmpty());
