@@ -1,6 +1,7 @@
 // The analyzer's rules: fingerprint collection, hidden and look-alike
 // characters in outgoing payloads, value echo, credential access, coverage.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -942,7 +943,11 @@ std::vector<std::string> confirm_commands(const Profile& p, const KnowledgeBase&
       out.push_back("agenttrace diff --vary-localtime UTC,Asia/Tokyo" + tail);
   });
   looked_up("proxy", [&](const Fact& f) {
-    if (f.kind == "env" && out.size() < 4 && kb.classify_env(f.item))
+    // Proxy URLs, not CA bundles or NO_PROXY, which the category also holds.
+    std::string upper;
+    for (char ch : f.item) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    const bool proxy_url = upper.size() > 6 && upper.compare(upper.size() - 6, 6, "_PROXY") == 0 && upper != "NO_PROXY";
+    if (f.kind == "env" && proxy_url && out.size() < 4 && kb.classify_env(f.item))
       out.push_back("agenttrace diff --vary " + shell_quote(f.item) +
                     "=http://127.0.0.1:3128,http://127.0.0.1:8080" + tail);
   });

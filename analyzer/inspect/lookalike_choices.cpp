@@ -596,6 +596,14 @@ class LookalikeChoiceScanner final : public Scanner {
       *why = texts.size() == 2 ? "invisible pair" : "invisible characters (" + std::to_string(texts.size()) + ")";
       return Kind::kInvisible;
     }
+    // Glyphs that draw (box drawing, block elements, geometric shapes,
+    // Braille): a scrollbar's half blocks or a border's corners are mirror
+    // images that UTS #39 calls confusable, but on screen they are what the
+    // program draws, and a reader sees which one is there.
+    bool all_drawing = true;
+    for (const auto& t : texts)
+      for (char32_t c : t) all_drawing = all_drawing && ((c >= 0x2500 && c <= 0x25FF) || (c >= 0x2800 && c <= 0x28FF));
+    if (all_drawing) return Kind::kNone;
     std::u16string k = skeleton(texts[0]);
     if (k.empty()) return Kind::kNone;
     bool non_ascii = false, typographic = true;

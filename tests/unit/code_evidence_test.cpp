@@ -162,6 +162,8 @@ TEST(CodeEvidence, CovertEncodingCodeIsJoinedToTheLookupsOfItsCallers) {
   st->add_frames()->set_symbol("JS:~report file://" + t.path + ":2:30");
   st->add_frames()->set_symbol("JS:~main file://" + t.path + ":3:18");
   s.getenv("HTTPS_PROXY", false);
+  s.getenv("NODE_EXTRA_CA_CERTS", false);  // a gateway setting, not a proxy URL to vary
+  s.getenv("NO_PROXY", false);
   s.send(R"({"messages":[{"content":"hello"}]})");
   Analysis a = s.analysis();
   a.profile.code = inspect_code(a.profile);

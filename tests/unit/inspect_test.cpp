@@ -551,6 +551,18 @@ TEST(InspectUnicode, ChooserShapesAndSpellings) {
       {"x=c?\"l\":\"1\";", "", "", {}},
       {"// return c ? 'a' : '\\u0430'\n", "", "", {}},
       {"var r=/[\"'\\u2019]/g;", "", "", {}},
+      // Gemini CLI 0.61's scrollbar: half blocks that UTS #39 calls alike.
+      {R"JS(        let char = "\u2588";
+        const hasLeft = 2 * i >= thumbStartHalf && 2 * i < thumbEndHalf;
+        const hasRight = 2 * i + 1 >= thumbStartHalf && 2 * i + 1 < thumbEndHalf;
+        if (hasLeft && !hasRight) {
+          char = "\u258C";
+        } else if (!hasLeft && hasRight) {
+          char = "\u2590";
+        }
+)JS",
+       "", "", {}},
+      {"b=t?\"\\u2514\":\"\\u2518\";", "", "", {}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.code);
