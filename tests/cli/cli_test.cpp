@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -100,6 +101,28 @@ TEST(TraceCli, AttachAndWatchBadInput) {
   Ran both = agenttrace("attach --pid 1 --no-stacks --capture-symbols");
   EXPECT_EQ(both.status, 125);
   EXPECT_EQ(both.err, "agenttrace: --capture-symbols and --no-stacks contradict each other\n");
+}
+
+// Published agents with nothing hidden in them (the releases pinned in
+// tests/agents/package.json): `inspect` must say so for every script they
+// ship. Each false alarm seen on them once (keyword pairs out of binary data
+// in Qwen Code, scrollbar half blocks in Gemini CLI) stays fixed here.
+TEST(InspectCli, PublishedCleanAgentsAreNotSuspicious) {
+  const char* qwen = getenv("AGENTTRACE_QWEN");
+  if (!qwen || !*qwen) GTEST_SKIP() << "AGENTTRACE_QWEN is not set (scripts/test.sh fetches it with scripts/fetch-agents.sh)";
+  namespace fs = std::filesystem;
+  const std::string q = qwen;
+  const fs::path modules = q.substr(0, q.find("/node_modules/") + std::string("/node_modules").size());
+  std::vector<fs::path> scripts = {q};
+  for (const auto& e : fs::directory_iterator(modules / "@google/gemini-cli/bundle"))
+    if (e.path().extension() == ".js") scripts.push_back(e.path());
+  std::sort(scripts.begin() + 1, scripts.end());
+  ASSERT_GE(scripts.size(), 20u) << "gemini-cli's bundle is missing from " << modules;
+  for (const auto& f : scripts) {
+    Ran r = agenttrace("inspect '" + f.string() + "'");
+    EXPECT_EQ(r.status, 0) << f << "\n" << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("verdict: nothing hidden found")) << f;
+  }
 }
 
 }  // namespace
