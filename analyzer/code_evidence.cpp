@@ -122,6 +122,13 @@ std::string js_function_of_frame(const std::string& symbol) {
   size_t colon = symbol.find(':');
   if (colon == std::string::npos) return "";
   std::string kind = symbol.substr(0, colon);
+  // JavaScriptCore's JITDump (Bun): "JSC-DFG: name#hash" for the Baseline,
+  // DFG and FTL tiers; a script's top level is named by its path.
+  if (kind == "JSC-Baseline" || kind == "JSC-DFG" || kind == "JSC-FTL") {
+    size_t start = symbol.find_first_not_of(' ', colon + 1), hash = symbol.rfind('#');
+    if (start == std::string::npos || hash == std::string::npos || hash <= start || symbol[start] == '/') return "";
+    return symbol.substr(start, hash - start);
+  }
   if (kind != "JS" && kind != "LazyCompile" && kind != "Function" && kind != "Script") return "";
   size_t i = colon + 1;
   while (i < symbol.size() && (symbol[i] == '~' || symbol[i] == '*' || symbol[i] == '^')) ++i;

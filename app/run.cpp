@@ -5,16 +5,20 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "collector/attach.h"
 #include "collector/launcher.h"
 #include "collector/library_probes.h"
+#include "collector/stack_resolver.h"
 #include "common/error.h"
 #include "common/identity.h"
+#include "common/safe_open.h"
 
 namespace agenttrace::app {
 
@@ -35,6 +39,23 @@ class PlainChild : public collector::GatedChild {
   collector::Launcher launcher_;
 };
 
+// Whether the file holds `needle` (read in 1 MiB pieces; false when it
+// cannot be read).
+bool file_contains(const std::string& path, const std::string& needle) {
+  SafeOpenOptions options;
+  options.max_bytes = 1ull << 30;
+  SafeFile f = safe_open(path, options);
+  if (!f.ok()) return false;
+  std::string window;
+  std::vector<char> buf(1 << 20);
+  for (ssize_t n; (n = read(f.fd.get(), buf.data(), buf.size())) > 0;) {
+    window.append(buf.data(), static_cast<size_t>(n));
+    if (window.find(needle) != std::string::npos) return true;
+    window.erase(0, window.size() - std::min(window.size(), needle.size() - 1));
+  }
+  return false;
+}
+
 }  // namespace
 
 int run_traced(const SessionOptions& opt) {
@@ -45,6 +66,15 @@ int run_traced(const SessionOptions& opt) {
     const char* old = getenv("NODE_OPTIONS");
     std::string v = old && *old ? std::string(old) + " " : std::string();
     setenv("NODE_OPTIONS", (v + "--perf-basic-prof --interpreted-frames-native-stack").c_str(), 1);
+    // Bun (JavaScriptCore) writes no perf map but a JITDump; a Bun that does
+    // not know the option refuses to start (1.1 does), so it is asked for only
+    // of a command whose executable names it. Other Bun executables the tree
+    // starts inherit it: one older than 1.2 would refuse to run.
+    if (std::string exe = collector::find_in_path(opt.command[0], getenv("PATH"));
+        !exe.empty() && file_contains(exe, "JSC_useJITDump")) {
+      setenv("BUN_JSC_useJITDump", "1", 1);
+      setenv("BUN_JSC_jitDumpDirectory", "/tmp", 1);
+    }
   }
   const CommandIdentity who = decide_command_identity(opt.run_as_user, opt.as_root);
   set_output_owner(who.owner);
@@ -74,6 +104,11 @@ int run_traced(const SessionOptions& opt) {
     std::set<std::string> v8_logs;
     for (const auto& [pid, proc] : a.profile.processes) {
       remove_if_ours("/tmp/perf-" + std::to_string(pid) + ".map");
+      // Bun's JITDumps (jit-PID.dump, jit-TID-PID.dump), asked for the same way.
+      for (std::string dump; !(dump = collector::PerfMap::find_jitdump("/tmp", pid)).empty();) {
+        struct stat st;
+        if (stat(dump.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime < start || unlink(dump.c_str()) != 0) break;
+      }
       v8_logs.insert("-" + std::to_string(pid) + "-v8.log");
     }
     std::error_code ec;

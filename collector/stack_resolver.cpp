@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "common/disassembly.h"
@@ -34,12 +36,108 @@ void PerfMap::add_lines(const std::string& text) {
   partial_ = all.substr(start);
 }
 
+namespace {
+// JITDump (tools/perf/Documentation/jitdump-specification.txt): a header
+// (magic, version, its own size, ...), then records of {id, total size,
+// timestamp}; JIT_CODE_LOAD (id 0) goes on with pid, tid, vma, code_addr,
+// code_size, code_index, a NUL-ended name and the code bytes.
+constexpr uint32_t kJitDumpMagic = 0x4A695444;  // "DTiJ" in the file, little-endian
+constexpr uint32_t kJitCodeLoad = 0;
+constexpr size_t kJitRecordHead = 16, kJitLoadFixed = 56;
+constexpr uint32_t kJitMaxRecord = 16u << 20;  // one record: its code bytes and name
+
+uint32_t load32(const std::string& b, size_t at) {
+  uint32_t v;
+  memcpy(&v, b.data() + at, 4);
+  return v;
+}
+uint64_t load64(const std::string& b, size_t at) {
+  uint64_t v;
+  memcpy(&v, b.data() + at, 8);
+  return v;
+}
+}  // namespace
+
+bool PerfMap::add_jitdump(const std::string& bytes) {
+  partial_ += bytes;
+  size_t at = 0;
+  if (!jitdump_header_done_) {
+    if (partial_.size() < 12) return true;
+    uint32_t header_size = load32(partial_, 8);
+    if (load32(partial_, 0) != kJitDumpMagic || header_size < 12 || header_size > 4096) return false;
+    if (partial_.size() < header_size) return true;
+    at = header_size;
+    jitdump_header_done_ = true;
+  }
+  while (partial_.size() - at >= kJitRecordHead) {
+    uint32_t id = load32(partial_, at), total = load32(partial_, at + 4);
+    if (total < kJitRecordHead || total > kJitMaxRecord) return false;
+    if (partial_.size() - at < total) break;  // the rest is still being written
+    if (id == kJitCodeLoad && total > kJitLoadFixed) {
+      uint64_t code_addr = load64(partial_, at + 32), code_size = load64(partial_, at + 40);
+      size_t name_end = partial_.find('\0', at + kJitLoadFixed);
+      if (code_size && name_end != std::string::npos && name_end < at + total)
+        entries_[code_addr] = Entry{code_addr + code_size, partial_.substr(at + kJitLoadFixed, name_end - at - kJitLoadFixed)};
+    }
+    at += total;
+  }
+  partial_.erase(0, at);
+  return true;
+}
+
+std::string PerfMap::find_jitdump(const std::string& dir, uint32_t pid) {
+  // jit-PID.dump (JSC in Bun 1.2) or jit-TID-PID.dump (Bun 1.3 and later).
+  const std::string exact = "jit-" + std::to_string(pid) + ".dump", tail = "-" + std::to_string(pid) + ".dump";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name == exact) return it->path().string();
+    if (name.rfind("jit-", 0) == 0 && name.size() > tail.size() + 4 &&
+        name.compare(name.size() - tail.size(), tail.size(), tail) == 0 &&
+        name.find_first_not_of("0123456789", 4) == name.size() - tail.size())
+      return it->path().string();
+  }
+  return "";
+}
+
+void PerfMap::add(const std::string& bytes) {
+  if (format_ == Format::kUnknown) {
+    if (partial_.size() + bytes.size() < 4) {
+      partial_ += bytes;
+      return;
+    }
+    std::string head = (partial_ + bytes).substr(0, 4);
+    format_ = load32(head, 0) == kJitDumpMagic ? Format::kJitDump : Format::kText;
+  }
+  if (format_ == Format::kText) {
+    add_lines(bytes);
+    return;
+  }
+  if (!add_jitdump(bytes)) {
+    refused_ = true;
+    fd_.reset();
+    partial_.clear();
+    if (refusals_) refusals_->note(path_, path_ + " is not a well-formed JITDump past what was read");
+  }
+}
+
 void PerfMap::refresh() {
   if (refused_) return;
   if (!fd_.valid()) {
     SafeOpenOptions options;
     options.max_bytes = kMaxPerfMapBytes;
     options.follow_in_root = false;  // a runtime writes its map itself, never as a link
+    const auto now = std::chrono::steady_clock::now();
+    if (!jitdump_dir_.empty() && now - jitdump_scanned_ >= std::chrono::milliseconds(200) &&
+        access(path_.c_str(), F_OK) != 0) {
+      jitdump_scanned_ = now;
+      std::string dump = find_jitdump(jitdump_dir_, jitdump_pid_);
+      if (!dump.empty()) {
+        path_ = dump;
+        jitdump_dir_.clear();  // found: the text map is no longer looked for
+      }
+    }
     SafeFile file = safe_open(path_, options);
     if (!file.ok()) {
       // Missing is normal (no JIT, or not written yet): tried again later.
@@ -57,7 +155,8 @@ void PerfMap::refresh() {
     ssize_t n = pread(fd_.get(), buf, want, static_cast<off_t>(read_to_));
     if (n <= 0) break;
     read_to_ += static_cast<uint64_t>(n);
-    add_lines(std::string(buf, static_cast<size_t>(n)));
+    add(std::string(buf, static_cast<size_t>(n)));
+    if (refused_) return;
   }
   if (read_to_ >= kMaxPerfMapBytes) {
     // What it names so far stays usable; the rest is not read.
@@ -291,10 +390,10 @@ void StackResolver::resolve(trace::Event* event) {
       // The map is named by the PID the process sees, in the /tmp it sees;
       // once it has exited, only a map in agenttrace's own /tmp is left.
       std::string root = "/proc/" + std::to_string(pid) + "/root";
-      std::string path = access(root.c_str(), F_OK) == 0
-                             ? root + "/tmp/perf-" + std::to_string(namespace_pid(static_cast<pid_t>(pid))) + ".map"
-                             : "/tmp/perf-" + std::to_string(pid) + ".map";
-      p.perf = std::make_shared<PerfMap>(path, refusals_);
+      const bool alive = access(root.c_str(), F_OK) == 0;
+      const uint32_t seen_pid = alive ? static_cast<uint32_t>(namespace_pid(static_cast<pid_t>(pid))) : pid;
+      const std::string tmp = alive ? root + "/tmp" : "/tmp";
+      p.perf = std::make_shared<PerfMap>(tmp + "/perf-" + std::to_string(seen_pid) + ".map", refusals_, tmp, seen_pid);
     }
     std::string name;
     uint64_t offset = 0;

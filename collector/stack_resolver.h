@@ -31,10 +31,19 @@ namespace agenttrace::collector {
 // and its /tmp (a sandbox's tmpfs) is gone. The map is in the program's own
 // /tmp, so it is opened as common/safe_open.h says (a FIFO, a device or a
 // symbolic link there is refused) and read up to kMaxPerfMapBytes in all.
+//
+// Node writes the text form (/tmp/perf-PID.map: "START SIZE NAME" lines);
+// JavaScriptCore, and so Bun from 1.2, writes a JITDump instead when
+// BUN_JSC_useJITDump=1 (jit-PID.dump or jit-TID-PID.dump in
+// BUN_JSC_jitDumpDirectory): binary records, of which JIT_CODE_LOAD names
+// the code of Baseline, DFG and FTL tiers ("JSC-DFG: name#hash"). A map
+// constructed with `jitdump_dir` looks there for the process's JITDump while
+// the text map does not exist; the format is told by the file's magic.
 class PerfMap {
  public:
-  explicit PerfMap(std::string path, FileRefusals* refusals = nullptr)
-      : path_(std::move(path)), refusals_(refusals) {}
+  explicit PerfMap(std::string path, FileRefusals* refusals = nullptr, std::string jitdump_dir = "",
+                   uint32_t jitdump_pid = 0)
+      : path_(std::move(path)), refusals_(refusals), jitdump_dir_(std::move(jitdump_dir)), jitdump_pid_(jitdump_pid) {}
   // Reads what was appended since the last call.
   void refresh();
   // Whether the file was refused (then it is not tried again).
@@ -46,14 +55,25 @@ class PerfMap {
   size_t size() const { return entries_.size(); }
   // Parses perf map lines ("START SIZE NAME", hex) into entries (for tests).
   void add_lines(const std::string& text);
+  // Parses JITDump bytes (from the file's start, in any pieces) into
+  // entries; false once they are not a JITDump (for tests).
+  bool add_jitdump(const std::string& bytes);
+  // The name of `pid`'s JITDump in `dir` ("" when there is none).
+  static std::string find_jitdump(const std::string& dir, uint32_t pid);
 
  private:
   struct Entry {
     uint64_t end;
     std::string name;
   };
+  void add(const std::string& bytes);
   std::string path_;
   FileRefusals* refusals_;
+  std::string jitdump_dir_;
+  uint32_t jitdump_pid_ = 0;
+  enum class Format { kUnknown, kText, kJitDump } format_ = Format::kUnknown;
+  bool jitdump_header_done_ = false;
+  std::chrono::steady_clock::time_point jitdump_scanned_{};  // its directory is listed at most every 200 ms
   UniqueFd fd_;
   bool refused_ = false;
   uint64_t read_to_ = 0;

@@ -353,5 +353,52 @@ TEST(Stacks, JitSymbolsNameTheJavaScriptFunction) {
     EXPECT_THAT(entry.path().filename().string(), Not(StartsWith("isolate-"))) << "left in the working directory";
 }
 
+// Bun writes no perf map; with --jit-symbols agenttrace asks JavaScriptCore
+// for its JITDump, which names the code of its optimizing tiers: a function
+// hot enough to be compiled is named in the stacks of the lookups it makes.
+// The dump is removed afterwards, as perf maps are.
+TEST(Stacks, BunJitDumpNamesHotJavaScriptFunctions) {
+  REQUIRE_BPF();
+  const char* bun = getenv("AGENTTRACE_BUN");
+  if (!bun || !*bun) GTEST_SKIP() << "AGENTTRACE_BUN is not set (scripts/test.sh fetches Bun with scripts/fetch-bun.sh)";
+  TempDir d;
+  const std::string script = d.file("hot.js");
+  std::ofstream(script) << "function readZone(i) { return Bun.env.TZ ? i : i + 1; }\n"
+                           "let t = 0;\nfor (let j = 0; j < 20000; j++) t += readZone(j);\nconsole.log(t);\n";
+  chmod(d.path().c_str(), 0755);
+  chmod(script.c_str(), 0644);
+  RunSpec spec;
+  spec.command = {bun, script};
+  spec.agenttrace_args = {"--jit-symbols"};
+  spec.cwd = d.path();
+  RunResult r = run_agenttrace(spec, d);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "200010000\n");
+  size_t reads = 0, named = 0;
+  for (const auto& e : r.events) {
+    if (e["kind"] != "getenv" || e.value("function", "") != "process.env" || e["name"] != "TZ") continue;
+    ++reads;
+    bool in_function = false;
+    for (const auto& f : e["stack"]["frames"])
+      if (f.value("jit", false) && f.value("symbol", "").find(": readZone#") != std::string::npos) in_function = true;
+    named += in_function;
+  }
+  // Bun.env.TZ calls the getter on (nearly) every read; the first reads run
+  // in the interpreter, and once readZone is compiled its frames are named.
+  EXPECT_GT(reads, 1000u) << r.trailer.dump();
+  EXPECT_GT(named, 100u) << reads;
+  std::set<std::string> pids;
+  for (const auto& e : r.events)
+    if (e["kind"] == "exec") pids.insert(std::to_string(e["pid"].get<int>()));
+  ASSERT_FALSE(pids.empty());
+  for (const auto& entry : fs::directory_iterator("/tmp")) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind("jit-", 0) != 0 || name.size() < 10 || name.compare(name.size() - 5, 5, ".dump") != 0) continue;
+    std::string pid = name.substr(name.rfind('-', name.size() - 6) + 1);
+    pid = pid.substr(0, pid.size() - 5);
+    EXPECT_EQ(pids.count(pid), 0u) << name << " was left in /tmp";
+  }
+}
+
 }  // namespace
 }  // namespace agenttrace::testing

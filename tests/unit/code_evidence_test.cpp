@@ -64,6 +64,11 @@ TEST(CodeSources, JavaScriptFrameNames) {
   EXPECT_EQ(js_function_of_frame("JS:~gatherFacts file:///w/lib.mjs:11:28"), "gatherFacts");
   EXPECT_EQ(js_function_of_frame("LazyCompile:*stamp /w/a.js:3"), "stamp");
   EXPECT_EQ(js_function_of_frame("Script:~ file:///w/a.mjs:1:1"), "");
+  // Bun's JITDump names: the function before its hash; a script's top level is its path.
+  EXPECT_EQ(js_function_of_frame("JSC-DFG: readZone#EIriTt"), "readZone");
+  EXPECT_EQ(js_function_of_frame("JSC-Baseline: stamp#C7ezl3"), "stamp");
+  EXPECT_EQ(js_function_of_frame("JSC-DFG: /tmp/hot.js#AfcSeb"), "");
+  EXPECT_EQ(js_function_of_frame("JSC-InlineCache: GetById Custom handler"), "");
   EXPECT_EQ(js_function_of_frame("uv_os_getenv"), "");
   EXPECT_EQ(js_function_of_frame("Builtin:ArgumentsAdaptorTrampoline"), "");
 }

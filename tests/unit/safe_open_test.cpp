@@ -321,4 +321,78 @@ TEST(SymbolizerSafety, ForeignTracesDoNotOpenLocalFiles) {
 }
 
 }  // namespace
+
+// Bun's JITDump, in pieces as it is written: a header, a load record for a
+// function, one of another kind, and a load cut short (named once complete).
+TEST(PerfMapJitDump, LoadRecordsNameTheCodeAndPiecesWait) {
+  auto u32 = [](std::string& b, uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
+  auto u64 = [](std::string& b, uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
+  std::string dump;
+  u32(dump, 0x4A695444); u32(dump, 1); u32(dump, 40); u32(dump, 62);
+  u32(dump, 0); u32(dump, 7); u64(dump, 1); u64(dump, 0);
+  auto load = [&](uint64_t addr, uint64_t size, const std::string& name) {
+    std::string r;
+    u32(r, 0); u32(r, static_cast<uint32_t>(56 + name.size() + 1 + size)); u64(r, 5);
+    u32(r, 7); u32(r, 7); u64(r, addr); u64(r, addr); u64(r, size); u64(r, 1);
+    r += name; r += '\0'; r += std::string(size, '\xcc');
+    return r;
+  };
+  std::string other;
+  u32(other, 6); u32(other, 24); u64(other, 9); u64(other, 0);  // a JIT_CODE_CLOSE-like record: skipped
+  const std::string second = load(0x7f0000002000, 64, "JSC-FTL: stamp#AAAAAA");
+  std::string all = dump + load(0x7f0000001000, 32, "JSC-DFG: readZone#EIriTt") + other + second;
+  testing::TempDir dir;
+  collector::PerfMap map(dir.file("jit-7.dump"));
+  const size_t cut = all.size() - 10;
+  ASSERT_TRUE(map.add_jitdump(all.substr(0, 3)));
+  ASSERT_TRUE(map.add_jitdump(all.substr(3, cut - 3)));
+  std::string name;
+  uint64_t offset = 0;
+  ASSERT_TRUE(map.find(0x7f0000001010, &name, &offset));
+  EXPECT_EQ(name, "JSC-DFG: readZone#EIriTt");
+  EXPECT_EQ(offset, 0x10u);
+  EXPECT_FALSE(map.find(0x7f0000001020, &name, &offset));  // past its 32 bytes
+  EXPECT_FALSE(map.find(0x7f0000002000, &name, &offset));  // not complete yet
+  ASSERT_TRUE(map.add_jitdump(all.substr(cut)));
+  ASSERT_TRUE(map.find(0x7f0000002000, &name, &offset));
+  EXPECT_EQ(name, "JSC-FTL: stamp#AAAAAA");
+  EXPECT_EQ(map.size(), 2u);
+  // Not a JITDump, and a record claiming to be smaller than its head.
+  collector::PerfMap text(dir.file("x.dump"));
+  EXPECT_FALSE(text.add_jitdump(std::string("7f00 10 name\n") + std::string(40, ' ')));
+  collector::PerfMap bad(dir.file("y.dump"));
+  std::string broken = dump;
+  u32(broken, 0); u32(broken, 8);
+  EXPECT_FALSE(bad.add_jitdump(broken + std::string(8, '\0')));
+}
+
+TEST(PerfMapJitDump, FoundByTheProcessIdInEitherNamingAndReadFromTheFile) {
+  testing::TempDir dir;
+  EXPECT_EQ(collector::PerfMap::find_jitdump(dir.path(), 42), "");
+  { std::ofstream(dir.file("jit-4242.dump")) << "x"; }   // another process
+  { std::ofstream(dir.file("jit-x-42.dump")) << "x"; }   // not a thread id
+  EXPECT_EQ(collector::PerfMap::find_jitdump(dir.path(), 42), "");
+  { std::ofstream(dir.file("jit-43-42.dump")) << "x"; }  // Bun 1.3: jit-TID-PID.dump
+  EXPECT_EQ(collector::PerfMap::find_jitdump(dir.path(), 42), dir.file("jit-43-42.dump"));
+  { std::ofstream(dir.file("jit-77.dump")) << "x"; }     // Bun 1.2: jit-PID.dump
+  EXPECT_EQ(collector::PerfMap::find_jitdump(dir.path(), 77), dir.file("jit-77.dump"));
+  // A process without a text map: its JITDump is found in the directory and read.
+  auto u32 = [](std::string& b, uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
+  auto u64 = [](std::string& b, uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
+  std::string d;
+  u32(d, 0x4A695444); u32(d, 1); u32(d, 40); u32(d, 62); u32(d, 0); u32(d, 9); u64(d, 1); u64(d, 0);
+  const std::string name = "JSC-Baseline: hot#ABCDEF";
+  u32(d, 0); u32(d, static_cast<uint32_t>(56 + name.size() + 1 + 16)); u64(d, 2);
+  u32(d, 9); u32(d, 9); u64(d, 0x5000); u64(d, 0x5000); u64(d, 16); u64(d, 1);
+  d += name; d += '\0'; d += std::string(16, '\x90');
+  { std::ofstream(dir.file("jit-10-9.dump"), std::ios::binary) << d; }
+  collector::PerfMap map(dir.file("perf-9.map"), nullptr, dir.path(), 9);
+  map.refresh();
+  std::string got;
+  uint64_t offset = 0;
+  ASSERT_TRUE(map.find(0x5004, &got, &offset));
+  EXPECT_EQ(got, name);
+  EXPECT_EQ(map.path(), dir.file("jit-10-9.dump"));
+}
+
 }  // namespace agenttrace
