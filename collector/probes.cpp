@@ -253,7 +253,7 @@ constexpr SyscallHandler kSyscallHandlers[] = {
     {SYS_creat, "creat"},         {SYS_readlink, "readlink"},     {SYS_readlinkat, "readlinkat"},
     {SYS_stat, "newstat"},        {SYS_lstat, "newlstat"},        {SYS_newfstatat, "newfstatat"},
     {SYS_statx, "statx"},         {SYS_access, "access"},         {SYS_faccessat, "faccessat"},
-    {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"},
+    {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"}, {SYS_ioctl, "ioctl"},
     {SYS_connect, "connect"},     {SYS_bind, "bind"},             {SYS_listen, "listen"},
     {SYS_accept, "accept"},       {SYS_accept4, "accept4"},       {SYS_close, "close"},
     {SYS_write, "write"},         {SYS_writev, "writev"},         {SYS_sendto, "sendto"},
