@@ -1,9 +1,11 @@
 // Questions about the host's network interfaces (host_query events: netlink
 // requests, interface ioctls): how they read, the profile facts they become
-// with the stack of who asked, and what a runtime asks on its own.
+// with the stack of who asked, what a runtime asks on its own, and that
+// `diff` does not take a netlink socket for a request to compare.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "analyzer/diff.h"
 #include "analyzer/findings.h"
 #include "analyzer/profile.h"
 #include "trace/json.h"
@@ -108,6 +110,35 @@ TEST(HostQuery, NameResolutionsAddressDumpIsTheCLibrarysOwn) {
   auto links = run(true);
   EXPECT_THAT(rules_of(links), ElementsAre("fingerprint-collection:low"));
   EXPECT_EQ(links[0].evidence[0].what, "RTM_GETLINK (netlink dump)");
+}
+
+// What `diff` compares: the HTTP request, not the netlink requests before
+// it (named netlink, or, in a trace recorded before the family was named,
+// a write on a socket with no IP peer).
+TEST(HostQuery, DiffComparesNoNetlinkStreams) {
+  auto capture = [](bool legacy, char seq, const std::string& variant) {
+    Story s;
+    s.netlink("RTM_GETLINK", kGetLink, 2);
+    s.netlink("RTM_GETADDR", kGetAddr, 2);
+    // the sequence number differs from run to run
+    std::string bytes = s.events().back().send().data();
+    bytes[8] = seq;
+    s.events().back().mutable_send()->set_data(bytes);
+    if (legacy) s.events().back().mutable_send()->mutable_peer()->clear_family();
+    s.send("POST /v1/messages HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 2\r\n\r\n{}", 1);
+    return capture_of(s.analysis().profile, variant, variant);
+  };
+  RunCapture run = capture(false, 1, "TZ=a");
+  ASSERT_EQ(run.requests.size(), 1u);
+  EXPECT_EQ(run.requests[0].target, "/v1/messages");
+  EXPECT_TRUE(run.raw_streams.empty());
+  RunCapture legacy = capture(true, 2, "TZ=a");
+  EXPECT_EQ(legacy.requests.size(), 1u);
+  EXPECT_TRUE(legacy.raw_streams.empty());
+
+  DiffReport report = diff_runs({run, capture(false, 3, "TZ=a"), capture(false, 4, "TZ=b"), capture(true, 5, "TZ=b")});
+  EXPECT_EQ(report.requests, 1u);
+  EXPECT_FALSE(report.input_dependent);
 }
 
 }  // namespace
