@@ -1294,6 +1294,48 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Host queries (AT_KIND_HOST_QUERY): the sendto, sendmsg and ioctl exits    */
+/* build the record in the scratch buffer and tail-call one program that    */
+/* adds the stack and submits it, so the stack walk is verified once, not   */
+/* in each of them.                                                         */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} host_query_tail SEC(".maps");
+
+SEC("raw_tp")
+int handle_host_query_submit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct at_host_query *e = (struct at_host_query *)get_scratch();
+	__u32 off = sizeof(*e);
+
+	if (!e || e->h.kind != AT_KIND_HOST_QUERY)
+		return 0;
+	if (wants_stack(AT_KIND_HOST_QUERY))
+		off += put_syscall_stack(ctx, &e->h, (__u8 *)e + sizeof(*e));
+	submit_scratch(&e->h, off);
+	e->h.kind = AT_KIND_NONE;
+	return 0;
+}
+
+/* Submits the host query built in the scratch buffer: with its stack through
+ * the tail call, without it when the call cannot be made. */
+static __always_inline void submit_host_query(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct at_host_query *e;
+
+	bpf_tail_call(ctx, &host_query_tail, 0);
+	e = (struct at_host_query *)get_scratch();
+	if (e && e->h.kind == AT_KIND_HOST_QUERY) {
+		submit_scratch(&e->h, sizeof(*e));
+		e->h.kind = AT_KIND_NONE;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
 /* Interface ioctls (SIOCGIFCONF, SIOCGIFHWADDR, ...): the request range is   */
 /* checked first, so a terminal's ioctls cost a register read.             */
 
@@ -1328,7 +1370,6 @@ SYS_EXIT(ioctl)
 	} ifr = {};
 	struct stash *s;
 	struct at_host_query *e;
-	__u32 off = sizeof(*e);
 
 	if (!interface_ioctl(ctx))
 		return 0;
@@ -1355,9 +1396,9 @@ SYS_EXIT(ioctl)
 	} else {
 		e->h.flags |= AT_F_READ_FAILED;
 	}
-	if (wants_stack(AT_KIND_HOST_QUERY))
-		off += put_syscall_stack(ctx, &e->h, (__u8 *)e + sizeof(*e));
-	submit_scratch(&e->h, off);
+	stash_drop();
+	submit_host_query(ctx);
+	return 0;
 out:
 	stash_drop();
 	return 0;
@@ -2212,10 +2253,10 @@ static __always_inline __u64 positive(long ret) { return ret > 0 ? ret : 0; }
 
 /* A send on a netlink socket is a question to the kernel: its first message
  * header (and the family byte and interface index after it) becomes an
- * AT_KIND_HOST_QUERY record, with the stack of who asked. The send itself is
- * still recorded. */
-static __always_inline void netlink_request(struct bpf_raw_tracepoint_args *ctx, struct emit_state *es,
-					    const void *msg)
+ * AT_KIND_HOST_QUERY record, built here in the scratch buffer and submitted
+ * (with the stack of who asked) by submit_host_query once the send itself is
+ * recorded. Returns whether a record waits. */
+static __always_inline bool netlink_request(struct emit_state *es, const void *msg)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -2225,13 +2266,12 @@ static __always_inline void netlink_request(struct bpf_raw_tracepoint_args *ctx,
 		__s32 index;
 	} req = {};
 	struct at_host_query *e;
-	__u32 off = sizeof(*e);
 
 	if (es->t.peer.family != AF_NETLINK || !msg || bpf_probe_read_user(&req, sizeof(req), msg))
-		return;
+		return false;
 	e = (struct at_host_query *)get_scratch();
 	if (!e)
-		return;
+		return false;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->h = es->t.h;
 	e->h.kind = AT_KIND_HOST_QUERY;
@@ -2247,9 +2287,7 @@ static __always_inline void netlink_request(struct bpf_raw_tracepoint_args *ctx,
 	/* ifinfomsg's index; an rtgenmsg request is shorter and has none */
 	if (req.nh.nlmsg_len >= sizeof(req))
 		e->ifindex = req.index;
-	if (wants_stack(AT_KIND_HOST_QUERY))
-		off += put_syscall_stack(ctx, &e->h, (__u8 *)e + sizeof(*e));
-	submit_scratch(&e->h, off);
+	return true;
 }
 
 SYS_EXIT(write)
@@ -2285,17 +2323,21 @@ SYS_EXIT(sendto)
 
 	if (!st)
 		return 0;
-	netlink_request(ctx, es, (const void *)st->args[1]);
+	bool query = netlink_request(es, (const void *)st->args[1]);
+
 	set_destination(es, (const void *)st->extra, sizeof(struct sockaddr_in6));
 	emit_message(es, st->args[1], 0, 0, positive(es->t.result), es->t.conn, !cipher);
-	return send_end();
+	send_end();
+	if (query)
+		submit_host_query(ctx);
+	return 0;
 }
 
 SYS_EXIT(sendmsg)
 {
 	struct user_msghdr m = {};
 	struct emit_state *es;
-	bool cipher = false;
+	bool cipher = false, query = false;
 	struct stash *st = send_begin(ctx, &es, &cipher);
 
 	if (!st)
@@ -2305,12 +2347,15 @@ SYS_EXIT(sendmsg)
 
 		if (es->t.peer.family == AF_NETLINK && m.msg_iov && m.msg_iovlen &&
 		    bpf_probe_read_user(&v, sizeof(v), m.msg_iov) == 0)
-			netlink_request(ctx, es, v.iov_base);
+			query = netlink_request(es, v.iov_base);
 		set_destination(es, m.msg_name, m.msg_namelen);
 	}
 	emit_message(es, 0, (__u64)m.msg_iov, (__u32)m.msg_iovlen, positive(es->t.result),
 		     es->t.conn, !cipher);
-	return send_end();
+	send_end();
+	if (query)
+		submit_host_query(ctx);
+	return 0;
 }
 
 /* sendmmsg returns the number of messages sent; each has its own length and
