@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "analyzer/profile.h"
 #include "analyzer/unicode_scan.h"
 #include "analyzer/value_echo.h"
 #include "common/utf8.h"
@@ -1394,6 +1395,26 @@ void add_stream(RunCapture& run, std::string_view stream) {
   HttpParse p = parse_http_stream(stream);
   for (HttpRequest& r : p.requests) run.requests.push_back(std::move(r));
   if (p.consumed < stream.size()) run.raw_streams.emplace_back(stream.substr(p.consumed));
+}
+
+RunCapture capture_of(const Profile& p, const std::string& variant, const std::string& value) {
+  RunCapture run;
+  run.variant = variant;
+  run.varied_value = value;
+  std::set<uint32_t> tls_conns;
+  for (const auto& s : p.streams)
+    if (s.tls && s.conn) tls_conns.insert(s.conn);
+  std::vector<const PayloadStream*> streams;
+  for (const auto& s : p.streams) {
+    if (s.data.empty() || s.segments.empty()) continue;
+    if (!s.tls && s.conn && tls_conns.count(s.conn)) continue;  // ciphertext of captured plaintext
+    if (s.peer.ends_with(":53")) continue;                      // name lookups are not requests
+    if (!s.tls && s.peer.empty()) continue;                     // no IP peer: a host query
+    streams.push_back(&s);
+  }
+  std::sort(streams.begin(), streams.end(), [](auto* a, auto* b) { return a->segments[0].event < b->segments[0].event; });
+  for (const auto* s : streams) add_stream(run, s->data);
+  return run;
 }
 
 DiffReport diff_runs(const std::vector<RunCapture>& runs, const DiffOptions& options) {

@@ -56,6 +56,15 @@ struct RunCapture {
 // not HTTP/1.
 void add_stream(RunCapture& run, std::string_view stream);
 
+struct Profile;
+// A run's outgoing requests, as the bytes it sent: per connection, TLS
+// plaintext where it was captured, in the order the connections began. What
+// stays on the host is no request: name lookups (port 53), unix and netlink
+// sockets (the profile keeps no streams of them), and writes on a socket of
+// no IP family (its peer unknown: packet, vsock, or netlink in a trace
+// recorded before agenttrace named the family).
+RunCapture capture_of(const Profile& p, const std::string& variant, const std::string& value);
+
 struct DiffCodePoint {
   uint32_t code_point = 0;  // for a byte that is not UTF-8: the byte, with `byte` set
   bool byte = false;

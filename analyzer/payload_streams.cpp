@@ -85,7 +85,7 @@ PayloadStreams::Stream& PayloadStreams::stream_for(const trace::Event& e, const 
 void PayloadStreams::on_event(const trace::Event& e) {
   if (!e.has_send()) return;
   const trace::Data& d = e.send();
-  if (d.ciphertext() || (d.bytes() == 0 && d.data().empty())) return;
+  if (d.ciphertext() || (d.bytes() == 0 && d.data().empty()) || trace::kernel_socket(d.peer())) return;
   Stream& s = stream_for(e, d);
   s.bytes += d.bytes();
   s.truncated += d.truncated();

@@ -224,7 +224,9 @@ void ProfileBuilder::on_path(const trace::Event& e, const std::string& path, boo
 }
 
 void ProfileBuilder::on_send(const trace::Event& e, const trace::Data& d) {
-  if (d.peer().family() == "unix") return;
+  // Unix and netlink sockets stay on the host: a netlink send is a question
+  // to the kernel (its host_query event is the fact), not data sent off.
+  if (d.peer().family() == "unix" || trace::kernel_socket(d.peer())) return;
   uint32_t root = profile_.root_of(e.pid());
   if (d.bytes() > 0 && !d.peer().family().empty() && !profile_.first_send.count(root)) {
     profile_.first_send[root] = e.id();
@@ -387,6 +389,16 @@ void ProfileBuilder::on_event(const trace::Event& e) {
                "nodename " + e.uname().nodename());
       add_value(e, "hostname", "uname", e.uname().nodename());
       break;
+    case trace::Event::kHostQuery: {
+      // The request (RTM_GETLINK, SIOCGIFHWADDR) is the item the knowledge
+      // base lists; the detail says how it was asked.
+      const auto& q = e.host_query();
+      std::string detail = q.syscall() == trace::SYSCALL_IOCTL
+                               ? "ioctl" + (q.interface().empty() ? "" : " " + q.interface())
+                               : "netlink " + std::string(q.dump() ? "dump" : "request");
+      add_fact(e, kb_.classify_syscall(q.request()), "call", q.request(), q.result() >= 0, detail);
+      break;
+    }
     case trace::Event::kConnect: {
       const auto& c = e.connect();
       if (c.addr().family() == "unix") {

@@ -1294,6 +1294,117 @@ out:
 }
 
 /* ------------------------------------------------------------------------ */
+/* Host queries (AT_KIND_HOST_QUERY): the sendto, sendmsg and ioctl exits    */
+/* build the record in the scratch buffer and tail-call one program that    */
+/* adds the stack and submits it, so the stack walk is verified once, not   */
+/* in each of them.                                                         */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} host_query_tail SEC(".maps");
+
+SEC("raw_tp")
+int handle_host_query_submit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct at_host_query *e = (struct at_host_query *)get_scratch();
+	__u32 off = sizeof(*e);
+
+	if (!e || e->h.kind != AT_KIND_HOST_QUERY)
+		return 0;
+	if (wants_stack(AT_KIND_HOST_QUERY))
+		off += put_syscall_stack(ctx, &e->h, (__u8 *)e + sizeof(*e));
+	submit_scratch(&e->h, off);
+	e->h.kind = AT_KIND_NONE;
+	return 0;
+}
+
+/* Submits the host query built in the scratch buffer: with its stack through
+ * the tail call, without it when the call cannot be made. */
+static __always_inline void submit_host_query(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct at_host_query *e;
+
+	bpf_tail_call(ctx, &host_query_tail, 0);
+	e = (struct at_host_query *)get_scratch();
+	if (e && e->h.kind == AT_KIND_HOST_QUERY) {
+		submit_scratch(&e->h, sizeof(*e));
+		e->h.kind = AT_KIND_NONE;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Interface ioctls (SIOCGIFCONF, SIOCGIFHWADDR, ...): the request range is   */
+/* checked first, so a terminal's ioctls cost a register read.             */
+
+#define AT_SIOCGIFNAME 0x8910
+#define AT_SIOCGIFCONF 0x8912
+#define AT_SIOCGIFINDEX 0x8933
+
+static __always_inline bool interface_ioctl(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	__u32 request = (__u32)BPF_CORE_READ(regs, si);
+
+	return request >= AT_SIOCGIF_FIRST && request <= AT_SIOCGIF_LAST && current_traced();
+}
+
+/* ioctl(fd, request, arg) */
+SYS_ENTER(ioctl)
+{
+	struct sys_args s;
+
+	if (!interface_ioctl(ctx))
+		return 0;
+	s = get_args(ctx);
+	return save_args(AT_KIND_HOST_QUERY, AT_SRC_IOCTL, s.a[0], s.a[1], s.a[2], 0);
+}
+
+SYS_EXIT(ioctl)
+{
+	struct {
+		char name[AT_IFNAMSIZ];
+		__s32 index;
+	} ifr = {};
+	struct stash *s;
+	struct at_host_query *e;
+
+	if (!interface_ioctl(ctx))
+		return 0;
+	s = stash_get();
+	if (!s || s->kind != AT_KIND_HOST_QUERY)
+		return 0;
+	e = (struct at_host_query *)get_scratch();
+	if (!e)
+		goto out;
+	__builtin_memset(e, 0, sizeof(*e));
+	fill_header(&e->h, AT_KIND_HOST_QUERY);
+	e->result = (long)ctx->args[1];
+	e->fd = (__s32)s->args[0];
+	e->request = (__u32)s->args[1];
+	e->source = AT_SRC_IOCTL;
+	if (e->request == AT_SIOCGIFCONF) {
+		/* struct ifconf: the length of the answers comes first */
+		if (bpf_probe_read_user(&ifr.index, sizeof(ifr.index), (const void *)s->args[2]) == 0)
+			e->length = ifr.index;
+	} else if (bpf_probe_read_user(&ifr, sizeof(ifr), (const void *)s->args[2]) == 0) {
+		__builtin_memcpy(e->ifname, ifr.name, AT_IFNAMSIZ);
+		if (e->request == AT_SIOCGIFNAME || e->request == AT_SIOCGIFINDEX)
+			e->ifindex = ifr.index;
+	} else {
+		e->h.flags |= AT_F_READ_FAILED;
+	}
+	stash_drop();
+	submit_host_query(ctx);
+	return 0;
+out:
+	stash_drop();
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Environment: uprobes on the C library's getenv and secure_getenv.        */
 
 /*
@@ -1529,6 +1640,7 @@ int BPF_KRETPROBE(handle_bun_getenv_return, long ret)
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
+#define AF_NETLINK 16
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EAGAIN 11
@@ -1638,6 +1750,14 @@ static __always_inline void sock_addrs(struct sock *sk, struct at_sockaddr *peer
 	} else if (family == AF_UNIX) {
 		if (peer)
 			peer->family = family;
+		if (local)
+			local->family = family;
+	} else if (family == AF_NETLINK) {
+		/* a question to the kernel, not a peer: the protocol says which */
+		if (peer) {
+			peer->family = family;
+			peer->port = BPF_CORE_READ(sk, sk_protocol);
+		}
 		if (local)
 			local->family = family;
 	}
@@ -2082,12 +2202,13 @@ SYS_ENTER(sendmmsg)
 	return save_args(AT_KIND_SEND, AT_SRC_SENDMMSG, s.a[0], s.a[1], s.a[2], 0);
 }
 
-/* The explicit destination of a datagram, when one was given. */
+/* The explicit destination of a datagram, when one was given (a netlink
+ * socket keeps its own view: the protocol). */
 static __always_inline void set_destination(struct emit_state *es, const void *uaddr, __u32 len)
 {
 	struct at_sockaddr dest = {};
 
-	if (!uaddr)
+	if (!uaddr || es->t.peer.family == AF_NETLINK)
 		return;
 	read_user_sockaddr(uaddr, len, &dest, NULL);
 	if (dest.family)
@@ -2130,6 +2251,45 @@ static __always_inline int send_end(void)
 
 static __always_inline __u64 positive(long ret) { return ret > 0 ? ret : 0; }
 
+/* A send on a netlink socket is a question to the kernel: its first message
+ * header (and the family byte and interface index after it) becomes an
+ * AT_KIND_HOST_QUERY record, built here in the scratch buffer and submitted
+ * (with the stack of who asked) by submit_host_query once the send itself is
+ * recorded. Returns whether a record waits. */
+static __always_inline bool netlink_request(struct emit_state *es, const void *msg)
+{
+	struct {
+		struct nlmsghdr nh;
+		__u8 family;
+		__u8 pad;
+		__u16 type;
+		__s32 index;
+	} req = {};
+	struct at_host_query *e;
+
+	if (es->t.peer.family != AF_NETLINK || !msg || bpf_probe_read_user(&req, sizeof(req), msg))
+		return false;
+	e = (struct at_host_query *)get_scratch();
+	if (!e)
+		return false;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->h = es->t.h;
+	e->h.kind = AT_KIND_HOST_QUERY;
+	e->h.flags = 0;
+	e->result = es->t.result;
+	e->request = req.nh.nlmsg_type;
+	e->fd = es->t.fd;
+	e->source = es->t.source;
+	e->nl_flags = req.nh.nlmsg_flags;
+	e->protocol = es->t.peer.port;
+	e->family = req.family;
+	e->length = req.nh.nlmsg_len;
+	/* ifinfomsg's index; an rtgenmsg request is shorter and has none */
+	if (req.nh.nlmsg_len >= sizeof(req))
+		e->ifindex = req.index;
+	return true;
+}
+
 SYS_EXIT(write)
 {
 	struct emit_state *es;
@@ -2163,25 +2323,39 @@ SYS_EXIT(sendto)
 
 	if (!st)
 		return 0;
+	bool query = netlink_request(es, (const void *)st->args[1]);
+
 	set_destination(es, (const void *)st->extra, sizeof(struct sockaddr_in6));
 	emit_message(es, st->args[1], 0, 0, positive(es->t.result), es->t.conn, !cipher);
-	return send_end();
+	send_end();
+	if (query)
+		submit_host_query(ctx);
+	return 0;
 }
 
 SYS_EXIT(sendmsg)
 {
 	struct user_msghdr m = {};
 	struct emit_state *es;
-	bool cipher = false;
+	bool cipher = false, query = false;
 	struct stash *st = send_begin(ctx, &es, &cipher);
 
 	if (!st)
 		return 0;
-	if (bpf_probe_read_user(&m, sizeof(m), (const void *)st->args[1]) == 0)
+	if (bpf_probe_read_user(&m, sizeof(m), (const void *)st->args[1]) == 0) {
+		struct iovec v = {};
+
+		if (es->t.peer.family == AF_NETLINK && m.msg_iov && m.msg_iovlen &&
+		    bpf_probe_read_user(&v, sizeof(v), m.msg_iov) == 0)
+			query = netlink_request(es, v.iov_base);
 		set_destination(es, m.msg_name, m.msg_namelen);
+	}
 	emit_message(es, 0, (__u64)m.msg_iov, (__u32)m.msg_iovlen, positive(es->t.result),
 		     es->t.conn, !cipher);
-	return send_end();
+	send_end();
+	if (query)
+		submit_host_query(ctx);
+	return 0;
 }
 
 /* sendmmsg returns the number of messages sent; each has its own length and

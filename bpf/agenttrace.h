@@ -58,6 +58,7 @@ enum at_kind {
 	AT_KIND_SPLICE = 18,   /* sendfile/splice to a socket, or of a file into a pipe */
 	AT_KIND_IO_URING = 19, /* an io_uring set up, or an operation submitted to one */
 	AT_KIND_SYSCALL = 20,  /* a privileged call, or a refused one (struct at_syscall_event) */
+	AT_KIND_HOST_QUERY = 21, /* a netlink request or an interface ioctl (struct at_host_query) */
 	AT_KIND_MAX = 32, /* room for later kinds; counters are sized by this */
 };
 
@@ -110,6 +111,7 @@ enum at_source {
 	AT_SRC_IO_URING_SETUP = 44,
 	AT_SRC_IO_URING_SUBMIT = 45,
 	AT_SRC_PROCESS_ENV = 46, /* Bun's process.env / Bun.env getter (Bun__getEnvValue) */
+	AT_SRC_IOCTL = 47,
 	AT_SRC_MAX = 64,
 };
 
@@ -212,8 +214,8 @@ struct at_uname {
 
 /* A socket address as the kernel side decodes it. */
 struct at_sockaddr {
-	__u16 family;   /* AF_INET, AF_INET6, AF_UNIX; 0 when unknown */
-	__u16 port;     /* host byte order */
+	__u16 family;   /* AF_INET, AF_INET6, AF_UNIX, AF_NETLINK; 0 when unknown */
+	__u16 port;     /* host byte order; for AF_NETLINK the socket's protocol */
 	__u32 scope_id;
 	__u8 addr[16];  /* IPv4 in the first 4 bytes */
 };
@@ -362,6 +364,32 @@ struct at_syscall_event {
 	__u32 nr;        /* the system call's number in its ABI */
 	__u16 abi;       /* AT_ABI_* */
 	__u16 path_len;
+};
+
+/* AT_KIND_HOST_QUERY: a question put to the kernel about the host's network
+ * interfaces, which hands over their names, addresses and MAC addresses. A
+ * netlink request: the first message of a sendto/sendmsg on an AF_NETLINK
+ * socket (RTM_GETLINK and RTM_GETADDR dumps are what getifaddrs(3) and Node's
+ * os.networkInterfaces() send; getaddrinfo(3) with AI_ADDRCONFIG sends an
+ * RTM_GETADDR dump). Or an interface ioctl, requests AT_SIOCGIF_FIRST to
+ * AT_SIOCGIF_LAST (SIOCGIFCONF, SIOCGIFHWADDR, SIOCGIFADDR, SIOCGIFNAME, ...),
+ * recorded at exit so the name SIOCGIFNAME returns is seen. */
+#define AT_SIOCGIF_FIRST 0x8910
+#define AT_SIOCGIF_LAST 0x8970
+#define AT_IFNAMSIZ 16
+struct at_host_query {
+	struct at_header h;
+	__s64 result;     /* the call's return value, or -errno */
+	__u32 request;    /* the ioctl request number, or the netlink message type */
+	__s32 fd;
+	__u16 source;     /* AT_SRC_IOCTL, AT_SRC_SENDTO, AT_SRC_SENDMSG */
+	__u16 nl_flags;   /* netlink: nlmsg_flags (NLM_F_DUMP is 0x300) */
+	__u16 protocol;   /* netlink: the socket's protocol (NETLINK_ROUTE is 0) */
+	__u8 family;      /* netlink: the family byte after the header (rtgen_family, ifi_family) */
+	__u8 reserved;
+	__s32 ifindex;    /* ioctl SIOCGIFNAME, SIOCGIFINDEX: the interface index; netlink: ifi_index */
+	__u32 length;     /* ioctl SIOCGIFCONF: ifc_len after the call; netlink: nlmsg_len */
+	char ifname[AT_IFNAMSIZ]; /* ioctl: ifr_name, the interface asked about (or, SIOCGIFNAME, returned) */
 };
 
 /* Values of the watched_syscalls map, keyed by x86-64 syscall number. */

@@ -35,27 +35,6 @@ std::vector<std::string> split_values(const std::string& list) {
   return out;
 }
 
-// The run's outgoing requests, as the bytes it sent: per connection, TLS
-// plaintext where it was captured, in the order the connections began.
-analyzer::RunCapture capture_of(const analyzer::Profile& p, const std::string& variant, const std::string& value) {
-  analyzer::RunCapture run;
-  run.variant = variant;
-  run.varied_value = value;
-  std::set<uint32_t> tls_conns;
-  for (const auto& s : p.streams)
-    if (s.tls && s.conn) tls_conns.insert(s.conn);
-  std::vector<const analyzer::PayloadStream*> streams;
-  for (const auto& s : p.streams) {
-    if (s.data.empty() || s.segments.empty()) continue;
-    if (!s.tls && s.conn && tls_conns.count(s.conn)) continue;  // ciphertext of captured plaintext
-    if (s.peer.ends_with(":53")) continue;                      // name lookups are not requests
-    streams.push_back(&s);
-  }
-  std::sort(streams.begin(), streams.end(), [](auto* a, auto* b) { return a->segments[0].event < b->segments[0].event; });
-  for (const auto* s : streams) analyzer::add_stream(run, s->data);
-  return run;
-}
-
 }  // namespace
 
 int diff_command(const std::vector<std::string>& args) {
@@ -136,7 +115,7 @@ int diff_command(const std::vector<std::string>& args) {
       if (sr.exit_status != 0)
         failures.push_back("run " + std::to_string(index) + " (" + label + ") exited with status " +
                            std::to_string(sr.exit_status));
-      captures.push_back(capture_of(sr.analysis.profile, label, value));
+      captures.push_back(analyzer::capture_of(sr.analysis.profile, label, value));
     }
   }
 

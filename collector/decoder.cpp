@@ -1,6 +1,9 @@
 #include "collector/decoder.h"
 
 #include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -87,9 +90,10 @@ static_assert(AT_SRC_SPLICE == static_cast<int>(trace::SYSCALL_SPLICE));
 static_assert(AT_SRC_IO_URING_SETUP == static_cast<int>(trace::SYSCALL_IO_URING_SETUP));
 static_assert(AT_SRC_IO_URING_SUBMIT == static_cast<int>(trace::SYSCALL_IO_URING_SUBMIT));
 static_assert(AT_SRC_PROCESS_ENV == static_cast<int>(trace::SYSCALL_PROCESS_ENV));
+static_assert(AT_SRC_IOCTL == static_cast<int>(trace::SYSCALL_IOCTL));
 
 trace::Syscall syscall_of(uint16_t source) {
-  if (source > AT_SRC_NONE && source <= AT_SRC_PROCESS_ENV) return static_cast<trace::Syscall>(source);
+  if (source > AT_SRC_NONE && source <= AT_SRC_IOCTL) return static_cast<trace::Syscall>(source);
   return trace::SYSCALL_UNSPECIFIED;
 }
 
@@ -239,6 +243,10 @@ trace::SockAddr sockaddr_of(const at_sockaddr& a, std::string_view unix_path) {
       out.set_address(text);
       out.set_port(a.port);
       break;
+    case AF_NETLINK:
+      out.set_family("netlink");
+      out.set_port(a.port);  // the protocol
+      break;
     case AF_UNIX: {
       out.set_family("unix");
       std::string path(unix_path);
@@ -286,6 +294,102 @@ bool decode_socket(const uint8_t* data, size_t size, Event* out, NetworkExtra* e
   if (raw.local.family && raw.local.family != AF_UNIX) *m->mutable_local() = sockaddr_of(raw.local, {});
   m->set_backlog(raw.backlog);
   extra->kernel_conn = raw.conn;
+  return true;
+}
+
+#define NAMED(x) \
+  case x: return #x;
+
+std::string hex_number(uint32_t v) {
+  char text[16];
+  snprintf(text, sizeof(text), "0x%x", v);
+  return text;
+}
+
+// Interface ioctls (AT_SIOCGIF_FIRST..AT_SIOCGIF_LAST) by name.
+std::string interface_ioctl_name(uint32_t request) {
+  switch (request) {
+    NAMED(SIOCGIFNAME) NAMED(SIOCSIFLINK) NAMED(SIOCGIFCONF) NAMED(SIOCGIFFLAGS) NAMED(SIOCSIFFLAGS)
+    NAMED(SIOCGIFADDR) NAMED(SIOCSIFADDR) NAMED(SIOCGIFDSTADDR) NAMED(SIOCSIFDSTADDR) NAMED(SIOCGIFBRDADDR)
+    NAMED(SIOCSIFBRDADDR) NAMED(SIOCGIFNETMASK) NAMED(SIOCSIFNETMASK) NAMED(SIOCGIFMETRIC) NAMED(SIOCSIFMETRIC)
+    NAMED(SIOCGIFMEM) NAMED(SIOCSIFMEM) NAMED(SIOCGIFMTU) NAMED(SIOCSIFMTU) NAMED(SIOCSIFNAME)
+    NAMED(SIOCSIFHWADDR) NAMED(SIOCGIFENCAP) NAMED(SIOCSIFENCAP) NAMED(SIOCGIFHWADDR) NAMED(SIOCGIFSLAVE)
+    NAMED(SIOCSIFSLAVE) NAMED(SIOCADDMULTI) NAMED(SIOCDELMULTI) NAMED(SIOCGIFINDEX) NAMED(SIOCSIFPFLAGS)
+    NAMED(SIOCGIFPFLAGS) NAMED(SIOCDIFADDR) NAMED(SIOCSIFHWBROADCAST) NAMED(SIOCGIFCOUNT) NAMED(SIOCGIFBR)
+    NAMED(SIOCSIFBR) NAMED(SIOCGIFTXQLEN) NAMED(SIOCSIFTXQLEN) NAMED(SIOCETHTOOL) NAMED(SIOCGMIIPHY)
+    NAMED(SIOCGMIIREG) NAMED(SIOCSMIIREG) NAMED(SIOCWANDEV) NAMED(SIOCDARP) NAMED(SIOCGARP) NAMED(SIOCSARP)
+    NAMED(SIOCDRARP) NAMED(SIOCGRARP) NAMED(SIOCSRARP) NAMED(SIOCGIFMAP) NAMED(SIOCSIFMAP)
+    default: return "ioctl " + hex_number(request);
+  }
+}
+
+std::string netlink_protocol_name(uint16_t protocol) {
+  switch (protocol) {
+    case NETLINK_ROUTE: return "route";
+    case NETLINK_SOCK_DIAG: return "sock_diag";
+    case NETLINK_AUDIT: return "audit";
+    case NETLINK_KOBJECT_UEVENT: return "kobject_uevent";
+    case NETLINK_GENERIC: return "generic";
+    case NETLINK_NETFILTER: return "netfilter";
+    case NETLINK_XFRM: return "xfrm";
+    case NETLINK_CONNECTOR: return "connector";
+    default: return "netlink " + std::to_string(protocol);
+  }
+}
+
+// A netlink message type: rtnetlink's by name, the control messages of any
+// protocol, else the protocol and the number.
+std::string netlink_request_name(uint16_t protocol, uint32_t type) {
+  switch (type) {
+    NAMED(NLMSG_NOOP) NAMED(NLMSG_ERROR) NAMED(NLMSG_DONE)
+    default: break;
+  }
+  if (protocol == NETLINK_SOCK_DIAG && type == 20) return "SOCK_DIAG_BY_FAMILY";
+  if (protocol != NETLINK_ROUTE) return netlink_protocol_name(protocol) + " " + hex_number(type);
+  switch (type) {
+    NAMED(RTM_NEWLINK) NAMED(RTM_DELLINK) NAMED(RTM_GETLINK) NAMED(RTM_SETLINK) NAMED(RTM_NEWADDR)
+    NAMED(RTM_DELADDR) NAMED(RTM_GETADDR) NAMED(RTM_NEWROUTE) NAMED(RTM_DELROUTE) NAMED(RTM_GETROUTE)
+    NAMED(RTM_NEWNEIGH) NAMED(RTM_DELNEIGH) NAMED(RTM_GETNEIGH) NAMED(RTM_NEWRULE) NAMED(RTM_DELRULE)
+    NAMED(RTM_GETRULE) NAMED(RTM_NEWQDISC) NAMED(RTM_DELQDISC) NAMED(RTM_GETQDISC) NAMED(RTM_GETTCLASS)
+    NAMED(RTM_GETTFILTER) NAMED(RTM_GETACTION) NAMED(RTM_GETMULTICAST) NAMED(RTM_GETANYCAST)
+    NAMED(RTM_GETNEIGHTBL) NAMED(RTM_GETNETCONF) NAMED(RTM_GETNSID) NAMED(RTM_GETSTATS)
+    default: return "netlink " + hex_number(type);
+  }
+}
+#undef NAMED
+
+std::string address_family_name(uint8_t family) {
+  switch (family) {
+    case AF_UNSPEC: return "unspec";
+    case AF_INET: return "inet";
+    case AF_INET6: return "inet6";
+    case AF_PACKET: return "packet";
+    case AF_BRIDGE: return "bridge";
+    case AF_NETLINK: return "netlink";
+    default: return std::to_string(family);
+  }
+}
+
+bool decode_host_query(const uint8_t* data, size_t size, Event* out, std::string* error) {
+  at_host_query raw;
+  if (!fixed_part(data, size, &raw, error)) return false;
+  auto* m = out->mutable_host_query();
+  bool ioctl = raw.source == AT_SRC_IOCTL;
+  m->set_syscall(syscall_of(raw.source));
+  m->set_number(raw.request);
+  m->set_request(ioctl ? interface_ioctl_name(raw.request) : netlink_request_name(raw.protocol, raw.request));
+  m->set_result(raw.result);
+  m->set_fd(raw.fd);
+  if (raw.ifindex) m->set_index(raw.ifindex);
+  if (raw.length) m->set_length(raw.length);
+  if (ioctl) {
+    m->set_interface(std::string(raw.ifname, strnlen(raw.ifname, sizeof(raw.ifname))));
+  } else {
+    m->set_protocol(netlink_protocol_name(raw.protocol));
+    m->set_flags(raw.nl_flags);
+    m->set_dump((raw.nl_flags & NLM_F_DUMP) == NLM_F_DUMP);
+    m->set_family(address_family_name(raw.family));
+  }
   return true;
 }
 
@@ -564,6 +668,8 @@ bool Decoder::decode(const void* data_ptr, size_t size, Event* out, NetworkExtra
       if (h.flags & AT_F_READ_FAILED) m->set_path_unreadable(true);
       return true;
     }
+    case AT_KIND_HOST_QUERY:
+      return decode_host_query(data, size, out, error);
     case AT_KIND_SPLICE:
       *error = "splice records are decoded with decode_splice";
       return false;

@@ -253,7 +253,7 @@ constexpr SyscallHandler kSyscallHandlers[] = {
     {SYS_creat, "creat"},         {SYS_readlink, "readlink"},     {SYS_readlinkat, "readlinkat"},
     {SYS_stat, "newstat"},        {SYS_lstat, "newlstat"},        {SYS_newfstatat, "newfstatat"},
     {SYS_statx, "statx"},         {SYS_access, "access"},         {SYS_faccessat, "faccessat"},
-    {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"},
+    {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"}, {SYS_ioctl, "ioctl"},
     {SYS_connect, "connect"},     {SYS_bind, "bind"},             {SYS_listen, "listen"},
     {SYS_accept, "accept"},       {SYS_accept4, "accept4"},       {SYS_close, "close"},
     {SYS_write, "write"},         {SYS_writev, "writev"},         {SYS_sendto, "sendto"},
@@ -301,6 +301,12 @@ void Probes::fill_syscall_tables() {
         bpf_map__update_elem(skel_->maps.sys_exit_calls, &key, sizeof(key), &watched_fd, sizeof(watched_fd), BPF_ANY) != 0)
       throw Error("cannot watch the syscall " + std::string(w.name) + ": " + errno_text(errno));
   }
+  // The one program that adds the stack to a host query and submits it,
+  // tail-called from the sendto, sendmsg and ioctl exits.
+  uint32_t zero = 0;
+  int submit_fd = bpf_program__fd(skel_->progs.handle_host_query_submit);
+  if (bpf_map__update_elem(skel_->maps.host_query_tail, &zero, sizeof(zero), &submit_fd, sizeof(submit_fd), BPF_ANY) != 0)
+    throw Error("cannot install the host query program: " + errno_text(errno));
 }
 
 void Probes::trace_pid(uint32_t tgid) {

@@ -37,6 +37,7 @@ const char* kernel_kind_name(int kind) {
     case AT_KIND_SPLICE: return "splice";
     case AT_KIND_IO_URING: return "io_uring";
     case AT_KIND_SYSCALL: return "system_call";
+    case AT_KIND_HOST_QUERY: return "host_query";
     default: return "";
   }
 }

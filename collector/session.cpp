@@ -87,8 +87,8 @@ namespace {
 
 // Who asked: environment lookups, DNS lookups, connects and the path
 // lookups (only those of fingerprint and credential paths keep theirs).
-constexpr int kStackKinds[] = {AT_KIND_GETENV, AT_KIND_DNS, AT_KIND_CONNECT, AT_KIND_OPEN,
-                               AT_KIND_READLINK, AT_KIND_STAT, AT_KIND_ACCESS};
+constexpr int kStackKinds[] = {AT_KIND_GETENV,   AT_KIND_DNS,  AT_KIND_CONNECT, AT_KIND_OPEN,
+                               AT_KIND_READLINK, AT_KIND_STAT, AT_KIND_ACCESS,  AT_KIND_HOST_QUERY};
 
 const std::string* path_of(const trace::Event& e) {
   switch (e.body_case()) {

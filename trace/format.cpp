@@ -97,6 +97,7 @@ std::string_view syscall_name(Syscall syscall) {
     case SYSCALL_IO_URING_SETUP: return "io_uring_setup";
     case SYSCALL_IO_URING_SUBMIT: return "io_uring_submit";
     case SYSCALL_PROCESS_ENV: return "process.env";
+    case SYSCALL_IOCTL: return "ioctl";
     case SYSCALL_DNS_QUERY: return "query";
     case SYSCALL_DNS_RESPONSE: return "response";
     default: break;
@@ -104,10 +105,14 @@ std::string_view syscall_name(Syscall syscall) {
   return "unknown";
 }
 
+bool kernel_socket(const SockAddr& a) { return a.family() == "netlink"; }
+
 std::string sockaddr_text(const SockAddr& a) {
   if (a.family() == "inet") return a.address() + ":" + std::to_string(a.port());
   if (a.family() == "inet6") return "[" + a.address() + "]:" + std::to_string(a.port());
   if (a.family() == "unix") return "unix:" + a.path();
+  // A netlink socket talks to the kernel; the port field holds its protocol.
+  if (a.family() == "netlink") return a.port() == 0 ? "netlink:route" : "netlink:" + std::to_string(a.port());
   return "";
 }
 

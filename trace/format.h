@@ -55,5 +55,8 @@ std::string_view syscall_name(Syscall syscall);
 
 // "127.0.0.1:443", "[::1]:80", "unix:/run/x.sock", "" when unknown.
 std::string sockaddr_text(const SockAddr& addr);
+// A socket that talks to the kernel, not to a peer (netlink): what is sent
+// on it is a question about the host (a host_query event), not a request.
+bool kernel_socket(const SockAddr& addr);
 
 }  // namespace agenttrace::trace

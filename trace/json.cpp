@@ -29,6 +29,8 @@ Json sockaddr_json(const SockAddr& a) {
   j["family"] = a.family();
   if (a.family() == "unix") {
     j["path"] = a.path();
+  } else if (a.family() == "netlink") {
+    j["protocol"] = a.port();
   } else {
     j["address"] = a.address();
     j["port"] = a.port();
@@ -254,6 +256,24 @@ Json event_json(const Event& e) {
     case Event::kClose: put_socket(j, e.close()); break;
     case Event::kSend: put_data(j, e.send()); break;
     case Event::kRecv: put_data(j, e.recv()); break;
+    case Event::kHostQuery: {
+      const HostQuery& x = e.host_query();
+      j["syscall"] = std::string(syscall_name(x.syscall()));
+      j["request"] = x.request();
+      j["number"] = x.number();
+      j["fd"] = x.fd();
+      if (!x.protocol().empty()) {
+        j["protocol"] = x.protocol();
+        j["flags"] = x.flags();
+        j["dump"] = x.dump();
+        j["family"] = x.family();
+      }
+      if (!x.interface().empty()) j["interface"] = x.interface();
+      if (x.index()) j["index"] = x.index();
+      if (x.length()) j["length"] = x.length();
+      put_result(j, x.result());
+      break;
+    }
     case Event::kSystemCall: {
       const SystemCall& x = e.system_call();
       j["name"] = x.name();

@@ -57,6 +57,21 @@ std::string raw_summary(const Event& e) {
     }
     case Event::kUname:
       return "uname " + e.uname().nodename() + " " + e.uname().release();
+    case Event::kHostQuery: {
+      // "netlink RTM_GETLINK dump", "ioctl SIOCGIFHWADDR eth0"
+      const HostQuery& x = e.host_query();
+      if (x.syscall() == SYSCALL_IOCTL) {
+        std::string s = "ioctl " + x.request();
+        if (!x.interface().empty()) s += " " + x.interface();
+        if (x.index()) s += " index " + std::to_string(x.index());
+        return s + " " + result_text(x.result());
+      }
+      std::string s = "netlink " + (x.protocol() == "route" ? "" : x.protocol() + " ") + x.request();
+      if (x.dump()) s += " dump";
+      if (x.family() != "unspec" && !x.family().empty()) s += " " + x.family();
+      if (x.index()) s += " index " + std::to_string(x.index());
+      return s + (x.result() < 0 ? " " + result_text(x.result()) : "");
+    }
     case Event::kSystemCall: {
       const SystemCall& x = e.system_call();
       return kind + " " + std::string(x.abi() == "ia32" ? "ia32 " : "") + x.name() +

@@ -40,18 +40,6 @@ Json analyze(const std::string& trace, const std::string& extra = "") {
   return Json::parse(slurp(d.file("r.json")));
 }
 
-// The fact about `item` in a report, with its stack.
-Json fact(const Json& report, const std::string& item) {
-  for (const auto& f : report["facts"])
-    if (f["item"] == item) return f;
-  return Json();
-}
-
-std::vector<std::string> symbols(const Json& stack) {
-  std::vector<std::string> out;
-  for (const auto& f : stack) out.push_back(f.contains("symbol") ? f["symbol"].get<std::string>() : "?");
-  return out;
-}
 
 // ---- attach -------------------------------------------------------------------
 

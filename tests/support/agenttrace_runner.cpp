@@ -182,6 +182,14 @@ std::string brief(const Json& e) {
   if (kind == "getenv")
     return "getenv " + e["name"].get<std::string>() + " found=" + (e["found"].get<bool>() ? "true" : "false");
   if (kind == "uname") return "uname";
+  if (kind == "host_query") {
+    std::string s = "host_query " + e["syscall"].get<std::string>() + " " + e["request"].get<std::string>();
+    if (e.value("dump", false)) s += " dump";
+    if (e.contains("interface")) s += " " + e["interface"].get<std::string>();
+    if (e.contains("index")) s += " index " + std::to_string(e["index"].get<int>());
+    if (e["result"].get<int64_t>() < 0) s += " = " + e["error"].get<std::string>();
+    return s;
+  }
   if (kind == "open" || kind == "stat" || kind == "access" || kind == "readlink") {
     std::string s = kind + " " + e["path"].get<std::string>();
     int64_t result = e["result"];
@@ -195,6 +203,18 @@ std::string brief(const Json& e) {
 std::vector<std::string> briefs(const std::vector<Json>& events) {
   std::vector<std::string> out;
   for (const auto& e : events) out.push_back(brief(e));
+  return out;
+}
+
+Json fact(const Json& report, const std::string& item) {
+  for (const auto& f : report["facts"])
+    if (f["item"] == item) return f;
+  return Json();
+}
+
+std::vector<std::string> symbols(const Json& stack) {
+  std::vector<std::string> out;
+  for (const auto& f : stack) out.push_back(f.contains("symbol") ? f["symbol"].get<std::string>() : "?");
   return out;
 }
 

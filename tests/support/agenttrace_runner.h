@@ -72,9 +72,16 @@ struct CliResult {
 CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir);
 
 // One compact line per event for exact comparisons:
-//   "getenv TZ found=false", "open /etc/machine-id = 3", "exec /bin/cat [cat x]".
+//   "getenv TZ found=false", "open /etc/machine-id = 3", "exec /bin/cat [cat x]",
+//   "host_query ioctl SIOCGIFHWADDR lo", "host_query sendto RTM_GETLINK dump".
 std::string brief(const Json& event);
 std::vector<std::string> briefs(const std::vector<Json>& events);
+
+// The fact about `item` in an `analyze --format json` report, with its
+// stack; null when there is none.
+Json fact(const Json& report, const std::string& item);
+// The names of a stack's frames, innermost first ("?" for an unnamed one).
+std::vector<std::string> symbols(const Json& stack);
 
 }  // namespace agenttrace::testing
 

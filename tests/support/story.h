@@ -86,6 +86,39 @@ class Story {
     d->set_data(data);
     d->set_tls(tls);
   }
+  // A netlink request (RTM_GETLINK ...) as the collector records it: the
+  // host_query event and the send of its bytes on the netlink socket.
+  trace::Event& netlink(const std::string& request, uint32_t number, uint32_t conn, uint32_t pid = 0) {
+    auto* q = add(pid ? pid : root_).mutable_host_query();
+    q->set_syscall(trace::SYSCALL_SENDTO);
+    q->set_request(request);
+    q->set_number(number);
+    q->set_protocol("route");
+    q->set_flags(0x301);
+    q->set_dump(true);
+    q->set_family("unspec");
+    q->set_result(20);
+    auto& s = add(pid ? pid : root_);
+    auto* d = s.mutable_send();
+    d->set_syscall(trace::SYSCALL_SENDTO);
+    d->set_conn(conn);
+    d->mutable_peer()->set_family("netlink");
+    std::string bytes("\x14\0\0\0", 4);
+    bytes += static_cast<char>(number);
+    bytes += std::string("\0\x01\x03", 3) + std::string(12, '\0');
+    d->set_bytes(bytes.size());
+    d->set_data(bytes);
+    return events_[events_.size() - 2];  // the send's add() may have moved it
+  }
+  trace::Event& ioctl(const std::string& request, uint32_t number, const std::string& interface, uint32_t pid = 0) {
+    auto& e = add(pid ? pid : root_);
+    auto* q = e.mutable_host_query();
+    q->set_syscall(trace::SYSCALL_IOCTL);
+    q->set_request(request);
+    q->set_number(number);
+    q->set_interface(interface);
+    return e;
+  }
   void coverage(const std::string& signal, const std::string& state, const std::string& detail) {
     auto& e = add(root_);
     e.mutable_coverage()->set_signal(signal);

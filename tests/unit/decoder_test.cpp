@@ -210,6 +210,79 @@ TEST(Decoder, UnameFields) {
   EXPECT_EQ(e.uname().release(), "6.18");
 }
 
+// What getifaddrs(3) sends: an RTM_GETLINK dump on a NETLINK_ROUTE socket,
+// rtgen_family AF_PACKET (17), no interface index in so short a message.
+TEST(Decoder, NetlinkRequestNamedWithItsFlagsAndFamily) {
+  at_host_query raw{};
+  raw.h = make_header(AT_KIND_HOST_QUERY, 4, 4, "node");
+  raw.result = 20;
+  raw.request = 18;  // RTM_GETLINK
+  raw.fd = 19;
+  raw.source = AT_SRC_SENDTO;
+  raw.nl_flags = 0x301;  // NLM_F_REQUEST | NLM_F_DUMP
+  raw.protocol = 0;
+  raw.family = 17;
+  raw.length = 20;
+  auto e = decode_ok(RawRecord(raw).finish());
+  ASSERT_TRUE(e.has_host_query());
+  const auto& q = e.host_query();
+  EXPECT_EQ(q.syscall(), trace::SYSCALL_SENDTO);
+  EXPECT_EQ(q.request(), "RTM_GETLINK");
+  EXPECT_EQ(q.number(), 18u);
+  EXPECT_EQ(q.protocol(), "route");
+  EXPECT_EQ(q.flags(), 0x301u);
+  EXPECT_TRUE(q.dump());
+  EXPECT_EQ(q.family(), "packet");
+  EXPECT_EQ(q.length(), 20u);
+  EXPECT_EQ(q.index(), 0);
+  EXPECT_EQ(q.fd(), 19);
+  EXPECT_EQ(q.result(), 20);
+  EXPECT_EQ(q.interface(), "");
+
+  raw.request = 20;  // SOCK_DIAG_BY_FAMILY
+  raw.protocol = 4;
+  raw.nl_flags = 1;
+  e = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(e.host_query().request(), "SOCK_DIAG_BY_FAMILY");
+  EXPECT_EQ(e.host_query().protocol(), "sock_diag");
+  EXPECT_FALSE(e.host_query().dump());
+  raw.request = 0x1a;
+  raw.protocol = 31;
+  e = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(e.host_query().request(), "netlink 31 0x1a");
+  EXPECT_EQ(e.host_query().protocol(), "netlink 31");
+}
+
+TEST(Decoder, InterfaceIoctlNamedWithTheInterfaceAsked) {
+  at_host_query raw{};
+  raw.h = make_header(AT_KIND_HOST_QUERY, 4, 4, "x");
+  raw.request = 0x8927;  // SIOCGIFHWADDR
+  raw.fd = 3;
+  raw.source = AT_SRC_IOCTL;
+  memcpy(raw.ifname, "eth0", 4);
+  auto e = decode_ok(RawRecord(raw).finish());
+  const auto& q = e.host_query();
+  EXPECT_EQ(q.syscall(), trace::SYSCALL_IOCTL);
+  EXPECT_EQ(q.request(), "SIOCGIFHWADDR");
+  EXPECT_EQ(q.interface(), "eth0");
+  EXPECT_EQ(q.protocol(), "");
+  EXPECT_FALSE(q.dump());
+
+  // A full-length name has no NUL; SIOCGIFNAME returns the name of an index.
+  raw.request = 0x8910;
+  raw.ifindex = 7;
+  memcpy(raw.ifname, "abcdefghijklmnop", 16);
+  e = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(e.host_query().request(), "SIOCGIFNAME");
+  EXPECT_EQ(e.host_query().interface(), "abcdefghijklmnop");
+  EXPECT_EQ(e.host_query().index(), 7);
+  raw.request = 0x8901;
+  e = decode_ok(RawRecord(raw).finish());
+  EXPECT_EQ(e.host_query().request(), "ioctl 0x8901");
+  EXPECT_EQ(decode_error(RawRecord(make_header(AT_KIND_HOST_QUERY, 4, 4, "x")).finish()),
+            "record of kind 21 has 48 bytes, fewer than its fixed part");
+}
+
 TEST(Decoder, SystemCallNamedInItsAbiWithItsPath) {
   at_syscall_event raw{};
   raw.h = make_header(AT_KIND_SYSCALL, 4, 4, "x");

@@ -120,6 +120,19 @@ static_assert(offsetof(at_syscall_event, path_len) == 94);
 static_assert(sizeof(at_watched_syscall) == 4);
 static_assert(sizeof(at_syscall_event) + AT_PATH_MAX <= AT_SCRATCH_SIZE);
 
+static_assert(sizeof(at_host_query) == 96);
+static_assert(offsetof(at_host_query, result) == 48);
+static_assert(offsetof(at_host_query, request) == 56);
+static_assert(offsetof(at_host_query, fd) == 60);
+static_assert(offsetof(at_host_query, source) == 64);
+static_assert(offsetof(at_host_query, nl_flags) == 66);
+static_assert(offsetof(at_host_query, protocol) == 68);
+static_assert(offsetof(at_host_query, family) == 70);
+static_assert(offsetof(at_host_query, ifindex) == 72);
+static_assert(offsetof(at_host_query, length) == 76);
+static_assert(offsetof(at_host_query, ifname) == 80);
+static_assert(sizeof(at_host_query) + AT_STACK_BYTES <= AT_SCRATCH_SIZE);
+
 // The largest record must fit the per-CPU scratch buffer it is built in.
 static_assert(sizeof(at_exec) + AT_PATH_MAX + 2 * AT_DIR_MAX + AT_ARGS_MAX <= AT_SCRATCH_SIZE);
 static_assert(sizeof(at_path_event) + 2 * AT_PATH_MAX + AT_DIR_MAX <= AT_SCRATCH_SIZE);
