@@ -92,6 +92,10 @@ bool defines(const ElfFile& elf, const char* symbol) {
 std::string runtime_of(const ElfFile& elf, bool go) {
   if (go) return "go";
   if (elf.has_section(".bun")) return "bun";  // Bun and every `bun build --compile` program
+  // Before 1.2 neither has a .bun section (the program is appended to the
+  // file), but Bun's exports are versioned BUN_1.1.
+  for (const auto& v : elf.version_definitions())
+    if (v.starts_with("BUN_")) return "bun";
   if (defines(elf, "uv_os_getenv") && defines(elf, "napi_create_function")) return "node";
   if (needs(elf, "libpypy") || defines(elf, "pypy_main_startup")) return "pypy";
   if (needs(elf, "libpython") || defines(elf, "Py_BytesMain") || defines(elf, "Py_Initialize")) return "cpython";

@@ -44,6 +44,14 @@ TEST(Elf, FindsGetenvInTheCLibrary) {
   EXPECT_EQ(check_uprobe_target(libc, sym->address), "");
 }
 
+TEST(Elf, ListsTheSymbolVersionsItDefines) {
+  auto libc = open_or_die(own_libc());
+  auto versions = libc.version_definitions();
+  EXPECT_NE(std::find(versions.begin(), versions.end(), "GLIBC_2.2.5"), versions.end());
+  for (const auto& v : versions) EXPECT_NE(v, "libc.so.6") << "the base entry is the file's own name";
+  EXPECT_TRUE(open_or_die("/bin/ls").version_definitions().empty());
+}
+
 TEST(Elf, RefusesAnAddressInsideAFunction) {
   auto libc = open_or_die(own_libc());
   auto sym = libc.find_symbol("getenv");
