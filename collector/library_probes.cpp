@@ -113,7 +113,7 @@ ExecutableKind classify_executable(const ElfFile& elf) {
   k.go_runtime = elf.has_section(".go.buildinfo") || elf.has_section(".gopclntab") ||
                  elf.has_section(".note.go.buildid");
   k.runtime = runtime_of(elf, k.go_runtime);
-  if (k.runtime == "bun") k.bun_env = locate_bun_env_function(elf, &k.bun_env_why);
+  if (k.runtime == "bun") k.bun_env = locate_bun_env_function(elf, &k.bun_env_why, &k.bun_env_unseen);
   if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) {
     k.exports_ssl = true;
   } else {
@@ -358,7 +358,12 @@ Visibility LibraryProbes::bun_env_visibility(const ExecutableKind& kind, const s
   std::string how = std::string("Bun: process.env reads are probed at ") + kBunEnvFunction +
                     " (located by signature): the first read of each variable set at start, and every read "
                     "of TZ, NODE_TLS_REJECT_UNAUTHORIZED and BUN_CONFIG_VERBOSE_FETCH; reads of names that "
-                    "were not set, and repeated reads, are answered by the JS object and are not seen";
+                    "were not set, and repeated reads, are answered by the JS object and are not seen; "
+                    "reading the whole object ({...process.env}, JSON.stringify, Object.entries) calls every "
+                    "variable's getter, so each variable set at start is seen by name, but Object.keys(process.env) "
+                    "lists the names through JavaScriptCore's property enumeration, common to every object, and "
+                    "is not seen";
+  if (!kind.bun_env_unseen.empty()) how += "; " + kind.bun_env_unseen;
   if (fresh) return {"late", how + "; the probe was placed after it started, so its first reads may be missed", exe};
   return {"partial", how, exe};
 }
