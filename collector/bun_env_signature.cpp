@@ -26,6 +26,7 @@ constexpr uint64_t kGetterWindow = 2048;      // a getter is small
 constexpr size_t kArgWindow = 6;              // the lea of &name and &value come right before the call
 constexpr size_t kEntryInsns = 32;            // where the ZigString is read
 constexpr size_t kMinGetters = 3;
+constexpr size_t kGetterEntryInsns = 40;      // where a getter reads its PropertyName
 constexpr size_t kLookupInsns = 64;          // its own lookup: the name read, the map searched
 constexpr uint64_t kZigStringAddressMask = (1ull << 53) - 1;
 constexpr int64_t kZigStringUtf8Bit = 61;
@@ -160,6 +161,14 @@ struct Stretch {
   // ZigString at rsi (Zig passing `name.*` on): callee.
   std::set<uint64_t> name_copy_calls;
   std::set<uint64_t> calls;  // every direct call's target
+  // Reads through rdx (a custom getter's PropertyName, a WTF StringImpl):
+  // (displacement, bytes) of each, and whether a `test` with 1 << 2 (its
+  // 8-bit flag) follows one of them.
+  std::set<std::pair<int64_t, int>> impl_reads;
+  bool tests_8bit = false;
+  bool reads_string_impl() const {
+    return impl_reads.count({4, 4}) && impl_reads.count({8, 8}) && impl_reads.count({16, 4}) && tests_8bit;
+  }
   // Constants stored to memory: constant -> the displacement stored at.
   std::map<uint64_t, int64_t> stored_at;
   bool reads_zig_string() const { return reads_len && reads_ptr && masks && tests_utf8; }
@@ -174,6 +183,8 @@ Stretch decode_stretch(const Image& image, Capstone& cs, uint64_t from, uint64_t
   CodeWindow w = ssl_signature::read_code(image, *seg, from, from + bytes);
   uint64_t lea_rsi_at = 0, lea_rdx_at = 0, lea_copy_at = 0;
   std::set<unsigned> name_regs = {X86_REG_RSI};  // registers holding the second argument
+  std::set<unsigned> impl_regs = {X86_REG_RDX};  // registers holding the third
+  std::set<unsigned> flag_regs;                  // registers loaded from [impl+16]
   std::map<unsigned, std::pair<uint64_t, int>> known;  // register -> constant moved into it, bits
   std::set<unsigned> copies;                           // vector registers loaded from [name]
   std::set<std::pair<unsigned, int64_t>> copy_slots;   // stack slots they were stored to
@@ -191,6 +202,11 @@ Stretch decode_stretch(const Image& image, Capstone& cs, uint64_t from, uint64_t
       if (op.type == X86_OP_IMM && !branch) s.constants.push_back(static_cast<uint64_t>(op.imm));
       if (op.type == X86_OP_MEM && op.mem.base == X86_REG_RIP)
         s.rip_refs.insert(in->address + in->size + static_cast<uint64_t>(op.mem.disp));
+      if (op.type == X86_OP_MEM && impl_regs.count(op.mem.base) && op.mem.index == X86_REG_INVALID && k == 1 &&
+          in->id == X86_INS_MOV) {
+        s.impl_reads.insert({op.mem.disp, op.size});
+        if (op.mem.disp == 16 && op.size == 4 && op0->type == X86_OP_REG) flag_regs.insert(gpr64(op0->reg));
+      }
       if (op.type == X86_OP_MEM && name_regs.count(op.mem.base) && op.mem.index == X86_REG_INVALID && k == 1) {
         if (in->id == X86_INS_MOV && op.mem.disp == 8) s.reads_len = true;
         if (in->id == X86_INS_MOV && op.mem.disp == 0) s.reads_ptr = true;
@@ -219,6 +235,9 @@ Stretch decode_stretch(const Image& image, Capstone& cs, uint64_t from, uint64_t
     if (in->id == X86_INS_TEST && x.op_count == 2 &&
         (known_value(op0, 64) == 1ull << kZigStringUtf8Bit || known_value(op1, 64) == 1ull << kZigStringUtf8Bit))
       s.tests_utf8 = true;
+    if (in->id == X86_INS_TEST && x.op_count == 2 && op0->type == X86_OP_REG && flag_regs.count(gpr64(op0->reg)) &&
+        op1->type == X86_OP_IMM && op1->imm == 4)
+      s.tests_8bit = true;
     if (is_vector_move(in->id) && x.op_count == 2 && op0->type == X86_OP_MEM && op1->type == X86_OP_REG &&
         copies.count(op1->reg) && is_stack_register(op0->mem.base) && op0->mem.index == X86_REG_INVALID)
       copy_slots.insert({op0->mem.base, op0->mem.disp});
@@ -241,6 +260,8 @@ Stretch decode_stretch(const Image& image, Capstone& cs, uint64_t from, uint64_t
     if (in->id == X86_INS_CALL) {
       lea_rsi_at = lea_rdx_at = lea_copy_at = 0;
       std::erase_if(name_regs, caller_saved);
+      std::erase_if(impl_regs, caller_saved);
+      std::erase_if(flag_regs, caller_saved);
       std::erase_if(known, [](const auto& kv) { return caller_saved(kv.first); });
       copies.clear();
     } else if (op0 && op0->type == X86_OP_REG && (op0->access & CS_AC_WRITE)) {
@@ -251,6 +272,14 @@ Stretch decode_stretch(const Image& image, Capstone& cs, uint64_t from, uint64_t
         name_regs.insert(dst);
       else
         name_regs.erase(dst);
+      bool impl_copy = in->id == X86_INS_MOV && op1 && op1->type == X86_OP_REG && impl_regs.count(op1->reg) &&
+                       op1->reg == gpr64(op1->reg);
+      if (impl_copy)
+        impl_regs.insert(dst);
+      else
+        impl_regs.erase(dst);
+      bool loads_flags = op1 && op1->type == X86_OP_MEM && impl_regs.count(op1->mem.base) && op1->mem.disp == 16;
+      if (!loads_flags) flag_regs.erase(dst);
       known.erase(dst);
       if ((in->id == X86_INS_MOV || in->id == X86_INS_MOVABS) && op1 && op1->type == X86_OP_IMM &&
           dst != X86_REG_INVALID)
@@ -281,7 +310,9 @@ std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::st
 
   std::set<uint64_t> second_set(second.begin(), second.end());
   std::map<uint64_t, std::string> found;  // Bun__getEnvValue candidates -> evidence
-  std::map<uint64_t, std::string> unseen_by;  // candidates -> the getters that bypass them
+  std::map<uint64_t, std::string> unseen_by;  // candidates -> the getters that bypass them, unprobed
+  std::map<uint64_t, std::vector<uint64_t>> getters_by;
+  std::map<uint64_t, uint64_t> found_anchor;  // candidates -> the bypassing getters probed
   auto refs = find_reference_bytes(image, first);
   if (refs.size() > kMaxReferences) return fail("the process.env names are referenced too often to tell the getter");
   std::set<uint64_t> anchors;
@@ -336,13 +367,24 @@ std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::st
         for (uint64_t t : calls) shared += own.count(t);
         if (shared >= 2) bypass.push_back(e);
       }
+      // Such a getter is probed itself when its first instructions read
+      // the PropertyName it is given the way the BPF program does.
+      std::vector<uint64_t> unprobed;
+      for (uint64_t e : bypass) {
+        if (decode_stretch(image, cs, e, 512, kGetterEntryInsns).reads_string_impl())
+          getters_by[callee].push_back(e);
+        else
+          unprobed.push_back(e);
+      }
       std::string& bypassing = unseen_by[callee];
-      for (uint64_t e : bypass) bypassing += (bypassing.empty() ? "" : ", ") + hex(e);
-      if (!bypass.empty())
-        bypassing = std::to_string(bypass.size()) + " other process.env getter" + (bypass.size() > 1 ? "s" : "") +
-                    " (" + bypassing + ") look" + (bypass.size() > 1 ? "" : "s") +
+      for (uint64_t e : unprobed) bypassing += (bypassing.empty() ? "" : ", ") + hex(e);
+      if (!unprobed.empty())
+        bypassing = std::to_string(unprobed.size()) + " other process.env getter" +
+                    (unprobed.size() > 1 ? "s" : "") + " (" + bypassing + ") look" +
+                    (unprobed.size() > 1 ? "" : "s") +
                     " variables up without calling Bun__getEnvValue, making the same calls it makes, so the "
-                    "reads " + (bypass.size() > 1 ? "they serve" : "it serves") + " are not seen";
+                    "reads " + (unprobed.size() > 1 ? "they serve" : "it serves") + " are not seen";
+      found_anchor[callee] = anchor;
       found[callee] = "the process.env names' strings are made by the code at " + hex(anchor) + ", which passes " +
                       std::to_string(entries.size()) + " functions to CustomGetterSetter::create, " +
                       std::to_string(getters.size()) + " of which call " + hex(callee) +
@@ -364,7 +406,21 @@ std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::st
   f.evidence = found.begin()->second;
   why->clear();
   if (unseen) *unseen = unseen_by[f.address];
-  return {f};
+  std::vector<LocatedFunction> out = {f};
+  for (uint64_t e : getters_by[f.address]) {
+    auto at = elf.file_offset_of(e);
+    if (!at) continue;
+    LocatedFunction g;
+    g.name = kBunEnvGetterFunction;
+    g.address = e;
+    g.file_offset = *at;
+    g.evidence = "a getter the process.env code at " + hex(found_anchor[f.address]) +
+                 " passes to CustomGetterSetter::create makes the calls " + hex(f.address) +
+                 " makes without calling it, and reads its PropertyName as a WTF StringImpl (length at +4, "
+                 "characters at +8, flags at +16 tested for 8-bit)";
+    out.push_back(g);
+  }
+  return out;
 }
 
 }  // namespace agenttrace::collector

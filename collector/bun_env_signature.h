@@ -48,14 +48,21 @@ namespace agenttrace::collector {
 
 // The name of the function locate_bun_env_function finds.
 inline constexpr char kBunEnvFunction[] = "Bun__getEnvValue";
+// What the other functions it returns are named: process.env getters that
+// look variables up without calling Bun__getEnvValue (Bun 1.3's getter of
+// the proxy variables), probed themselves.
+inline constexpr char kBunEnvGetterFunction[] = "process.env getter";
 
-// Bun__getEnvValue in a Bun executable without symbols: one function, or
-// empty with *why saying in one sentence why there is no certain match.
-// *unseen (when given) says, when it is found, which other process.env
-// getters among those createEnvironmentVariablesMap makes look variables up
-// without calling it (making two or more of the calls it makes, and not it:
-// Bun 1.3's getter of HTTP_PROXY, HTTPS_PROXY and NO_PROXY, either case), so
-// that their reads are not seen; empty when there is none.
+// Bun__getEnvValue in a Bun executable without symbols, first, or empty
+// with *why saying in one sentence why there is no certain match.
+// Other process.env getters among those createEnvironmentVariablesMap makes
+// may look variables up without calling it (making two or more of the calls
+// its lookup makes, and not it: Bun 1.3's getter of HTTP_PROXY, HTTPS_PROXY
+// and NO_PROXY, either case). Those whose first instructions read the
+// PropertyName they get as a WTF StringImpl (32-bit length at +4, characters
+// at +8, 32-bit flags at +16 tested with 1 << 2, the 8-bit flag) follow it,
+// named kBunEnvGetterFunction; *unseen (when given) names the others, whose
+// reads are not seen, in one sentence; empty when there is none.
 std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::string* why,
                                                      std::string* unseen = nullptr);
 

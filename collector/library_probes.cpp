@@ -50,6 +50,7 @@ constexpr LocatedProbe kLocatedProbes[] = {
     {"SSL_write", "handle_ssl_write", "handle_ssl_return"},
     {"SSL_read", "handle_ssl_read", "handle_ssl_return"},
     {kBunEnvFunction, "handle_bun_getenv", "handle_bun_getenv_return"},
+    {kBunEnvGetterFunction, "handle_bun_env_getter", "handle_bun_env_getter_return"},
 };
 
 std::string basename_of(const std::string& path) {
@@ -363,6 +364,11 @@ Visibility LibraryProbes::bun_env_visibility(const ExecutableKind& kind, const s
                     "variable's getter, so each variable set at start is seen by name, but Object.keys(process.env) "
                     "lists the names through JavaScriptCore's property enumeration, common to every object, and "
                     "is not seen";
+  size_t getters = kind.bun_env.size() - 1;
+  if (getters > 0)
+    how += "; " + std::to_string(getters) + " process.env getter" + (getters > 1 ? "s that look" : " that looks") +
+           " variables up without calling it (Bun 1.3's, of HTTP_PROXY, HTTPS_PROXY and NO_PROXY) " +
+           (getters > 1 ? "are" : "is") + " probed too (located by signature), at every read, without the value";
   if (!kind.bun_env_unseen.empty()) how += "; " + kind.bun_env_unseen;
   if (fresh) return {"late", how + "; the probe was placed after it started, so its first reads may be missed", exe};
   return {"partial", how, exe};

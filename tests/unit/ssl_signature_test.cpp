@@ -303,12 +303,14 @@ struct BunRelease {
   const char* version;
   uint64_t size, address, file_offset;
   const char* reads;
+  uint64_t getter = 0, getter_offset = 0;  // a getter that bypasses it (1.3's, of the proxy variables)
 };
 constexpr BunRelease kBunReleases[] = {
     {"1.1.45", 98596104, 0x3024c30, 0x2d39c30, "it reads a ZigString from its second argument"},
     {"1.2.23", 104489248, 0x3b63310, 0x3863310, "it reads a ZigString from its second argument"},
     {"1.3.14", 92752752, 0x36c2e40, 0x3262e40,
-     "it copies the ZigString of its second argument and passes the copy to 0x27a6f90, which reads it"},
+     "it copies the ZigString of its second argument and passes the copy to 0x27a6f90, which reads it",
+     0x3ce1bf0, 0x3881bf0},
     {"1.4.5", kBunSize, kBunGetEnvValue, kBunGetEnvValueOffset, "it reads a ZigString from its second argument"},
 };
 
@@ -331,10 +333,20 @@ TEST(BunEnvSignature, FindsBunGetEnvValueInEveryReleaseLine) {
     auto elf = open_or_die(path);
     EXPECT_EQ(classify_executable(elf).runtime, "bun");
     EXPECT_FALSE(elf.find_symbol("Bun__getEnvValue"));
-    std::string why = "unset";
-    auto found = locate_bun_env_function(elf, &why);
+    std::string why = "unset", unseen = "unset";
+    auto found = locate_bun_env_function(elf, &why, &unseen);
     EXPECT_EQ(why, "");
-    ASSERT_EQ(found.size(), 1u) << release->version << ": " << why;
+    EXPECT_EQ(unseen, "");
+    ASSERT_EQ(found.size(), release->getter ? 2u : 1u) << release->version << ": " << why;
+    EXPECT_EQ(found[0].name, "Bun__getEnvValue");
+    if (release->getter) {
+      EXPECT_EQ(found[1].name, "process.env getter");
+      EXPECT_EQ(found[1].address, release->getter);
+      EXPECT_EQ(found[1].file_offset, release->getter_offset);
+      EXPECT_EQ(check_signature_target(elf, found[1].address), "");
+      EXPECT_NE(found[1].evidence.find("reads its PropertyName as a WTF StringImpl"), std::string::npos)
+          << found[1].evidence;
+    }
     EXPECT_EQ(found[0].address, release->address) << release->version;
     EXPECT_EQ(found[0].file_offset, release->file_offset) << release->version;
     EXPECT_EQ(elf.file_offset_of(found[0].address), found[0].file_offset);
