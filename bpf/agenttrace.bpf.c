@@ -1505,15 +1505,25 @@ int BPF_KPROBE(handle_bun_getenv, void *global, const __u64 *name, const __u64 *
 	return 0;
 }
 
+/* The thread's stash of a process.env read entered, or NULL. */
+static __always_inline struct stash *process_env_stash(__u64 *key)
+{
+	struct stash *s;
+
+	*key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
+	s = bpf_map_lookup_elem(&ustash, key);
+	return s && s->source == AT_SRC_PROCESS_ENV ? s : NULL;
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_bun_getenv_return, long ret)
 {
-	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
-	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
+	__u64 key;
+	struct stash *s = process_env_stash(&key);
 	__u64 zig[2] = {};
 	bool found = (ret & 0xff) != 0; /* a C++ bool comes back in al */
 
-	if (!s || s->source != AT_SRC_PROCESS_ENV)
+	if (!s)
 		return 0;
 	if (found && capture_values &&
 	    bpf_probe_read_user(zig, sizeof(zig), (const void *)s->args[2]) != 0)
@@ -1568,10 +1578,10 @@ int BPF_KPROBE(handle_bun_env_getter, void *global, __u64 this_value, const void
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_bun_env_getter_return, __u64 ret)
 {
-	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
-	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
+	__u64 key;
+	struct stash *s = process_env_stash(&key);
 
-	if (!s || s->source != AT_SRC_PROCESS_ENV)
+	if (!s)
 		return 0;
 	emit_getenv(ctx, s, NULL, 0, ret != JS_VALUE_UNDEFINED);
 	bpf_map_delete_elem(&ustash, &key);

@@ -266,18 +266,16 @@ Stretch decode_stretch(const Image& image, Capstone& cs, uint64_t from, uint64_t
       copies.clear();
     } else if (op0 && op0->type == X86_OP_REG && (op0->access & CS_AC_WRITE)) {
       unsigned dst = gpr64(op0->reg);
-      bool copy = in->id == X86_INS_MOV && op1 && op1->type == X86_OP_REG && name_regs.count(op1->reg) &&
-                  op1->reg == gpr64(op1->reg);
-      if (copy)
-        name_regs.insert(dst);
-      else
-        name_regs.erase(dst);
-      bool impl_copy = in->id == X86_INS_MOV && op1 && op1->type == X86_OP_REG && impl_regs.count(op1->reg) &&
-                       op1->reg == gpr64(op1->reg);
-      if (impl_copy)
-        impl_regs.insert(dst);
-      else
-        impl_regs.erase(dst);
+      // An argument register stays followed through a whole-register copy.
+      auto follow = [&](std::set<unsigned>& regs) {
+        if (in->id == X86_INS_MOV && op1 && op1->type == X86_OP_REG && regs.count(op1->reg) &&
+            op1->reg == gpr64(op1->reg))
+          regs.insert(dst);
+        else
+          regs.erase(dst);
+      };
+      follow(name_regs);
+      follow(impl_regs);
       bool loads_flags = op1 && op1->type == X86_OP_MEM && impl_regs.count(op1->mem.base) && op1->mem.disp == 16;
       if (!loads_flags) flag_regs.erase(dst);
       known.erase(dst);
