@@ -1616,20 +1616,85 @@ int BPF_KPROBE(handle_bun_getenv, void *global, const __u64 *name, const __u64 *
 	return 0;
 }
 
+/* The thread's stash of a process.env read entered, or NULL. */
+static __always_inline struct stash *process_env_stash(__u64 *key)
+{
+	struct stash *s;
+
+	*key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
+	s = bpf_map_lookup_elem(&ustash, key);
+	return s && s->source == AT_SRC_PROCESS_ENV ? s : NULL;
+}
+
 SEC("uretprobe")
 int BPF_KRETPROBE(handle_bun_getenv_return, long ret)
 {
-	__u64 key = USTASH_KEY((__u32)bpf_get_current_pid_tgid(), USTASH_GETENV);
-	struct stash *s = bpf_map_lookup_elem(&ustash, &key);
+	__u64 key;
+	struct stash *s = process_env_stash(&key);
 	__u64 zig[2] = {};
 	bool found = (ret & 0xff) != 0; /* a C++ bool comes back in al */
 
-	if (!s || s->source != AT_SRC_PROCESS_ENV)
+	if (!s)
 		return 0;
 	if (found && capture_values &&
 	    bpf_probe_read_user(zig, sizeof(zig), (const void *)s->args[2]) != 0)
 		zig[0] = 0;
 	emit_getenv(ctx, s, (const char *)(zig[0] & ZIG_STRING_ADDRESS), (long)zig[1], found);
+	bpf_map_delete_elem(&ustash, &key);
+	return 0;
+}
+
+/*
+ * Bun 1.3's getter of the proxy variables (HTTP_PROXY, HTTPS_PROXY, NO_PROXY,
+ * either case) looks the variable up itself instead of calling
+ * Bun__getEnvValue, on every read: a JSC custom getter,
+ * EncodedJSValue (JSGlobalObject*, EncodedJSValue thisValue, PropertyName),
+ * found by collector/bun_env_signature.h. The PropertyName is a WTF
+ * StringImpl: { u32 refcount, u32 length, const void *data, u32 hash and
+ * flags }, 8-bit characters when flag 1 << 2 is set (a symbol, 1 << 5, or a
+ * 16-bit name is recorded as a failed read). It returns undefined (0xa) when
+ * the variable is not set. The value, a JS string, is not read.
+ */
+#define WTF_STRING_8BIT 0x4
+#define WTF_STRING_SYMBOL 0x20
+#define JS_VALUE_UNDEFINED 0xa
+
+SEC("uprobe")
+int BPF_KPROBE(handle_bun_env_getter, void *global, __u64 this_value, const void *impl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 key = USTASH_KEY((__u32)id, USTASH_GETENV);
+	struct {
+		__u32 refcount, length;
+		__u64 data;
+		__u32 flags;
+	} str = {};
+	struct stash s = {
+		.source = AT_SRC_PROCESS_ENV,
+		.kind = AT_KIND_GETENV,
+	};
+
+	if (!is_traced(id >> 32))
+		return 0;
+	if (impl && bpf_probe_read_user(&str, sizeof(str), impl) == 0 &&
+	    (str.flags & (WTF_STRING_8BIT | WTF_STRING_SYMBOL)) == WTF_STRING_8BIT) {
+		s.args[0] = str.data;
+		s.args[1] = str.length;
+	}
+	/* args[2] == 0: no ZigString value to read at return. */
+	ustash_put(key, &s);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(handle_bun_env_getter_return, __u64 ret)
+{
+	__u64 key;
+	struct stash *s = process_env_stash(&key);
+
+	if (!s)
+		return 0;
+	emit_getenv(ctx, s, NULL, 0, ret != JS_VALUE_UNDEFINED);
 	bpf_map_delete_elem(&ustash, &key);
 	return 0;
 }

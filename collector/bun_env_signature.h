@@ -27,9 +27,15 @@
 //    least three of those call one and the same function with rsi and rdx
 //    both set to addresses in their own stack frame (&name and &value);
 //  - exactly one function is called so, and its first instructions read a
-//    ZigString from rsi the way Bun's Zig code does: its length from
-//    [rsi+8], its pointer from [rsi], the address kept by the mask
-//    0x1fffffffffffff and the UTF-8 tag tested with bt 61.
+//    ZigString from rsi (or a register copied from it) the way Bun's Zig
+//    code does: its length from [rsi+8], its pointer from [rsi], the address
+//    kept to 53 bits (movabs 0x1fffffffffffff and `and`, or bzhi with 53)
+//    and the UTF-8 tag bit 61 tested (bt 61, or test with 1 << 61); or, as
+//    in Bun 1.3, it copies the 16 bytes at [rsi] to its stack and passes
+//    that copy as rsi to a function (ZigString.toSlice) whose first
+//    instructions read a ZigString so.
+// Verified on Bun 1.1.45, 1.2.23, 1.3.14 and 1.4.5 (scripts/fetch-bun.sh
+// DIR all), and on programs each compiled with `bun build --compile`.
 #pragma once
 
 #include <string>
@@ -42,9 +48,22 @@ namespace agenttrace::collector {
 
 // The name of the function locate_bun_env_function finds.
 inline constexpr char kBunEnvFunction[] = "Bun__getEnvValue";
+// What the other functions it returns are named: process.env getters that
+// look variables up without calling Bun__getEnvValue (Bun 1.3's getter of
+// the proxy variables), probed themselves.
+inline constexpr char kBunEnvGetterFunction[] = "process.env getter";
 
-// Bun__getEnvValue in a Bun executable without symbols: one function, or
-// empty with *why saying in one sentence why there is no certain match.
-std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::string* why);
+// Bun__getEnvValue in a Bun executable without symbols, first, or empty
+// with *why saying in one sentence why there is no certain match.
+// Other process.env getters among those createEnvironmentVariablesMap makes
+// may look variables up without calling it (making two or more of the calls
+// its lookup makes, and not it: Bun 1.3's getter of HTTP_PROXY, HTTPS_PROXY
+// and NO_PROXY, either case). Those whose first instructions read the
+// PropertyName they get as a WTF StringImpl (32-bit length at +4, characters
+// at +8, 32-bit flags at +16 tested with 1 << 2, the 8-bit flag) follow it,
+// named kBunEnvGetterFunction; *unseen (when given) names the others, whose
+// reads are not seen, in one sentence; empty when there is none.
+std::vector<LocatedFunction> locate_bun_env_function(const ElfFile& elf, std::string* why,
+                                                     std::string* unseen = nullptr);
 
 }  // namespace agenttrace::collector

@@ -50,6 +50,7 @@ constexpr LocatedProbe kLocatedProbes[] = {
     {"SSL_write", "handle_ssl_write", "handle_ssl_return"},
     {"SSL_read", "handle_ssl_read", "handle_ssl_return"},
     {kBunEnvFunction, "handle_bun_getenv", "handle_bun_getenv_return"},
+    {kBunEnvGetterFunction, "handle_bun_env_getter", "handle_bun_env_getter_return"},
 };
 
 std::string basename_of(const std::string& path) {
@@ -92,6 +93,10 @@ bool defines(const ElfFile& elf, const char* symbol) {
 std::string runtime_of(const ElfFile& elf, bool go) {
   if (go) return "go";
   if (elf.has_section(".bun")) return "bun";  // Bun and every `bun build --compile` program
+  // Before 1.2 neither has a .bun section (the program is appended to the
+  // file), but Bun's exports are versioned BUN_1.1.
+  for (const auto& v : elf.version_definitions())
+    if (v.starts_with("BUN_")) return "bun";
   if (defines(elf, "uv_os_getenv") && defines(elf, "napi_create_function")) return "node";
   if (needs(elf, "libpypy") || defines(elf, "pypy_main_startup")) return "pypy";
   if (needs(elf, "libpython") || defines(elf, "Py_BytesMain") || defines(elf, "Py_Initialize")) return "cpython";
@@ -109,7 +114,7 @@ ExecutableKind classify_executable(const ElfFile& elf) {
   k.go_runtime = elf.has_section(".go.buildinfo") || elf.has_section(".gopclntab") ||
                  elf.has_section(".note.go.buildid");
   k.runtime = runtime_of(elf, k.go_runtime);
-  if (k.runtime == "bun") k.bun_env = locate_bun_env_function(elf, &k.bun_env_why);
+  if (k.runtime == "bun") k.bun_env = locate_bun_env_function(elf, &k.bun_env_why, &k.bun_env_unseen);
   if (auto ssl = elf.find_symbol("SSL_write"); ssl && ssl->is_function) {
     k.exports_ssl = true;
   } else {
@@ -354,7 +359,17 @@ Visibility LibraryProbes::bun_env_visibility(const ExecutableKind& kind, const s
   std::string how = std::string("Bun: process.env reads are probed at ") + kBunEnvFunction +
                     " (located by signature): the first read of each variable set at start, and every read "
                     "of TZ, NODE_TLS_REJECT_UNAUTHORIZED and BUN_CONFIG_VERBOSE_FETCH; reads of names that "
-                    "were not set, and repeated reads, are answered by the JS object and are not seen";
+                    "were not set, and repeated reads, are answered by the JS object and are not seen; "
+                    "reading the whole object ({...process.env}, JSON.stringify, Object.entries) calls every "
+                    "variable's getter, so each variable set at start is seen by name, but Object.keys(process.env) "
+                    "lists the names through JavaScriptCore's property enumeration, common to every object, and "
+                    "is not seen";
+  size_t getters = kind.bun_env.size() - 1;
+  if (getters > 0)
+    how += "; " + std::to_string(getters) + " process.env getter" + (getters > 1 ? "s that look" : " that looks") +
+           " variables up without calling it (Bun 1.3's, of HTTP_PROXY, HTTPS_PROXY and NO_PROXY) " +
+           (getters > 1 ? "are" : "is") + " probed too (located by signature), at every read, without the value";
+  if (!kind.bun_env_unseen.empty()) how += "; " + kind.bun_env_unseen;
   if (fresh) return {"late", how + "; the probe was placed after it started, so its first reads may be missed", exe};
   return {"partial", how, exe};
 }

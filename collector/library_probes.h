@@ -47,6 +47,8 @@ struct ExecutableKind {
   // located by code signature (collector/bun_env_signature.h), or why not.
   std::vector<LocatedFunction> bun_env;
   std::string bun_env_why;
+  // Which process.env getters read without calling it (bun_env_signature.h).
+  std::string bun_env_unseen;
   std::string interpreter;
 };
 ExecutableKind classify_executable(const ElfFile& elf);

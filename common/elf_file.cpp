@@ -182,6 +182,29 @@ std::optional<uint64_t> ElfFile::address_of_offset(uint64_t file_offset) const {
   return std::nullopt;
 }
 
+std::vector<std::string> ElfFile::version_definitions() const {
+  std::vector<std::string> out;
+  for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn; scn = elf_nextscn(elf_, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_GNU_verdef) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data) continue;
+    // A chain of Verdef entries, each naming its version in its first Verdaux.
+    size_t off = 0;
+    for (size_t i = 0; i < sh.sh_info && i < 4096; ++i) {
+      GElf_Verdef def;
+      GElf_Verdaux aux;
+      if (!gelf_getverdef(data, static_cast<int>(off), &def)) break;
+      if (def.vd_cnt > 0 && gelf_getverdaux(data, static_cast<int>(off + def.vd_aux), &aux) &&
+          !(def.vd_flags & VER_FLG_BASE))
+        if (const char* name = elf_strptr(elf_, sh.sh_link, aux.vda_name)) out.emplace_back(name);
+      if (def.vd_next == 0) break;
+      off += def.vd_next;
+    }
+  }
+  return out;
+}
+
 std::string ElfFile::build_id() const {
   for (Elf_Scn* scn = elf_nextscn(elf_, nullptr); scn; scn = elf_nextscn(elf_, scn)) {
     GElf_Shdr sh;

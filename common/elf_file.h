@@ -73,6 +73,9 @@ class ElfFile {
   std::optional<uint64_t> file_offset_of(uint64_t address) const { return address_to_offset(address); }
   // The virtual address a file offset is loaded at, when a PT_LOAD maps it.
   std::optional<uint64_t> address_of_offset(uint64_t file_offset) const;
+  // The symbol versions it defines (.gnu.version_d), "BUN_1.1", without the
+  // file's own base entry.
+  std::vector<std::string> version_definitions() const;
   // The GNU build id (.note.gnu.build-id) as lower-case hex; empty when none.
   std::string build_id() const;
   // Every function symbol (.symtab and .dynsym, duplicates removed) and a

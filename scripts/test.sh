@@ -16,15 +16,19 @@ esac
 ./scripts/install-deps.sh
 ./scripts/build.sh
 ./scripts/fetch-test-data.sh build/testdata
-# Bun, for the test that finds BoringSSL in it without symbols.
+# Bun, for the tests that find BoringSSL and Bun__getEnvValue in it without
+# symbols (AGENTTRACE_BUN, 1.4.5), and one release of every Bun line for those
+# that locate Bun__getEnvValue in each and compile a sample with each
+# (AGENTTRACE_BUNS, colon-separated).
 AGENTTRACE_BUN=$(./scripts/fetch-bun.sh build/testdata/bun)
-export AGENTTRACE_BUN
+AGENTTRACE_BUNS=$(./scripts/fetch-bun.sh build/testdata/bun all | paste -sd:)
+export AGENTTRACE_BUN AGENTTRACE_BUNS
 # A published Node-based agent CLI, for the test that runs one in the sandbox.
 AGENTTRACE_QWEN=$(./scripts/fetch-agents.sh build/testdata/agents)
 export AGENTTRACE_QWEN
 cd build
 SUDO=
-[ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=AGENTTRACE_BUN,AGENTTRACE_QWEN"
+[ "$(id -u)" -eq 0 ] || SUDO="sudo --preserve-env=AGENTTRACE_BUN,AGENTTRACE_BUNS,AGENTTRACE_QWEN"
 status=0
 ctest -L "unit|html" -j "$(nproc)" --output-on-failure || status=1
 $SUDO ctest -L bpf --output-on-failure --timeout 300 || status=1

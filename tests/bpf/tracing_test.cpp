@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "../support/agenttrace_runner.h"
@@ -22,6 +23,7 @@ using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 const std::string kSamples = SAMPLES_DIR;
+const std::string kSamplesSource = SAMPLES_SOURCE_DIR;
 
 RunResult run(std::vector<std::string> command, std::vector<std::string> args = {},
               std::vector<std::string> env = {}) {
@@ -324,6 +326,70 @@ TEST(Tracing, RuntimesThatCopyTheEnvironmentArePartialAndSayWhatToRunNext) {
     EXPECT_THAT(r.err, HasSubstr("confirm with: agenttrace diff --vary TZ=UTC,Asia/Tokyo -- " + c.quoted + "\n"));
     EXPECT_THAT(r.err, HasSubstr("confirm with: agenttrace sandbox --canary ANTHROPIC_BASE_URL --canary OPENAI_BASE_URL "
                                  "--canary HTTPS_PROXY -- " + c.quoted + "\n"));
+  }
+}
+
+// A single-file program made by `bun build --compile` (stripped, like the
+// native Claude Code CLI) from samples/bun/env_reader.js, with each Bun of
+// AGENTTRACE_BUNS (scripts/fetch-bun.sh DIR all): its process.env and Bun.env
+// reads are seen by name at Bun__getEnvValue, values absent, and reading the
+// whole object ({...process.env}) shows every variable set at start.
+TEST(Tracing, BunCompiledSampleReadsAreSeen) {
+  REQUIRE_BPF();
+  const char* list = getenv("AGENTTRACE_BUNS");
+  if (!list || !*list)
+    GTEST_SKIP() << "AGENTTRACE_BUNS is not set (scripts/test.sh fetches every Bun line with scripts/fetch-bun.sh)";
+  std::vector<std::string> buns;
+  std::istringstream paths(list);
+  for (std::string path; std::getline(paths, path, ':');) buns.push_back(path);
+  ASSERT_GE(buns.size(), 3u) << "the test wants at least three Bun versions";
+  TempDir dir;
+  for (const std::string& bun : buns) {
+    SCOPED_TRACE(bun);
+    const std::string version_file = dir.file("version");
+    ASSERT_EQ(system(("'" + bun + "' --version > '" + version_file + "'").c_str()), 0);
+    std::string version;
+    std::getline(std::ifstream(version_file), version);
+    SCOPED_TRACE("Bun " + version);
+    const std::string exe = dir.file("env_reader-" + version);
+    ASSERT_EQ(system(("cd '" + dir.path() + "' && '" + bun + "' build --compile --outfile '" + exe + "' '" +
+                      kSamplesSource + "/bun/env_reader.js' >/dev/null")
+                         .c_str()),
+              0);
+    auto env = base_env();
+    env.push_back("ANTHROPIC_BASE_URL=https://gateway.invalid");
+    env.push_back("HTTPS_PROXY=http://proxy.invalid:3128");
+    RunResult r = run({exe}, {}, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("{\"ANTHROPIC_BASE_URL\":true,\"HTTPS_PROXY\":true,\"TZ\":false,\"names\":5,"
+                                 "\"copied\":5}"));
+    std::vector<std::string> reads;
+    for (const auto& e : of_kind(r.events, "getenv")) {
+      if (e["function"] != "process.env") continue;
+      EXPECT_FALSE(e.contains("value")) << e.dump();
+      reads.push_back(e["name"].get<std::string>() + (e["found"] == true ? " set" : " unset"));
+    }
+    // The three named reads, then the copy reads each variable not read yet.
+    // Bun 1.3 reads the proxy variables through a getter of their own that
+    // does not call Bun__getEnvValue and keeps no value: it is probed too,
+    // and seen at every read, so HTTPS_PROXY again in the copy.
+    const bool proxy_getter = version.rfind("1.3.", 0) == 0;
+    std::vector<std::string> want = {"ANTHROPIC_BASE_URL set", "HTTPS_PROXY set", "TZ unset", "PATH set",
+                                     "HOME set", "LANG set"};
+    if (proxy_getter) want.push_back("HTTPS_PROXY set");
+    EXPECT_EQ(reads, want);
+    std::vector<Json> cov;
+    for (const auto& c : of_kind(r.events, "coverage"))
+      if (c["signal"] == "getenv") cov.push_back(c);
+    ASSERT_EQ(cov.size(), 1u) << r.err;
+    EXPECT_EQ(cov[0]["state"], "partial");
+    const std::string detail = cov[0]["detail"];
+    EXPECT_THAT(detail, HasSubstr("probed at Bun__getEnvValue (located by signature)"));
+    EXPECT_THAT(detail, HasSubstr("Object.keys(process.env) lists the names"));
+    EXPECT_EQ(detail.find("1 process.env getter that looks variables up without calling it") != std::string::npos,
+              proxy_getter)
+        << detail;
+    EXPECT_EQ(detail.find("making the same calls it makes"), std::string::npos) << "a getter not probed: " << detail;
   }
 }
 

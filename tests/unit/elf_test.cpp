@@ -44,6 +44,14 @@ TEST(Elf, FindsGetenvInTheCLibrary) {
   EXPECT_EQ(check_uprobe_target(libc, sym->address), "");
 }
 
+TEST(Elf, ListsTheSymbolVersionsItDefines) {
+  auto libc = open_or_die(own_libc());
+  auto versions = libc.version_definitions();
+  EXPECT_NE(std::find(versions.begin(), versions.end(), "GLIBC_2.2.5"), versions.end());
+  for (const auto& v : versions) EXPECT_NE(v, "libc.so.6") << "the base entry is the file's own name";
+  EXPECT_TRUE(open_or_die("/bin/ls").version_definitions().empty());
+}
+
 TEST(Elf, RefusesAnAddressInsideAFunction) {
   auto libc = open_or_die(own_libc());
   auto sym = libc.find_symbol("getenv");
@@ -235,6 +243,67 @@ TEST(LibraryProbes, CoverageForEachRuntime) {
     EXPECT_EQ(gap.state(), "gap");
     EXPECT_NE(gap.detail().find("Operation not permitted"), std::string::npos) << gap.detail();
   }
+}
+
+// A Bun executable in which Bun__getEnvValue is not found: its coverage is a
+// gap saying why (and so is the coverage-gap finding made of it). A program
+// with a .bun section and none of Bun's code stands in for a Bun build the
+// signature does not know.
+TEST(LibraryProbes, BunWhoseGetterIsNotFoundIsAGap) {
+  char dir[] = "/tmp/agenttrace-bun-gap-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string fake_bun = std::string(dir) + "/bun";
+  ASSERT_EQ(system(("objcopy --add-section .bun=/dev/null /bin/true " + fake_bun).c_str()), 0);
+  std::string error;
+  auto elf = ElfFile::open(fake_bun, &error);
+  ASSERT_TRUE(elf) << error;
+  EXPECT_EQ(classify_executable(*elf).runtime, "bun");
+  FakeAttach fake;
+  LibraryProbes env(fake.fn());
+  std::vector<trace::Event> extra;
+  env.observe(exec_event(0, fake_bun), &extra);
+  unlink(fake_bun.c_str());
+  rmdir(dir);
+  trace::Coverage c;
+  for (const trace::Event& e : extra)
+    if (e.has_coverage() && e.coverage().signal() == "getenv") c = e.coverage();
+  EXPECT_EQ(c.state(), "gap");
+  EXPECT_EQ(c.detail(),
+            "Bun: process.env and Bun.env are served from a copy of the environment made at start, and their "
+            "getter could not be located: the executable does not hold Bun's process.env names "
+            "(NODE_TLS_REJECT_UNAUTHORIZED, BUN_CONFIG_VERBOSE_FETCH) once each as whole strings, so its "
+            "process.env getter cannot be found");
+  EXPECT_FALSE(fake.placed("handle_bun_getenv", fake_bun));
+}
+
+// Bun 1.3's proxy-variable getter, which bypasses Bun__getEnvValue, gets a
+// probe of its own, and the coverage says so.
+TEST(LibraryProbes, BunProxyGetterIsProbedToo) {
+  const char* list = getenv("AGENTTRACE_BUNS");
+  std::string bun;
+  for (std::string_view rest = list ? list : ""; !rest.empty();) {
+    auto colon = rest.find(':');
+    std::string path(rest.substr(0, colon));
+    if (path.find("/1.3.") != std::string::npos) bun = path;
+    rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+  }
+  if (bun.empty()) GTEST_SKIP() << "AGENTTRACE_BUNS names no Bun 1.3 (scripts/fetch-bun.sh DIR all fetches one)";
+  FakeAttach fake;
+  LibraryProbes env(fake.fn());
+  env.prepare_executable(bun);
+  EXPECT_TRUE(fake.placed("handle_bun_getenv", bun));
+  EXPECT_TRUE(fake.placed("handle_bun_env_getter", bun));
+  EXPECT_TRUE(fake.placed("handle_bun_env_getter_return ret", bun));
+  std::vector<trace::Event> extra;
+  env.observe(exec_event(0, bun), &extra);
+  trace::Coverage c;
+  for (const trace::Event& e : extra)
+    if (e.has_coverage() && e.coverage().signal() == "getenv") c = e.coverage();
+  EXPECT_EQ(c.state(), "partial");
+  EXPECT_NE(c.detail().find("1 process.env getter that looks variables up without calling it (Bun 1.3's, of "
+                            "HTTP_PROXY, HTTPS_PROXY and NO_PROXY) is probed too"),
+            std::string::npos)
+      << c.detail();
 }
 
 TEST(LibraryProbes, AttachFailureIsAGap) {

@@ -17,11 +17,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "common/elf_file.h"
 #include "collector/bun_env_signature.h"
+#include "collector/library_probes.h"
 #include "collector/ssl_signature.h"
 #include "collector/ssl_signature_steps.h"
 #include "../support/mini_boringssl.h"
@@ -289,6 +292,69 @@ TEST(BunEnvSignature, FindsBunGetEnvValueInBun) {
   ASSERT_NE(in, nullptr);
   EXPECT_STREQ(in->mnemonic, "mov");
   EXPECT_STREQ(in->op_str, "rbp, rsp");
+}
+
+// One release of each Bun line (scripts/fetch-bun.sh DIR all), known by its
+// exact size: where Bun__getEnvValue is in each. 1.3 passes a copy of the
+// name on to ZigString.toSlice instead of reading it itself; the others read
+// it in place. Each address was confirmed by the process.env reads a
+// compiled sample makes being seen there (Tracing.BunCompiledSampleReadsAreSeen).
+struct BunRelease {
+  const char* version;
+  uint64_t size, address, file_offset;
+  const char* reads;
+  uint64_t getter = 0, getter_offset = 0;  // a getter that bypasses it (1.3's, of the proxy variables)
+};
+constexpr BunRelease kBunReleases[] = {
+    {"1.1.45", 98596104, 0x3024c30, 0x2d39c30, "it reads a ZigString from its second argument"},
+    {"1.2.23", 104489248, 0x3b63310, 0x3863310, "it reads a ZigString from its second argument"},
+    {"1.3.14", 92752752, 0x36c2e40, 0x3262e40,
+     "it copies the ZigString of its second argument and passes the copy to 0x27a6f90, which reads it",
+     0x3ce1bf0, 0x3881bf0},
+    {"1.4.5", kBunSize, kBunGetEnvValue, kBunGetEnvValueOffset, "it reads a ZigString from its second argument"},
+};
+
+TEST(BunEnvSignature, FindsBunGetEnvValueInEveryReleaseLine) {
+  const char* list = getenv("AGENTTRACE_BUNS");
+  if (!list || !*list)
+    GTEST_SKIP() << "AGENTTRACE_BUNS is not set; set it with "
+                    "AGENTTRACE_BUNS=$(scripts/fetch-bun.sh DIR all | paste -sd:) to run this test";
+  std::set<std::string> seen;
+  std::istringstream paths(list);
+  for (std::string path; std::getline(paths, path, ':');) {
+    SCOPED_TRACE(path);
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    const BunRelease* release = nullptr;
+    for (const auto& r : kBunReleases)
+      if (r.size == static_cast<uint64_t>(st.st_size)) release = &r;
+    ASSERT_NE(release, nullptr) << "not a Bun release scripts/fetch-bun.sh fetches";
+    seen.insert(release->version);
+    auto elf = open_or_die(path);
+    EXPECT_EQ(classify_executable(elf).runtime, "bun");
+    EXPECT_FALSE(elf.find_symbol("Bun__getEnvValue"));
+    std::string why = "unset", unseen = "unset";
+    auto found = locate_bun_env_function(elf, &why, &unseen);
+    EXPECT_EQ(why, "");
+    EXPECT_EQ(unseen, "");
+    ASSERT_EQ(found.size(), release->getter ? 2u : 1u) << release->version << ": " << why;
+    EXPECT_EQ(found[0].name, "Bun__getEnvValue");
+    if (release->getter) {
+      EXPECT_EQ(found[1].name, "process.env getter");
+      EXPECT_EQ(found[1].address, release->getter);
+      EXPECT_EQ(found[1].file_offset, release->getter_offset);
+      EXPECT_EQ(check_signature_target(elf, found[1].address), "");
+      EXPECT_NE(found[1].evidence.find("reads its PropertyName as a WTF StringImpl"), std::string::npos)
+          << found[1].evidence;
+    }
+    EXPECT_EQ(found[0].address, release->address) << release->version;
+    EXPECT_EQ(found[0].file_offset, release->file_offset) << release->version;
+    EXPECT_EQ(elf.file_offset_of(found[0].address), found[0].file_offset);
+    EXPECT_NE(found[0].evidence.find("4 of which call " + ssl_signature::hex(release->address)), std::string::npos)
+        << found[0].evidence;
+    EXPECT_NE(found[0].evidence.find(release->reads), std::string::npos) << found[0].evidence;
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"1.1.45", "1.2.23", "1.3.14", "1.4.5"}));
 }
 
 TEST(BunEnvSignature, OrdinaryExecutablesHaveNoMatch) {
