@@ -805,16 +805,24 @@ int handle_sched_process_exit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct at_exit *e;
 
-	if (!is_traced(tgid))
-		return 0;
-	/* A thread that dies inside a syscall leaves no exit to consume it. */
+	/* A thread that dies inside a syscall or a probed call leaves no exit
+	 * to consume its entries. They are dropped before the traced check: the
+	 * last thread of a group to reach zero `live` may pass this tracepoint
+	 * before another exiting thread of the group does, and remove the group
+	 * from `traced` first (seen once in 20480 threads killed inside getenv). */
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	stash_drop();
 	ustash_drop_thread(tid);
 	bpf_map_delete_elem(&emit_states, &tid);
+	if (!is_traced(tgid))
+		return 0;
 	/* signal->live reaches 0 for the last thread of the group, before this
 	 * tracepoint fires (do_exit()). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	/* Two exiting threads of the group can both read `live` at 0: the one
+	 * that removes the group from `traced` is the one that reports it. */
+	if (!trace_all && bpf_map_delete_elem(&traced, &tgid) != 0)
 		return 0;
 	if (stack_kinds)
 		forget_mappings(); /* its address space is freed and can come back */
@@ -825,8 +833,6 @@ int handle_sched_process_exit(void *ctx)
 		e->reserved = 0;
 		submit_scratch(&e->h, sizeof(*e));
 	}
-	if (!trace_all)
-		bpf_map_delete_elem(&traced, &tgid);
 	return 0;
 }
 
