@@ -18,6 +18,7 @@
 #include "collector/stack_resolver.h"
 #include "common/error.h"
 #include "common/identity.h"
+#include "common/elf_file.h"
 #include "common/safe_open.h"
 
 namespace agenttrace::app {
@@ -38,6 +39,13 @@ class PlainChild : public collector::GatedChild {
  private:
   collector::Launcher launcher_;
 };
+
+// Whether the executable is a Bun (only those are read whole for the option).
+bool is_bun(const std::string& path) {
+  std::string error;
+  auto elf = ElfFile::open(path, &error);
+  return elf && collector::classify_executable(*elf).runtime == "bun";
+}
 
 // Whether the file holds `needle` (read in 1 MiB pieces; false when it
 // cannot be read).
@@ -71,7 +79,7 @@ int run_traced(const SessionOptions& opt) {
     // of a command whose executable names it. Other Bun executables the tree
     // starts inherit it: one older than 1.2 would refuse to run.
     if (std::string exe = collector::find_in_path(opt.command[0], getenv("PATH"));
-        !exe.empty() && file_contains(exe, "JSC_useJITDump")) {
+        !exe.empty() && is_bun(exe) && file_contains(exe, "JSC_useJITDump")) {
       setenv("BUN_JSC_useJITDump", "1", 1);
       setenv("BUN_JSC_jitDumpDirectory", "/tmp", 1);
     }
@@ -97,17 +105,20 @@ int run_traced(const SessionOptions& opt) {
     // directory with them (NODE_OPTIONS cannot send it elsewhere): those of
     // the traced processes, written during the run, go too.
     const time_t start = a.profile.header.start_wall_ns() / 1'000'000'000;
-    auto remove_if_ours = [start](const std::string& path) {
+    // Only regular files (not links) the command's user owns: /tmp is
+    // shared, and a name there may be someone else's.
+    const uid_t command_uid = who.user ? who.user->uid : geteuid();
+    auto remove_if_ours = [start, command_uid](const std::string& path) {
       struct stat st;
-      if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime >= start) unlink(path.c_str());
+      if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != command_uid || st.st_mtime < start)
+        return false;
+      return unlink(path.c_str()) == 0;
     };
     std::set<std::string> v8_logs;
     for (const auto& [pid, proc] : a.profile.processes) {
       remove_if_ours("/tmp/perf-" + std::to_string(pid) + ".map");
       // Bun's JITDumps (jit-PID.dump, jit-TID-PID.dump), asked for the same way.
-      for (std::string dump; !(dump = collector::PerfMap::find_jitdump("/tmp", pid)).empty();) {
-        struct stat st;
-        if (stat(dump.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime < start || unlink(dump.c_str()) != 0) break;
+      for (std::string dump; !(dump = collector::PerfMap::find_jitdump("/tmp", pid)).empty() && remove_if_ours(dump);) {
       }
       v8_logs.insert("-" + std::to_string(pid) + "-v8.log");
     }

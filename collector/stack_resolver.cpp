@@ -90,7 +90,9 @@ std::string PerfMap::find_jitdump(const std::string& dir, uint32_t pid) {
   const std::string exact = "jit-" + std::to_string(pid) + ".dump", tail = "-" + std::to_string(pid) + ".dump";
   std::error_code ec;
   std::filesystem::directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
+  // The directory is the program's own /tmp: what it lists is bounded.
+  constexpr int kMaxEntries = 10000;
+  for (int seen = 0; !ec && it != end && seen < kMaxEntries; it.increment(ec), ++seen) {
     std::string name = it->path().filename().string();
     if (name == exact) return it->path().string();
     if (name.rfind("jit-", 0) == 0 && name.size() > tail.size() + 4 &&

@@ -322,11 +322,12 @@ TEST(SymbolizerSafety, ForeignTracesDoNotOpenLocalFiles) {
 
 }  // namespace
 
+static void u32(std::string& b, uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); }
+static void u64(std::string& b, uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); }
+
 // Bun's JITDump, in pieces as it is written: a header, a load record for a
 // function, one of another kind, and a load cut short (named once complete).
 TEST(PerfMapJitDump, LoadRecordsNameTheCodeAndPiecesWait) {
-  auto u32 = [](std::string& b, uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
-  auto u64 = [](std::string& b, uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
   std::string dump;
   u32(dump, 0x4A695444); u32(dump, 1); u32(dump, 40); u32(dump, 62);
   u32(dump, 0); u32(dump, 7); u64(dump, 1); u64(dump, 0);
@@ -377,8 +378,6 @@ TEST(PerfMapJitDump, FoundByTheProcessIdInEitherNamingAndReadFromTheFile) {
   { std::ofstream(dir.file("jit-77.dump")) << "x"; }     // Bun 1.2: jit-PID.dump
   EXPECT_EQ(collector::PerfMap::find_jitdump(dir.path(), 77), dir.file("jit-77.dump"));
   // A process without a text map: its JITDump is found in the directory and read.
-  auto u32 = [](std::string& b, uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); };
-  auto u64 = [](std::string& b, uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); };
   std::string d;
   u32(d, 0x4A695444); u32(d, 1); u32(d, 40); u32(d, 62); u32(d, 0); u32(d, 9); u64(d, 1); u64(d, 0);
   const std::string name = "JSC-Baseline: hot#ABCDEF";
