@@ -14,6 +14,7 @@
 #include "collector/coverage.h"
 #include "collector/paths.h"
 #include "collector/watched_syscalls.h"
+#include "trace/json.h"
 
 namespace agenttrace::collector {
 
@@ -300,12 +301,6 @@ bool decode_socket(const uint8_t* data, size_t size, Event* out, NetworkExtra* e
 #define NAMED(x) \
   case x: return #x;
 
-std::string hex_number(uint32_t v) {
-  char text[16];
-  snprintf(text, sizeof(text), "0x%x", v);
-  return text;
-}
-
 // Interface ioctls (AT_SIOCGIF_FIRST..AT_SIOCGIF_LAST) by name.
 std::string interface_ioctl_name(uint32_t request) {
   switch (request) {
@@ -319,7 +314,7 @@ std::string interface_ioctl_name(uint32_t request) {
     NAMED(SIOCSIFBR) NAMED(SIOCGIFTXQLEN) NAMED(SIOCSIFTXQLEN) NAMED(SIOCETHTOOL) NAMED(SIOCGMIIPHY)
     NAMED(SIOCGMIIREG) NAMED(SIOCSMIIREG) NAMED(SIOCWANDEV) NAMED(SIOCDARP) NAMED(SIOCGARP) NAMED(SIOCSARP)
     NAMED(SIOCDRARP) NAMED(SIOCGRARP) NAMED(SIOCSRARP) NAMED(SIOCGIFMAP) NAMED(SIOCSIFMAP)
-    default: return "ioctl " + hex_number(request);
+    default: return "ioctl " + trace::hex_address(request);
   }
 }
 
@@ -345,7 +340,7 @@ std::string netlink_request_name(uint16_t protocol, uint32_t type) {
     default: break;
   }
   if (protocol == NETLINK_SOCK_DIAG && type == 20) return "SOCK_DIAG_BY_FAMILY";
-  if (protocol != NETLINK_ROUTE) return netlink_protocol_name(protocol) + " " + hex_number(type);
+  if (protocol != NETLINK_ROUTE) return netlink_protocol_name(protocol) + " " + trace::hex_address(type);
   switch (type) {
     NAMED(RTM_NEWLINK) NAMED(RTM_DELLINK) NAMED(RTM_GETLINK) NAMED(RTM_SETLINK) NAMED(RTM_NEWADDR)
     NAMED(RTM_DELADDR) NAMED(RTM_GETADDR) NAMED(RTM_NEWROUTE) NAMED(RTM_DELROUTE) NAMED(RTM_GETROUTE)
@@ -353,7 +348,7 @@ std::string netlink_request_name(uint16_t protocol, uint32_t type) {
     NAMED(RTM_GETRULE) NAMED(RTM_NEWQDISC) NAMED(RTM_DELQDISC) NAMED(RTM_GETQDISC) NAMED(RTM_GETTCLASS)
     NAMED(RTM_GETTFILTER) NAMED(RTM_GETACTION) NAMED(RTM_GETMULTICAST) NAMED(RTM_GETANYCAST)
     NAMED(RTM_GETNEIGHTBL) NAMED(RTM_GETNETCONF) NAMED(RTM_GETNSID) NAMED(RTM_GETSTATS)
-    default: return "netlink " + hex_number(type);
+    default: return "netlink " + trace::hex_address(type);
   }
 }
 #undef NAMED
