@@ -85,6 +85,23 @@ bool PerfMap::add_jitdump(const std::string& bytes) {
   return true;
 }
 
+PerfMap::PerfMap(std::string path, FileRefusals* refusals, std::string jitdump_dir, uint32_t jitdump_pid)
+    : path_(std::move(path)), refusals_(refusals), jitdump_dir_(std::move(jitdump_dir)), jitdump_pid_(jitdump_pid) {
+  // "/proc/PID/root/tmp/...": the root stays reachable through a descriptor.
+  static const std::string kProc = "/proc/";
+  size_t digits = kProc.size(), i = digits;
+  while (i < path_.size() && path_[i] >= '0' && path_[i] <= '9') ++i;
+  if (path_.rfind(kProc, 0) == 0 && i > digits && path_.compare(i, 6, "/root/") == 0) {
+    root_prefix_ = path_.substr(0, i + 5);
+    root_.reset(::open(root_prefix_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
+}
+
+std::string PerfMap::reachable(const std::string& path) const {
+  if (!root_.valid() || path.compare(0, root_prefix_.size(), root_prefix_) != 0) return path;
+  return fd_path(root_.get()) + path.substr(root_prefix_.size());
+}
+
 std::string PerfMap::find_jitdump(const std::string& dir, uint32_t pid) {
   // jit-PID.dump (JSC in Bun 1.2) or jit-TID-PID.dump (Bun 1.3 and later).
   const std::string exact = "jit-" + std::to_string(pid) + ".dump", tail = "-" + std::to_string(pid) + ".dump";
@@ -124,28 +141,30 @@ void PerfMap::add(const std::string& bytes) {
   }
 }
 
-void PerfMap::refresh() {
+void PerfMap::refresh(bool rescan) {
   if (refused_) return;
   if (!fd_.valid()) {
     SafeOpenOptions options;
     options.max_bytes = kMaxPerfMapBytes;
     options.follow_in_root = false;  // a runtime writes its map itself, never as a link
     const auto now = std::chrono::steady_clock::now();
-    if (!jitdump_dir_.empty() && now - jitdump_scanned_ >= std::chrono::milliseconds(200) &&
-        access(path_.c_str(), F_OK) != 0) {
+    if (!jitdump_dir_.empty() && (rescan || now - jitdump_scanned_ >= std::chrono::milliseconds(200)) &&
+        access(reachable(path_).c_str(), F_OK) != 0) {
       jitdump_scanned_ = now;
-      std::string dump = find_jitdump(jitdump_dir_, jitdump_pid_);
+      std::string dump = find_jitdump(reachable(jitdump_dir_), jitdump_pid_);
       if (!dump.empty()) {
-        path_ = dump;
+        path_ = jitdump_dir_ + dump.substr(dump.rfind('/'));
         jitdump_dir_.clear();  // found: the text map is no longer looked for
       }
     }
-    SafeFile file = safe_open(path_, options);
+    SafeFile file = safe_open(reachable(path_), options);
     if (!file.ok()) {
       // Missing is normal (no JIT, or not written yet): tried again later.
       if (file.refused) {
         refused_ = true;
-        if (refusals_) refusals_->note(path_, file.error);
+        std::string why = file.error, seen = reachable(path_);
+        if (auto at = why.find(seen); at != std::string::npos && seen != path_) why.replace(at, seen.size(), path_);
+        if (refusals_) refusals_->note(path_, why);
       }
       return;
     }
@@ -224,7 +243,7 @@ std::vector<trace::Event> StackResolver::late_jit_symbols() {
   std::vector<trace::Event> out;
   for (auto& [pid, pending] : pending_jit_) {
     PerfMap& map = *pending.perf;
-    map.refresh();
+    map.refresh(true);
     trace::Event e;
     e.set_pid(pid);
     e.set_tid(pid);

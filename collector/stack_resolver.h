@@ -39,13 +39,16 @@ namespace agenttrace::collector {
 // the code of Baseline, DFG and FTL tiers ("JSC-DFG: name#hash"). A map
 // constructed with `jitdump_dir` looks there for the process's JITDump while
 // the text map does not exist; the format is told by the file's magic.
+// A map below /proc/PID/root holds that root open, so a map or JITDump
+// not yet opened is still found after the process has exited (its events
+// are often read after that).
 class PerfMap {
  public:
   explicit PerfMap(std::string path, FileRefusals* refusals = nullptr, std::string jitdump_dir = "",
-                   uint32_t jitdump_pid = 0)
-      : path_(std::move(path)), refusals_(refusals), jitdump_dir_(std::move(jitdump_dir)), jitdump_pid_(jitdump_pid) {}
-  // Reads what was appended since the last call.
-  void refresh();
+                   uint32_t jitdump_pid = 0);
+  // Reads what was appended since the last call. A JITDump's directory is
+  // listed at most every 200 ms, unless `rescan` (the last look, at the end).
+  void refresh(bool rescan = false);
   // Whether the file was refused (then it is not tried again).
   bool refused() const { return refused_; }
   // The JIT function holding `address`: name and offset.
@@ -67,7 +70,11 @@ class PerfMap {
     std::string name;
   };
   void add(const std::string& bytes);
+  // `path` (a display path) as it is reached now: below the held root.
+  std::string reachable(const std::string& path) const;
   std::string path_;
+  std::string root_prefix_;  // "/proc/PID/root", when the root is held
+  UniqueFd root_;
   FileRefusals* refusals_;
   std::string jitdump_dir_;
   uint32_t jitdump_pid_ = 0;

@@ -28,6 +28,16 @@ bool split_proc_root(const std::string& path, std::string* root, std::string* re
   static const char kProc[] = "/proc/";
   if (path.rfind(kProc, 0) != 0) return false;
   size_t i = sizeof(kProc) - 1, digits = i;
+  // "/proc/self/fd/N/...": a process's root held open as descriptor N (a
+  // PerfMap's, past the process's exit) is a root just the same.
+  if (path.compare(i, 8, "self/fd/") == 0) {
+    size_t n = i + 8, fd_digits = n;
+    while (n < path.size() && path[n] >= '0' && path[n] <= '9') ++n;
+    if (n == fd_digits || (n != path.size() && path[n] != '/')) return false;
+    *root = path.substr(0, n);
+    *rest = n == path.size() ? "/" : path.substr(n);
+    return true;
+  }
   if (path.compare(i, 4, "self") == 0) i += 4;
   else
     while (i < path.size() && path[i] >= '0' && path[i] <= '9') ++i;

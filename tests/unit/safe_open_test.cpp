@@ -394,4 +394,44 @@ TEST(PerfMapJitDump, FoundByTheProcessIdInEitherNamingAndReadFromTheFile) {
   EXPECT_EQ(map.path(), dir.file("jit-10-9.dump"));
 }
 
+// A runtime's events are often read after it has exited: a map of a process
+// seen through /proc/PID/root holds that root, so a JITDump written late is
+// still found through it, and the last look at the end is not held back by
+// the 200 ms between listings.
+TEST(PerfMapJitDump, FoundThroughTheProcessRootAfterItExited) {
+  testing::TempDir dir;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    char c;
+    close(ready[1]);
+    (void)!read(ready[0], &c, 1);
+    _exit(0);
+  }
+  const std::string root = "/proc/" + std::to_string(child) + "/root";
+  collector::PerfMap map(root + dir.file("perf-31.map"), nullptr, root + dir.path(), 31);
+  map.refresh();  // nothing there yet: listed once
+  close(ready[1]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  close(ready[0]);
+  ASSERT_NE(access(root.c_str(), F_OK), 0) << "the child's root is still reachable by its path";
+  std::string d;
+  u32(d, 0x4A695444); u32(d, 1); u32(d, 40); u32(d, 62); u32(d, 0); u32(d, 31); u64(d, 1); u64(d, 0);
+  const std::string name = "JSC-DFG: late#ABCDEF";
+  u32(d, 0); u32(d, static_cast<uint32_t>(56 + name.size() + 1 + 16)); u64(d, 2);
+  u32(d, 31); u32(d, 31); u64(d, 0x6000); u64(d, 0x6000); u64(d, 16); u64(d, 1);
+  d += name; d += '\0'; d += std::string(16, '\x90');
+  { std::ofstream(dir.file("jit-32-31.dump"), std::ios::binary) << d; }
+  std::string got;
+  uint64_t offset = 0;
+  map.refresh();  // within 200 ms of the first listing: not listed again
+  EXPECT_FALSE(map.find(0x6004, &got, &offset));
+  map.refresh(true);
+  ASSERT_TRUE(map.find(0x6004, &got, &offset));
+  EXPECT_EQ(got, name);
+  EXPECT_EQ(map.path(), root + dir.file("jit-32-31.dump"));
+}
+
 }  // namespace agenttrace
