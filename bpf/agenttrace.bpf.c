@@ -221,6 +221,56 @@ static __always_inline bool current_traced(void)
 	return is_traced(bpf_get_current_pid_tgid() >> 32);
 }
 
+/*
+ * Every system call of every task on the host passes sys_enter and sys_exit.
+ * The answer of `traced` is kept in the task itself (task storage: a pointer
+ * away, no hash of a pid), stamped with traced_gen; whoever adds a process
+ * to `traced` while it may already be running (the collector's trace_pid, a
+ * watched exec) moves traced_gen on, so a stale "not traced" is asked again.
+ * A stale "traced" (the group is leaving) only lets the handler's own check
+ * say no. New tasks ask once.
+ */
+struct at_task_state {
+	__u32 gen;
+	__u32 traced;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct at_task_state);
+} task_state SEC(".maps");
+
+volatile __u32 traced_gen = 1; /* a new task's zeroed state never matches */
+
+static __always_inline void traced_changed(void)
+{
+	__sync_fetch_and_add(&traced_gen, 1);
+}
+
+static __always_inline bool current_traced_cached(void)
+{
+	struct task_struct *task;
+	struct at_task_state *st;
+	__u32 gen = traced_gen;
+	bool traced_now;
+
+	if (trace_all)
+		return current_traced();
+	task = bpf_get_current_task_btf();
+	st = bpf_task_storage_get(&task_state, task, 0, 0);
+	if (st && st->gen == gen)
+		return st->traced;
+	traced_now = current_traced();
+	st = bpf_task_storage_get(&task_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->gen = gen;
+		st->traced = traced_now;
+	}
+	return traced_now;
+}
+
 static __always_inline void fill_header(struct at_header *h, __u16 kind)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -720,6 +770,7 @@ static __always_inline bool watch_match(struct task_struct *task)
 			__sync_fetch_and_add(&c->filter_full, 1);
 		return false;
 	}
+	traced_changed(); /* this task ran untraced until now */
 	return true;
 }
 
@@ -980,7 +1031,8 @@ out:
 /*
  * Syscalls reach their handlers through two raw tracepoints, sys_enter and
  * sys_exit, and a tail call keyed by syscall number: one attachment each
- * instead of one per syscall. Detaching a syscall tracepoint waits for an RCU
+ * instead of one per syscall. An untraced task goes no further than its
+ * cached answer (current_traced_cached). Detaching a syscall tracepoint waits for an RCU
  * grace period (tens of milliseconds on Linux 6.14+), so dozens of them made
  * agenttrace slow to exit; a syscall without a handler costs one failed tail
  * call. The collector fills the two program arrays.
@@ -1015,13 +1067,13 @@ int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	long id = (long)ctx->args[1];
 
+	if (!current_traced_cached())
+		return 0;
 	if (compat_syscall()) {
-		if (current_traced()) {
-			struct at_counters *c = get_counters();
+		struct at_counters *c = get_counters();
 
-			if (c)
-				__sync_fetch_and_add(&c->compat_syscalls, 1);
-		}
+		if (c && current_traced())
+			__sync_fetch_and_add(&c->compat_syscalls, 1);
 		return 0;
 	}
 	bpf_tail_call(ctx, &sys_enter_calls, (__u32)id);
@@ -1094,8 +1146,11 @@ SEC("raw_tp/sys_exit")
 int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	long id = BPF_CORE_READ(regs, orig_ax);
+	long id;
 
+	if (!current_traced_cached())
+		return 0;
+	id = BPF_CORE_READ(regs, orig_ax);
 	if (compat_syscall()) {
 		/* Not decoded (see handle_sys_enter), but a failed one is named:
 		 * a sandbox refuses the whole 32-bit ABI. */

@@ -315,6 +315,8 @@ void Probes::trace_pid(uint32_t tgid) {
                            BPF_ANY) != 0)
     throw Error("cannot add process " + std::to_string(tgid) + " to the kernel filter: " +
                 errno_text(errno));
+  // Its tasks may have run already and keep "not traced" (bpf: task_state).
+  __atomic_fetch_add(&skel_->data->traced_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 std::vector<uint32_t> Probes::traced_pids() const {

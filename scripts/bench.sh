@@ -4,23 +4,23 @@
 # an untraced run where a ratio is asked for.
 #   sudo scripts/bench.sh                 # all (the memory run takes 10 minutes)
 #   sudo BENCH_MEMORY_SECONDS=60 scripts/bench.sh
-#   sudo scripts/bench.sh storm node rate memory analyzer sandbox   # some of them
+#   sudo scripts/bench.sh storm node rate memory analyzer sandbox idle   # some of them
 # Needs root (agenttrace, bpftrace). Installs and builds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then echo "bench: run as root (agenttrace and bpftrace load BPF programs)" >&2; exit 1; fi
 [ -x build/agenttrace ] && [ -x build/bench/storm ] || { ./scripts/install-deps.sh >/dev/null; ./scripts/build.sh >/dev/null; }
 
-AT=$PWD/build/agenttrace
+AT=${BENCH_AGENTTRACE:-$PWD/build/agenttrace}  # another build to compare with
 B=$PWD/build/bench
 REPEAT=${BENCH_REPEAT:-3}
 NODE_REPEAT=${BENCH_NODE_REPEAT:-11}
 STORM_N=${BENCH_STORM_ITERATIONS:-200000}
 MEMORY_SECONDS=${BENCH_MEMORY_SECONDS:-600}
 work=$(mktemp -d /tmp/agenttrace-bench.XXXXXX)
-trap 'rm -rf "$work"; [ -n "${standin_pid:-}" ] && kill "$standin_pid" 2>/dev/null || true' EXIT
+trap 'rm -rf "$work"; [ -n "${standin_pid:-}" ] && kill "$standin_pid" 2>/dev/null; [ -n "${bg_pid:-}" ] && kill -TERM "$bg_pid" 2>/dev/null; true' EXIT
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(storm node rate memory analyzer sandbox)
+[ ${#which[@]} -eq 0 ] && which=(storm node rate memory analyzer sandbox idle)
 wants() { local w; for w in "${which[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -223,4 +223,47 @@ if wants sandbox; then
     echo "   bwrap (untraced) -- true:    $bw"
   fi
   rm -f "$work"/plain.atrace "$work"/sb.atrace
+fi
+
+# ---- 7. what the untraced pay ---------------------------------------------------
+# The storm started outside agenttrace (so never traced) while nothing runs,
+# while a filtered watch matches nothing, and while a session traces another
+# command. Rounds take turns, so a slow moment of the machine is shared.
+idle_rounds=${BENCH_IDLE_ROUNDS:-5}
+links_of() { cat /proc/"$1"/fdinfo/* 2>/dev/null | grep -c '^link_type' || true; }
+wait_attached() {  # PID: until its BPF links stop growing
+  local last=-1 now
+  for _ in $(seq 100); do
+    now=$(links_of "$1")
+    [ "$now" -gt 2 ] && [ "$now" = "$last" ] && return 0
+    last=$now
+    sleep 0.5
+  done
+  echo "bench: agenttrace (pid $1) did not finish attaching" >&2
+  return 1
+}
+stop_bg() { kill -TERM "$bg_pid" 2>/dev/null || true; wait "$bg_pid" 2>/dev/null || true; bg_pid=; }
+if wants idle; then
+  declare -A idle=()
+  for _ in $(seq "$idle_rounds"); do
+    idle[none]+="$(storm_rate untraced nogetenv) "
+    "$AT" watch -q --comm nosuchagent --keep 1 -o "$work" & bg_pid=$!
+    wait_attached "$bg_pid"
+    idle[watch]+="$(storm_rate untraced nogetenv) "
+    stop_bg
+    "$AT" -q --no-trace-file -- sleep 3600 & bg_pid=$!
+    wait_attached "$bg_pid"
+    idle[session]+="$(storm_rate untraced nogetenv) "
+    stop_bg
+  done
+  for mode in none watch session; do idle[$mode]=$(printf '%s\n' ${idle[$mode]} | median); done
+  echo "7. Untraced processes: the storm ($STORM_N iterations, no getenv) outside agenttrace, iterations per second (median of $idle_rounds rounds)"
+  printf "   %-38s %10s\n" "nothing running" "${idle[none]}"
+  for mode in watch session; do
+    label=$([ "$mode" = watch ] && echo "agenttrace watch --comm nosuchagent" || echo "agenttrace -- sleep (another command)")
+    printf "   %-38s %10s  (%s%% slower)\n" "$label" "${idle[$mode]}" \
+      "$(awk -v a="${idle[none]}" -v b="${idle[$mode]}" 'BEGIN {printf "%.1f", 100 * (a - b) / a}')"
+  done
+  rm -f "$work"/agenttrace-watch-*.atrace
+  echo
 fi

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "../support/agenttrace_runner.h"
 
@@ -217,6 +219,47 @@ TEST(Reliability, SigkillLeavesNothingAttachedAndTheTraceReadable) {
   CliResult analyze = run_cli({"analyze", r.trace_path}, dir);
   EXPECT_EQ(analyze.exit_code, 0) << analyze.err;
   EXPECT_THAT(analyze.out, HasSubstr("no closing record"));
+}
+
+
+// Two sessions at once, each with its own programs and maps: each trace
+// holds its own command's opens, all of them, and none of the other's. The
+// commands wait for each other, so both sessions are attached while both run.
+TEST(Reliability, TwoSessionsAtOnceEachRecordOnlyTheirOwnCommand) {
+  REQUIRE_BPF();
+  TempDir a, b, shared;
+  chmod(shared.path().c_str(), 0777);
+  auto spec_for = [&](const std::string& me, const std::string& other) {
+    RunSpec spec;
+    // Started, then opens, then done: each step waits for the other
+    // command's (bounded), so both sessions are attached while both open.
+    auto wait_for = [&](const std::string& step) {
+      const std::string peer = shared.file(step + "-" + other);
+      return "touch " + shared.file(step + "-" + me) + "; i=0; while [ ! -e " + peer + " ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; [ -e " + peer + " ] || exit 9; ";
+    };
+    spec.command = {"/bin/sh", "-c",
+                    wait_for("started") + "for n in $(seq 30); do cat /nonexistent-agenttrace-" + me + "-$n 2>/dev/null; done; " + wait_for("done")};
+    spec.timeout_s = 90;
+    return spec;
+  };
+  RunResult ra, rb;
+  std::thread other([&] { rb = run_agenttrace(spec_for("B", "A"), b); });
+  ra = run_agenttrace(spec_for("A", "B"), a);
+  other.join();
+  ASSERT_EQ(ra.exit_code, 0) << ra.err;
+  ASSERT_EQ(rb.exit_code, 0) << rb.err;
+  for (auto [r, me, other_name] : {std::tuple{&ra, std::string("A"), std::string("B")}, std::tuple{&rb, std::string("B"), std::string("A")}}) {
+    std::set<std::string> mine;
+    size_t others = 0;
+    for (const auto& e : of_kind(r->events, "open")) {
+      const std::string path = e.value("path", "");
+      if (path.rfind("/nonexistent-agenttrace-" + me + "-", 0) == 0) mine.insert(path);
+      if (path.rfind("/nonexistent-agenttrace-" + other_name + "-", 0) == 0) ++others;
+    }
+    EXPECT_EQ(mine.size(), 30u) << me;
+    EXPECT_EQ(others, 0u) << me;
+    expect_no_losses(*r);
+  }
 }
 
 }  // namespace
