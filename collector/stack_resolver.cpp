@@ -88,13 +88,9 @@ bool PerfMap::add_jitdump(const std::string& bytes) {
 PerfMap::PerfMap(std::string path, FileRefusals* refusals, std::string jitdump_dir, uint32_t jitdump_pid)
     : path_(std::move(path)), refusals_(refusals), jitdump_dir_(std::move(jitdump_dir)), jitdump_pid_(jitdump_pid) {
   // "/proc/PID/root/tmp/...": the root stays reachable through a descriptor.
-  static const std::string kProc = "/proc/";
-  size_t digits = kProc.size(), i = digits;
-  while (i < path_.size() && path_[i] >= '0' && path_[i] <= '9') ++i;
-  if (path_.rfind(kProc, 0) == 0 && i > digits && path_.compare(i, 6, "/root/") == 0) {
-    root_prefix_ = path_.substr(0, i + 5);
+  std::string rest;
+  if (split_proc_root(path_, &root_prefix_, &rest))
     root_.reset(::open(root_prefix_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  }
 }
 
 std::string PerfMap::reachable(const std::string& path) const {

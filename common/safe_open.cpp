@@ -20,10 +20,6 @@
 
 namespace agenttrace {
 
-namespace {
-
-// "/proc/123/root/usr/lib/libc.so.6" -> root "/proc/123/root", rest
-// "/usr/lib/libc.so.6"; "/proc/self/root/..." likewise (agenttrace's own).
 bool split_proc_root(const std::string& path, std::string* root, std::string* rest) {
   static const char kProc[] = "/proc/";
   if (path.rfind(kProc, 0) != 0) return false;
@@ -48,6 +44,8 @@ bool split_proc_root(const std::string& path, std::string* root, std::string* re
   *rest = end == path.size() ? "/" : path.substr(end);
   return true;
 }
+
+namespace {
 
 bool is_map_files(const std::string& path) {
   static const char kProc[] = "/proc/";

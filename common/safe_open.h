@@ -57,6 +57,12 @@ struct SafeFile {
 
 SafeFile safe_open(const std::string& path, const SafeOpenOptions& options = {});
 
+// "/proc/123/root/usr/lib/libc.so.6" -> root "/proc/123/root", rest
+// "/usr/lib/libc.so.6"; "/proc/self/root/..." likewise (agenttrace's own),
+// and "/proc/self/fd/N/..." (a root held open as descriptor N). False for a
+// path below no process root.
+bool split_proc_root(const std::string& path, std::string* root, std::string* rest);
+
 // "/proc/self/fd/N": a path that reaches exactly the file open as `fd`
 // (for APIs that take a path, such as a uprobe's).
 std::string fd_path(int fd);

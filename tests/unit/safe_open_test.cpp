@@ -325,6 +325,16 @@ TEST(SymbolizerSafety, ForeignTracesDoNotOpenLocalFiles) {
 static void u32(std::string& b, uint32_t v) { b.append(reinterpret_cast<const char*>(&v), 4); }
 static void u64(std::string& b, uint64_t v) { b.append(reinterpret_cast<const char*>(&v), 8); }
 
+// A JITDump of process `pid` with one load record: `name` for 16 bytes at `addr`.
+static std::string one_load_jitdump(uint32_t pid, uint64_t addr, const std::string& name) {
+  std::string d;
+  u32(d, 0x4A695444); u32(d, 1); u32(d, 40); u32(d, 62); u32(d, 0); u32(d, pid); u64(d, 1); u64(d, 0);
+  u32(d, 0); u32(d, static_cast<uint32_t>(56 + name.size() + 1 + 16)); u64(d, 2);
+  u32(d, pid); u32(d, pid); u64(d, addr); u64(d, addr); u64(d, 16); u64(d, 1);
+  d += name; d += '\0'; d += std::string(16, '\x90');
+  return d;
+}
+
 // Bun's JITDump, in pieces as it is written: a header, a load record for a
 // function, one of another kind, and a load cut short (named once complete).
 TEST(PerfMapJitDump, LoadRecordsNameTheCodeAndPiecesWait) {
@@ -378,13 +388,8 @@ TEST(PerfMapJitDump, FoundByTheProcessIdInEitherNamingAndReadFromTheFile) {
   { std::ofstream(dir.file("jit-77.dump")) << "x"; }     // Bun 1.2: jit-PID.dump
   EXPECT_EQ(collector::PerfMap::find_jitdump(dir.path(), 77), dir.file("jit-77.dump"));
   // A process without a text map: its JITDump is found in the directory and read.
-  std::string d;
-  u32(d, 0x4A695444); u32(d, 1); u32(d, 40); u32(d, 62); u32(d, 0); u32(d, 9); u64(d, 1); u64(d, 0);
   const std::string name = "JSC-Baseline: hot#ABCDEF";
-  u32(d, 0); u32(d, static_cast<uint32_t>(56 + name.size() + 1 + 16)); u64(d, 2);
-  u32(d, 9); u32(d, 9); u64(d, 0x5000); u64(d, 0x5000); u64(d, 16); u64(d, 1);
-  d += name; d += '\0'; d += std::string(16, '\x90');
-  { std::ofstream(dir.file("jit-10-9.dump"), std::ios::binary) << d; }
+  { std::ofstream(dir.file("jit-10-9.dump"), std::ios::binary) << one_load_jitdump(9, 0x5000, name); }
   collector::PerfMap map(dir.file("perf-9.map"), nullptr, dir.path(), 9);
   map.refresh();
   std::string got;
@@ -417,13 +422,8 @@ TEST(PerfMapJitDump, FoundThroughTheProcessRootAfterItExited) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   close(ready[0]);
   ASSERT_NE(access(root.c_str(), F_OK), 0) << "the child's root is still reachable by its path";
-  std::string d;
-  u32(d, 0x4A695444); u32(d, 1); u32(d, 40); u32(d, 62); u32(d, 0); u32(d, 31); u64(d, 1); u64(d, 0);
   const std::string name = "JSC-DFG: late#ABCDEF";
-  u32(d, 0); u32(d, static_cast<uint32_t>(56 + name.size() + 1 + 16)); u64(d, 2);
-  u32(d, 31); u32(d, 31); u64(d, 0x6000); u64(d, 0x6000); u64(d, 16); u64(d, 1);
-  d += name; d += '\0'; d += std::string(16, '\x90');
-  { std::ofstream(dir.file("jit-32-31.dump"), std::ios::binary) << d; }
+  { std::ofstream(dir.file("jit-32-31.dump"), std::ios::binary) << one_load_jitdump(31, 0x6000, name); }
   std::string got;
   uint64_t offset = 0;
   map.refresh();  // within 200 ms of the first listing: not listed again
