@@ -513,7 +513,13 @@ struct fp_ctx {
 static long fp_step(__u32 i, struct fp_ctx *c)
 {
 	__u64 frame[2];
-	__u32 k = c->count;
+	/* Step i writes address i + 2 (the walk starts with two and ends at
+	 * the first step that adds none). Counting from the loop's index, not
+	 * from c->count, keeps the count a range to the verifier: Linux 6.7+
+	 * checks a bpf_loop callback as if called any number of times, and an
+	 * exact count made every step a new state (handle_sys_exit_open passed
+	 * the million-instruction limit on 6.18). */
+	__u32 k = i + 2;
 
 	if (k >= AT_STACK_MAX || bpf_probe_read_user(frame, sizeof(frame), (void *)c->fp))
 		return 1;
@@ -521,7 +527,7 @@ static long fp_step(__u32 i, struct fp_ctx *c)
 		return 1;
 	asm volatile("%0 &= 31" : "+r"(k));
 	*(__u64 *)(c->at + k * 8) = frame[1];
-	c->count++;
+	c->count = k + 1;
 	if (frame[0] <= c->fp)
 		return 1; /* frames go up the stack */
 	c->fp = frame[0];
