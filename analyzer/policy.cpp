@@ -102,10 +102,10 @@ PolicyResult Policy::evaluate(const Analysis& a, const KnowledgeBase& kb) const 
     auto it = p.facts.find(cat);
     if (it != p.facts.end()) {
       for (const auto& [item, f] : it->second) {
-        if (!(f.succeeded || f.kind == "env")) continue;
-        if (matches_any(f.kind == "env" ? allow_.env : allow_.paths, f.item)) continue;
+        if (!(f.succeeded || f.kind == FactKind::kEnv)) continue;
+        if (matches_any(f.kind == FactKind::kEnv ? allow_.env : allow_.paths, f.item)) continue;
         rule.violations.push_back(f.first_comm + " (" + std::to_string(f.first_pid) + ") " +
-                                  (f.kind == "env" ? "looked up " : f.detail + " ") + f.item + at_event(f.first_event));
+                                  (f.kind == FactKind::kEnv ? "looked up " : f.detail + " ") + f.item + at_event(f.first_event));
       }
     }
     r.rules.push_back(std::move(rule));

@@ -135,31 +135,93 @@ void ProfileBuilder::plot(const trace::Event& e, const std::string& lane, std::s
   profile_.timeline.push_back({e.id(), e.wall_ns(), e.pid(), lane, std::move(label)});
 }
 
-void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const std::string& kind,
-                              const std::string& item, bool ok, const std::string& detail) {
+namespace {
+
+// Folds one more event into a fact: the first event gives its origin, the
+// first success its access and detail.
+void fold(Fact& f, bool fresh, const trace::Event& e, const Fact& seen) {
+  if (fresh) {
+    f.kind = seen.kind;
+    f.item = seen.item;
+    f.first_event = e.id();
+    f.first_wall_ns = e.wall_ns();
+    f.first_pid = e.pid();
+    f.first_comm = e.comm();
+  }
+  if (fresh || (seen.succeeded && !f.succeeded)) {
+    f.succeeded = seen.succeeded;
+    f.access = seen.access;
+    f.via = seen.via;
+    f.target = seen.target;
+    f.detail = seen.detail;
+  }
+  f.count++;
+  f.pids.insert(e.pid());
+  if (!f.stack_event && e.has_stack()) f.stack_event = e.id();
+}
+
+void note(std::map<std::string, Fact>& table, const trace::Event& e, const Fact& seen) {
+  auto [it, fresh] = table.try_emplace(seen.item);
+  fold(it->second, fresh, e, seen);
+}
+
+Fact seen_fact(FactKind kind, const std::string& item, bool ok, std::string detail) {
+  Fact f;
+  f.kind = kind;
+  f.item = item;
+  f.succeeded = ok;
+  f.detail = std::move(detail);
+  return f;
+}
+
+// A file fact as one event shows it; the detail is what reports have always
+// said: "read", "write via /etc/localtime", "readlink -> /usr/share/zoneinfo/UTC".
+Fact seen_file(const std::string& path, bool ok, FileAccess access, const std::string& via = "",
+               const std::string& target = "") {
+  Fact f = seen_fact(FactKind::kFile, path, ok, file_access_name(access));
+  f.access = access;
+  f.via = via;
+  f.target = target;
+  if (!via.empty()) f.detail += " via " + via;
+  if (!target.empty()) f.detail += " -> " + target;
+  return f;
+}
+
+}  // namespace
+
+const char* fact_kind_name(FactKind kind) {
+  switch (kind) {
+    case FactKind::kEnv: return "env";
+    case FactKind::kFile: return "file";
+    case FactKind::kCall: return "call";
+  }
+  return "";
+}
+
+const char* file_access_name(FileAccess access) {
+  switch (access) {
+    case FileAccess::kNone: return "";
+    case FileAccess::kRead: return "read";
+    case FileAccess::kWrite: return "write";
+    case FileAccess::kStat: return "stat";
+    case FileAccess::kAccess: return "access";
+    case FileAccess::kReadlink: return "readlink";
+  }
+  return "";
+}
+
+void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const Fact& seen) {
   const auto& ids = ids_of(cats);
   if (cats && !timeline_full())
-    plot(e, ids.front(), (kind == "env" ? "getenv " : kind == "file" ? detail.substr(0, detail.find(' ')) + " " : "") + item);
+    plot(e, ids.front(),
+         (seen.kind == FactKind::kEnv    ? std::string("getenv ")
+          : seen.kind == FactKind::kFile ? std::string(file_access_name(seen.access)) + " "
+                                         : std::string()) +
+             seen.item);
   for (const auto& category : ids) {
-    auto [it, fresh] = profile_.facts[category].try_emplace(item);
-    Fact& f = it->second;
-    if (fresh) {
-      f.category = category;
-      f.kind = kind;
-      f.item = item;
-      f.first_event = e.id();
-      f.first_wall_ns = e.wall_ns();
-      f.first_pid = e.pid();
-      f.first_comm = e.comm();
-      f.detail = detail;
-    }
-    if (ok && !f.succeeded) {
-      f.succeeded = true;
-      f.detail = detail;
-    }
-    f.count++;
-    f.pids.insert(e.pid());
-    if (!f.stack_event && e.has_stack()) f.stack_event = e.id();
+    auto [it, fresh] = profile_.facts[category].try_emplace(seen.item);
+    if (fresh) it->second.category = category;
+    fold(it->second, fresh, e, seen);
   }
 }
 
@@ -179,45 +241,24 @@ void ProfileBuilder::add_value(const trace::Event& e, const std::string& kind,
   profile_.values.push_back({kind, name, value, e.id(), e.pid(), root});
 }
 
-namespace {
-
-void note(std::map<std::string, Fact>& table, const trace::Event& e, const std::string& kind,
-          const std::string& item, bool ok, const std::string& detail) {
-  auto [it, fresh] = table.try_emplace(item);
-  Fact& f = it->second;
-  if (fresh) {
-    f.kind = kind;
-    f.item = item;
-    f.first_event = e.id();
-    f.first_wall_ns = e.wall_ns();
-    f.first_pid = e.pid();
-    f.first_comm = e.comm();
-    f.detail = detail;
-  }
-  if (ok && !f.succeeded) {
-    f.succeeded = true;
-    f.detail = detail;
-  }
-  f.count++;
-  f.pids.insert(e.pid());
-  if (!f.stack_event && e.has_stack()) f.stack_event = e.id();
-}
-
-}  // namespace
-
-void ProfileBuilder::on_path(const trace::Event& e, const std::string& path, bool ok,
-                             const std::string& verb) {
-  note(profile_.files, e, "file", path, ok, verb);
+void ProfileBuilder::on_path(const trace::Event& e, const Fact& seen) {
+  const std::string& path = seen.item;
+  const bool ok = seen.succeeded;
+  note(profile_.files, e, seen);
   CategorySet cats = kb_.classify_path(path);
   // Only what the knowledge base knows becomes a fact; other files are counted.
-  if (cats) add_fact(e, cats, "file", path, ok, verb);
+  if (cats) add_fact(e, cats, seen);
   if (!ok) return;
-  for (const auto& vf : kValueFiles) {
-    if (path != vf.path || verb == "stat" || verb == "access") continue;
-    auto it = profile_.header.host_values().find(vf.kind);
-    if (it != profile_.header.host_values().end()) add_value(e, vf.kind, path, it->second);
+  // A stat or an access check learns nothing of the content.
+  if (seen.access != FileAccess::kStat && seen.access != FileAccess::kAccess) {
+    for (const auto& vf : kValueFiles) {
+      if (path != vf.path) continue;
+      auto it = profile_.header.host_values().find(vf.kind);
+      if (it != profile_.header.host_values().end()) add_value(e, vf.kind, path, it->second);
+    }
   }
-  if (verb == "read") {
+  // Read through a link, the open itself tells the zone (on_event, kOpen).
+  if (seen.access == FileAccess::kRead && seen.via.empty()) {
     std::string zone = zone_from_path(path);
     if (!zone.empty()) add_value(e, "timezone", path, zone);
   }
@@ -337,8 +378,9 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kGetenv: {
       const auto& g = e.getenv();
       std::string detail = !g.found() ? "unset" : g.value_captured() ? "= " + g.value() : "set";
-      note(profile_.env, e, "env", g.name(), g.found(), detail);
-      add_fact(e, kb_.classify_env(g.name()), "env", g.name(), g.found(), detail);
+      Fact seen = seen_fact(FactKind::kEnv, g.name(), g.found(), std::move(detail));
+      note(profile_.env, e, seen);
+      add_fact(e, kb_.classify_env(g.name()), seen);
       if (g.found() && g.value_captured()) {
         add_value(e, "env", g.name(), g.value());
         if (g.name() == "TZ") add_value(e, "timezone", "TZ", g.value()[0] == ':' ? g.value().substr(1) : g.value());
@@ -354,16 +396,16 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kOpen: {
       const auto& o = e.open();
       bool write = (o.flags() & O_ACCMODE) == O_WRONLY;
-      std::string verb = write ? "write" : (o.flags() & O_PATH) ? "stat" : "read";
+      FileAccess access = write ? FileAccess::kWrite : (o.flags() & O_PATH) ? FileAccess::kStat : FileAccess::kRead;
       const std::string& path = kb_.judged_path(o.path(), o.real_path());
-      on_path(e, path, o.result() >= 0, path == o.path() ? verb : verb + " via " + o.path());
-      if (verb == "read" && o.result() >= 0 && p.code_files.size() < ProcessInfo::kMaxCodeFiles) {
+      on_path(e, seen_file(path, o.result() >= 0, access, path == o.path() ? "" : o.path()));
+      if (access == FileAccess::kRead && o.result() >= 0 && p.code_files.size() < ProcessInfo::kMaxCodeFiles) {
         const std::string& file = o.real_path().empty() ? o.path() : o.real_path();
         if (is_code_file(file) && std::find(p.code_files.begin(), p.code_files.end(), file) == p.code_files.end())
           p.code_files.push_back(file);
       }
       // /etc/localtime is a link into the zone database: opening it tells the zone.
-      if (verb == "read" && o.result() >= 0 && !o.real_path().empty()) {
+      if (access == FileAccess::kRead && o.result() >= 0 && !o.real_path().empty()) {
         std::string zone = zone_from_path(o.real_path());
         if (!zone.empty()) add_value(e, "timezone", o.path(), zone);
       }
@@ -371,7 +413,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     }
     case trace::Event::kReadlink: {
       const auto& r = e.readlink();
-      on_path(e, r.path(), r.result() >= 0, r.result() >= 0 ? "readlink -> " + r.target() : "readlink");
+      on_path(e, seen_file(r.path(), r.result() >= 0, FileAccess::kReadlink, "", r.result() >= 0 ? r.target() : ""));
       if (r.result() >= 0) {
         std::string zone = zone_from_path(r.target());
         if (!zone.empty() && kb_.classify_path(r.path())) add_value(e, "timezone", r.path(), zone);
@@ -379,14 +421,14 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       break;
     }
     case trace::Event::kStat:
-      on_path(e, e.stat().path(), e.stat().result() >= 0, "stat");
+      on_path(e, seen_file(e.stat().path(), e.stat().result() >= 0, FileAccess::kStat));
       break;
     case trace::Event::kAccess:
-      on_path(e, e.access().path(), e.access().result() >= 0, "access");
+      on_path(e, seen_file(e.access().path(), e.access().result() >= 0, FileAccess::kAccess));
       break;
     case trace::Event::kUname:
-      add_fact(e, kb_.classify_syscall("uname"), "call", "uname", e.uname().result() >= 0,
-               "nodename " + e.uname().nodename());
+      add_fact(e, kb_.classify_syscall("uname"),
+               seen_fact(FactKind::kCall, "uname", e.uname().result() >= 0, "nodename " + e.uname().nodename()));
       add_value(e, "hostname", "uname", e.uname().nodename());
       break;
     case trace::Event::kHostQuery: {
@@ -396,7 +438,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       std::string detail = q.syscall() == trace::SYSCALL_IOCTL
                                ? "ioctl" + (q.interface().empty() ? "" : " " + q.interface())
                                : "netlink " + std::string(q.dump() ? "dump" : "request");
-      add_fact(e, kb_.classify_syscall(q.request()), "call", q.request(), q.result() >= 0, detail);
+      add_fact(e, kb_.classify_syscall(q.request()), seen_fact(FactKind::kCall, q.request(), q.result() >= 0, detail));
       break;
     }
     case trace::Event::kConnect: {

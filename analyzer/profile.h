@@ -40,14 +40,26 @@ struct ProcessInfo {
   bool before_trace = false;  // already running when tracing of it began (attach, watch)
 };
 
+// What a fact is about.
+enum class FactKind { kEnv, kFile, kCall };
+const char* fact_kind_name(FactKind kind);  // "env", "file", "call": the report's words
+
+// What a process asked of a file.
+enum class FileAccess { kNone, kRead, kWrite, kStat, kAccess, kReadlink };
+const char* file_access_name(FileAccess access);  // "read", "write", "stat", "access", "readlink"
+
 // One thing a process tree found out (or tried to): an environment variable,
-// a file, a call such as uname.
+// a file, a call such as uname. Rules read the structured fields; `detail` is
+// only what reports show.
 struct Fact {
   std::string category;    // knowledge-base id, "" when uncategorized
-  std::string kind;        // "env", "file", "call"
+  FactKind kind = FactKind::kFile;
   std::string item;        // "TZ", "/etc/machine-id", "uname"
   bool succeeded = false;  // the variable was set, the file existed
-  std::string detail;      // "unset", "read", "readlink -> ...", "stat", "= value"
+  FileAccess access = FileAccess::kNone;  // files: what was asked
+  std::string via;         // files: the name it was opened by, when a link led to item
+  std::string target;      // files: where readlink said the link points
+  std::string detail;      // as shown: "unset", "read", "readlink -> ...", "stat", "= value"
   uint64_t first_event = 0;
   int64_t first_wall_ns = 0;
   uint32_t first_pid = 0;
@@ -209,11 +221,12 @@ class ProfileBuilder : public trace::EventSink {
 
  private:
   ProcessInfo& process(const trace::Event& e);
-  void add_fact(const trace::Event& e, CategorySet cats, const std::string& kind,
-                const std::string& item, bool ok, const std::string& detail);
+  // `seen` carries what this event says: kind, item, succeeded, access, via,
+  // target and detail; the rest of the fact is kept from its first event.
+  void add_fact(const trace::Event& e, CategorySet cats, const Fact& seen);
   void add_value(const trace::Event& e, const std::string& kind, const std::string& name,
                  const std::string& value);
-  void on_path(const trace::Event& e, const std::string& path, bool ok, const std::string& verb);
+  void on_path(const trace::Event& e, const Fact& seen);
   void on_send(const trace::Event& e, const trace::Data& d);
   void plot(const trace::Event& e, const std::string& lane, std::string label);
   bool timeline_full();

@@ -255,7 +255,7 @@ Json report_json(const Analysis& a, const KnowledgeBase& kb) {
     for (const auto& [item, f] : items) {
       Json fj;
       fj["category"] = category;
-      fj["kind"] = f.kind;
+      fj["kind"] = fact_kind_name(f.kind);
       fj["item"] = f.item;
       fj["succeeded"] = f.succeeded;
       fj["detail"] = f.detail;
@@ -445,7 +445,7 @@ std::string report_text(const Analysis& a, const KnowledgeBase& kb, bool color) 
     std::vector<std::string> names;
     for (const auto& [item, f] : items->second) {
       std::string n = terminal_safe(f.item);
-      if (f.kind == "env") n += f.succeeded ? "" : " (unset)";
+      if (f.kind == FactKind::kEnv) n += f.succeeded ? "" : " (unset)";
       else if (!f.succeeded) n += " (absent)";
       names.push_back(n);
     }

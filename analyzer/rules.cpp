@@ -75,12 +75,12 @@ Evidence fact_evidence(const Fact& f) {
   e.pid = f.first_pid;
   e.comm = f.first_comm;
   e.category = f.category;
-  if (f.kind == "env")
+  if (f.kind == FactKind::kEnv)
     e.what = "getenv " + f.item + " (" + f.detail + ")";
-  else if (f.kind == "call")
+  else if (f.kind == FactKind::kCall)
     e.what = f.item + " (" + f.detail + ")";
-  else if (f.detail.rfind("readlink", 0) == 0)
-    e.what = "readlink " + f.item + f.detail.substr(8);  // "readlink PATH -> TARGET"
+  else if (f.access == FileAccess::kReadlink)
+    e.what = "readlink " + f.item + (f.target.empty() ? "" : " -> " + f.target);
   else
     e.what = f.detail + " " + f.item + (f.succeeded ? "" : " (absent)");
   if (f.count > 1) e.what += ", " + std::to_string(f.count) + " times";
@@ -169,7 +169,7 @@ void fingerprint_collection(const Profile& p, const KnowledgeBase& kb, const std
         // An environment lookup tells even when the variable is unset; a
         // file that does not exist tells little. Facts gathered after the
         // last send did not leave with it.
-        if (!in_tree || !(f.succeeded || f.kind == "env") || f.first_event > last_send->second) continue;
+        if (!in_tree || !(f.succeeded || f.kind == FactKind::kEnv) || f.first_event > last_send->second) continue;
         gathered = true;
         const Runtime* runtime = cat.common ? nullptr : kb.runtime_reading(programs, f.item);
         bool own = cat.common || runtime;
@@ -595,7 +595,7 @@ void credential_access(const Profile& p, std::vector<Finding>* out) {
       for (uint32_t pid : f.pids) in_tree |= p.root_of(pid) == root;
       if (!in_tree || !f.succeeded) continue;
       got.push_back(&f);
-      files |= f.kind == "file";
+      files |= f.kind == FactKind::kFile;
     }
     if (got.empty()) continue;
     std::sort(got.begin(), got.end(), [](const Fact* a, const Fact* b) { return a->first_event < b->first_event; });
@@ -609,7 +609,7 @@ void credential_access(const Profile& p, std::vector<Finding>* out) {
     std::vector<std::string> names;
     std::vector<std::string> subject = {program_of(p, root)};
     for (const Fact* c : got) {
-      if (names.size() < 5) names.push_back(c->kind == "env" ? c->item + " (set)" : c->item);
+      if (names.size() < 5) names.push_back(c->kind == FactKind::kEnv ? c->item + " (set)" : c->item);
       subject.push_back(c->item);
       f.evidence.push_back(fact_evidence(*c));
     }
@@ -649,7 +649,7 @@ void sandbox_escape_attempts(const Profile& p, std::vector<Finding>* out) {
   };
   for (const auto& [path, f] : p.files) {
     if (f.succeeded) continue;
-    bool write = f.detail.rfind("write", 0) == 0;
+    bool write = f.access == FileAccess::kWrite;
     bool private_area = false;
     for (const char* dir : {"/tmp", "/var/tmp", "/run", "/dev", "/home/agent"}) private_area |= under(path, dir);
     Evidence e = fact_evidence(f);
@@ -761,7 +761,7 @@ std::vector<std::string> environment_confirm_commands(const Profile& p, uint32_t
   std::vector<std::string> base_urls, endpoints;
   if (auto items = p.facts.find("api_endpoint"); items != p.facts.end())
     for (const auto& [item, f] : items->second)
-      if (f.kind == "env") (item.find("BASE_URL") != std::string::npos ? base_urls : endpoints).push_back(item);
+      if (f.kind == FactKind::kEnv) (item.find("BASE_URL") != std::string::npos ? base_urls : endpoints).push_back(item);
   base_urls.insert(base_urls.end(), endpoints.begin(), endpoints.end());  // base URLs first
   if (base_urls.size() > 2) base_urls.resize(2);
   if (base_urls.empty()) base_urls = {"ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"};
@@ -938,8 +938,8 @@ std::vector<std::string> confirm_commands(const Profile& p, const KnowledgeBase&
     }
   };
   looked_up("timezone", [&](const Fact& f) {
-    if (f.kind == "env" && f.item == "TZ") out.push_back("agenttrace diff --vary TZ=UTC,Asia/Tokyo" + tail);
-    if (f.kind == "file" && f.item == "/etc/localtime")
+    if (f.kind == FactKind::kEnv && f.item == "TZ") out.push_back("agenttrace diff --vary TZ=UTC,Asia/Tokyo" + tail);
+    if (f.kind == FactKind::kFile && f.item == "/etc/localtime")
       out.push_back("agenttrace diff --vary-localtime UTC,Asia/Tokyo" + tail);
   });
   looked_up("proxy", [&](const Fact& f) {
@@ -947,7 +947,7 @@ std::vector<std::string> confirm_commands(const Profile& p, const KnowledgeBase&
     std::string upper;
     for (char ch : f.item) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     const bool proxy_url = upper.size() > 6 && upper.compare(upper.size() - 6, 6, "_PROXY") == 0 && upper != "NO_PROXY";
-    if (f.kind == "env" && proxy_url && out.size() < 4 && kb.classify_env(f.item))
+    if (f.kind == FactKind::kEnv && proxy_url && out.size() < 4 && kb.classify_env(f.item))
       out.push_back("agenttrace diff --vary " + shell_quote(f.item) +
                     "=http://127.0.0.1:3128,http://127.0.0.1:8080" + tail);
   });
@@ -1002,7 +1002,7 @@ void covert_encoding_code(const Profile& p, const KnowledgeBase& kb, std::vector
         Evidence e = fact_evidence(fact);
         e.event = fact.stack_event;
         e.what += ", from " + via + ", which holds or calls the flagged code";
-        if (joined.size() < 4) joined.push_back(fact.kind == "env" ? fact.item : fact.item + " (" + fact.kind + ")");
+        if (joined.size() < 4) joined.push_back(fact.kind == FactKind::kEnv ? fact.item : fact.item + " (" + fact_kind_name(fact.kind) + ")");
         f.evidence.push_back(std::move(e));
       }
     }

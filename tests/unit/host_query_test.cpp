@@ -68,7 +68,7 @@ TEST(HostQuery, InterfaceRequestsAreFactsWithTheirStack) {
   ASSERT_TRUE(p.facts.count("network_interfaces"));
   const auto& facts = p.facts.at("network_interfaces");
   std::vector<std::string> items;
-  for (const auto& [item, f] : facts) items.push_back(item + " " + f.kind + " (" + f.detail + ") x" + std::to_string(f.count));
+  for (const auto& [item, f] : facts) items.push_back(item + " " + fact_kind_name(f.kind) + " (" + f.detail + ") x" + std::to_string(f.count));
   EXPECT_THAT(items, ElementsAre("RTM_GETADDR call (netlink dump) x1", "RTM_GETLINK call (netlink dump) x1",
                                  "SIOCGIFHWADDR call (ioctl lo) x3"));
   const Fact& link = facts.at("RTM_GETLINK");

@@ -106,7 +106,7 @@ Analysis sample() {
 
   Fact tz;
   tz.category = "timezone";
-  tz.kind = "env";
+  tz.kind = FactKind::kEnv;
   tz.item = "TZ";
   tz.succeeded = true;
   tz.detail = "set";
@@ -118,7 +118,8 @@ Analysis sample() {
   tz.pids = {100};
   Fact mid = tz;
   mid.category = "host_identity";
-  mid.kind = "file";
+  mid.kind = FactKind::kFile;
+  mid.access = FileAccess::kRead;
   mid.item = "/etc/machine-id\xE2\x80\x8B" + kHostile;  // a zero-width space in a path
   mid.detail = "read";
   mid.first_event = 5;

@@ -360,6 +360,51 @@ std::vector<std::string> messages_of(const std::vector<Finding>& fs, const std::
   return out;
 }
 
+// Rules read what a fact is (its access, the link it was reached by, a
+// readlink's target), never the display text: the same detail text on a
+// read does not make it a write, and a readlink's evidence names its target.
+TEST(Rules, FileFactsCarryTheirAccessNotJustText) {
+  Story s;
+  s.header().set_mode("sandbox");
+  auto write = [&](const std::string& path, int result) {
+    auto& e = s.add(100);
+    e.mutable_open()->set_path(path);
+    e.mutable_open()->set_flags(O_WRONLY | O_CREAT);
+    e.mutable_open()->set_result(result);
+  };
+  write("/usr/lib/agent/state", -30);  // EROFS
+  write("/tmp/agent/state", -2);       // private to the sandbox: not an attempt
+  s.read("/usr/lib/agent/config", false);
+  s.readlink("/etc/localtime", "/usr/share/zoneinfo/Asia/Shanghai");
+  s.read("/etc/machine-id");
+  s.send(kRequest);  // two categories gathered before a send: fingerprint-collection, with evidence
+  Analysis a = s.analysis();
+  const Fact& w = a.profile.files.at("/usr/lib/agent/state");
+  EXPECT_EQ(w.kind, FactKind::kFile);
+  EXPECT_EQ(w.access, FileAccess::kWrite);
+  EXPECT_EQ(w.detail, "write");
+  const Fact& link = a.profile.files.at("/etc/localtime");
+  EXPECT_EQ(link.access, FileAccess::kReadlink);
+  EXPECT_EQ(link.target, "/usr/share/zoneinfo/Asia/Shanghai");
+  EXPECT_EQ(link.detail, "readlink -> /usr/share/zoneinfo/Asia/Shanghai");
+  EXPECT_THAT(messages_of(a.findings, "sandbox-escape-attempt"),
+              ::testing::ElementsAre("high agent (pid 100) tried to write /usr/lib/agent/state, which the sandbox "
+                                     "shows read-only."));
+  bool readlink_evidence = false;
+  for (const auto& f : a.findings)
+    for (const auto& e : f.evidence)
+      readlink_evidence |= e.what == "readlink /etc/localtime -> /usr/share/zoneinfo/Asia/Shanghai";
+  EXPECT_TRUE(readlink_evidence) << "the time-zone fact's evidence names the link's target";
+
+  // A read whose text happens to begin with "write" is still a read.
+  Profile p = a.profile;
+  Fact& r = p.files.at("/usr/lib/agent/config");
+  r.detail = "write-looking text";
+  EXPECT_THAT(messages_of(run_rules(p, KnowledgeBase::builtin()), "sandbox-escape-attempt"),
+              ::testing::ElementsAre("high agent (pid 100) tried to write /usr/lib/agent/state, which the sandbox "
+                                     "shows read-only."));
+}
+
 TEST(Rules, SandboxEscapeAttemptsFromRefusedSystemCallsAndUnixSockets) {
   Story s;
   s.header().set_mode("sandbox");
