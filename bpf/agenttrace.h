@@ -12,6 +12,8 @@
 #ifndef AGENTTRACE_BPF_AGENTTRACE_H
 #define AGENTTRACE_BPF_AGENTTRACE_H
 
+#include "registry.h"
+
 #ifdef __BPF__
 /* vmlinux.h provides __u8 .. __u64 */
 #else
@@ -36,84 +38,22 @@
 #define AT_SCRATCH_SIZE 32768     /* per-CPU buffer a record is built in */
 #define AT_SYSCALL_SLOTS 512      /* syscall numbers the dispatch tables cover */
 
+#define AT_KIND_ROW(name, number, text) AT_KIND_##name = number,
 enum at_kind {
 	AT_KIND_NONE = 0,
-	AT_KIND_EXEC = 1,
-	AT_KIND_FORK = 2,
-	AT_KIND_EXIT = 3,
-	AT_KIND_OPEN = 4,
-	AT_KIND_READLINK = 5,
-	AT_KIND_STAT = 6,
-	AT_KIND_ACCESS = 7,
-	AT_KIND_GETENV = 8,
-	AT_KIND_UNAME = 9,
-	AT_KIND_CONNECT = 10,
-	AT_KIND_BIND = 11,
-	AT_KIND_LISTEN = 12,
-	AT_KIND_ACCEPT = 13,
-	AT_KIND_SEND = 14,
-	AT_KIND_RECV = 15,
-	AT_KIND_CLOSE = 16,
-	AT_KIND_DNS = 17,
-	AT_KIND_SPLICE = 18,   /* sendfile/splice to a socket, or of a file into a pipe */
-	AT_KIND_IO_URING = 19, /* an io_uring set up, or an operation submitted to one */
-	AT_KIND_SYSCALL = 20,  /* a privileged call, or a refused one (struct at_syscall_event) */
-	AT_KIND_HOST_QUERY = 21, /* a netlink request or an interface ioctl (struct at_host_query) */
+	AT_KINDS(AT_KIND_ROW)
 	AT_KIND_MAX = 32, /* room for later kinds; counters are sized by this */
 };
+#undef AT_KIND_ROW
 
 /* The syscall (or library function) that produced a record. */
+#define AT_SRC_ROW(name, number, text) AT_SRC_##name = number,
 enum at_source {
 	AT_SRC_NONE = 0,
-	AT_SRC_OPEN = 1,
-	AT_SRC_OPENAT = 2,
-	AT_SRC_OPENAT2 = 3,
-	AT_SRC_CREAT = 4,
-	AT_SRC_READLINK = 5,
-	AT_SRC_READLINKAT = 6,
-	AT_SRC_STAT = 7,
-	AT_SRC_LSTAT = 8,
-	AT_SRC_NEWFSTATAT = 9,
-	AT_SRC_STATX = 10,
-	AT_SRC_ACCESS = 11,
-	AT_SRC_FACCESSAT = 12,
-	AT_SRC_FACCESSAT2 = 13,
-	AT_SRC_GETENV = 14,
-	AT_SRC_SECURE_GETENV = 15,
-	AT_SRC_UNAME = 16,
-	AT_SRC_CONNECT = 17,
-	AT_SRC_BIND = 18,
-	AT_SRC_LISTEN = 19,
-	AT_SRC_ACCEPT = 20,
-	AT_SRC_ACCEPT4 = 21,
-	AT_SRC_WRITE = 22,
-	AT_SRC_WRITEV = 23,
-	AT_SRC_SENDTO = 24,
-	AT_SRC_SENDMSG = 25,
-	AT_SRC_SENDMMSG = 26,
-	AT_SRC_SSL_WRITE = 27,
-	AT_SRC_SSL_WRITE_EX = 28,
-	AT_SRC_SSL_READ = 29,
-	AT_SRC_SSL_READ_EX = 30,
-	AT_SRC_READ = 31,
-	AT_SRC_READV = 32,
-	AT_SRC_RECVFROM = 33,
-	AT_SRC_RECVMSG = 34,
-	AT_SRC_RECVMMSG = 35,
-	AT_SRC_CLOSE = 36,
-	AT_SRC_GETADDRINFO = 37,
-	AT_SRC_GETHOSTBYNAME = 38,
-	AT_SRC_GETHOSTBYNAME2 = 39,
-	AT_SRC_GETHOSTBYNAME_R = 40,
-	AT_SRC_GETHOSTBYNAME2_R = 41,
-	AT_SRC_SENDFILE = 42,
-	AT_SRC_SPLICE = 43,
-	AT_SRC_IO_URING_SETUP = 44,
-	AT_SRC_IO_URING_SUBMIT = 45,
-	AT_SRC_PROCESS_ENV = 46, /* Bun's process.env / Bun.env getter (Bun__getEnvValue) */
-	AT_SRC_IOCTL = 47,
+	AT_SOURCES(AT_SRC_ROW)
 	AT_SRC_MAX = 64,
 };
+#undef AT_SRC_ROW
 
 /* at_header.flags */
 #define AT_F_PATH_TRUNCATED (1u << 0)   /* a path was longer than AT_PATH_MAX */

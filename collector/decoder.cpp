@@ -43,59 +43,23 @@ std::string comm_text(const char (&comm)[AT_COMM_LEN]) {
   return std::string(comm, strnlen(comm, AT_COMM_LEN));
 }
 
-// enum at_source and trace::Syscall share their numbering: checked here, one
-// line per source, so a number that differs fails the build.
-static_assert(AT_SRC_OPEN == static_cast<int>(trace::SYSCALL_OPEN));
-static_assert(AT_SRC_OPENAT == static_cast<int>(trace::SYSCALL_OPENAT));
-static_assert(AT_SRC_OPENAT2 == static_cast<int>(trace::SYSCALL_OPENAT2));
-static_assert(AT_SRC_CREAT == static_cast<int>(trace::SYSCALL_CREAT));
-static_assert(AT_SRC_READLINK == static_cast<int>(trace::SYSCALL_READLINK));
-static_assert(AT_SRC_READLINKAT == static_cast<int>(trace::SYSCALL_READLINKAT));
-static_assert(AT_SRC_STAT == static_cast<int>(trace::SYSCALL_STAT));
-static_assert(AT_SRC_LSTAT == static_cast<int>(trace::SYSCALL_LSTAT));
-static_assert(AT_SRC_NEWFSTATAT == static_cast<int>(trace::SYSCALL_NEWFSTATAT));
-static_assert(AT_SRC_STATX == static_cast<int>(trace::SYSCALL_STATX));
-static_assert(AT_SRC_ACCESS == static_cast<int>(trace::SYSCALL_ACCESS));
-static_assert(AT_SRC_FACCESSAT == static_cast<int>(trace::SYSCALL_FACCESSAT));
-static_assert(AT_SRC_FACCESSAT2 == static_cast<int>(trace::SYSCALL_FACCESSAT2));
-static_assert(AT_SRC_GETENV == static_cast<int>(trace::SYSCALL_GETENV));
-static_assert(AT_SRC_SECURE_GETENV == static_cast<int>(trace::SYSCALL_SECURE_GETENV));
-static_assert(AT_SRC_UNAME == static_cast<int>(trace::SYSCALL_UNAME));
-static_assert(AT_SRC_CONNECT == static_cast<int>(trace::SYSCALL_CONNECT));
-static_assert(AT_SRC_BIND == static_cast<int>(trace::SYSCALL_BIND));
-static_assert(AT_SRC_LISTEN == static_cast<int>(trace::SYSCALL_LISTEN));
-static_assert(AT_SRC_ACCEPT == static_cast<int>(trace::SYSCALL_ACCEPT));
-static_assert(AT_SRC_ACCEPT4 == static_cast<int>(trace::SYSCALL_ACCEPT4));
-static_assert(AT_SRC_WRITE == static_cast<int>(trace::SYSCALL_WRITE));
-static_assert(AT_SRC_WRITEV == static_cast<int>(trace::SYSCALL_WRITEV));
-static_assert(AT_SRC_SENDTO == static_cast<int>(trace::SYSCALL_SENDTO));
-static_assert(AT_SRC_SENDMSG == static_cast<int>(trace::SYSCALL_SENDMSG));
-static_assert(AT_SRC_SENDMMSG == static_cast<int>(trace::SYSCALL_SENDMMSG));
-static_assert(AT_SRC_SSL_WRITE == static_cast<int>(trace::SYSCALL_SSL_WRITE));
-static_assert(AT_SRC_SSL_WRITE_EX == static_cast<int>(trace::SYSCALL_SSL_WRITE_EX));
-static_assert(AT_SRC_SSL_READ == static_cast<int>(trace::SYSCALL_SSL_READ));
-static_assert(AT_SRC_SSL_READ_EX == static_cast<int>(trace::SYSCALL_SSL_READ_EX));
-static_assert(AT_SRC_READ == static_cast<int>(trace::SYSCALL_READ));
-static_assert(AT_SRC_READV == static_cast<int>(trace::SYSCALL_READV));
-static_assert(AT_SRC_RECVFROM == static_cast<int>(trace::SYSCALL_RECVFROM));
-static_assert(AT_SRC_RECVMSG == static_cast<int>(trace::SYSCALL_RECVMSG));
-static_assert(AT_SRC_RECVMMSG == static_cast<int>(trace::SYSCALL_RECVMMSG));
-static_assert(AT_SRC_CLOSE == static_cast<int>(trace::SYSCALL_CLOSE));
-static_assert(AT_SRC_GETADDRINFO == static_cast<int>(trace::SYSCALL_GETADDRINFO));
-static_assert(AT_SRC_GETHOSTBYNAME == static_cast<int>(trace::SYSCALL_GETHOSTBYNAME));
-static_assert(AT_SRC_GETHOSTBYNAME2 == static_cast<int>(trace::SYSCALL_GETHOSTBYNAME2));
-static_assert(AT_SRC_GETHOSTBYNAME_R == static_cast<int>(trace::SYSCALL_GETHOSTBYNAME_R));
-static_assert(AT_SRC_GETHOSTBYNAME2_R == static_cast<int>(trace::SYSCALL_GETHOSTBYNAME2_R));
-static_assert(AT_SRC_SENDFILE == static_cast<int>(trace::SYSCALL_SENDFILE));
-static_assert(AT_SRC_SPLICE == static_cast<int>(trace::SYSCALL_SPLICE));
-static_assert(AT_SRC_IO_URING_SETUP == static_cast<int>(trace::SYSCALL_IO_URING_SETUP));
-static_assert(AT_SRC_IO_URING_SUBMIT == static_cast<int>(trace::SYSCALL_IO_URING_SUBMIT));
-static_assert(AT_SRC_PROCESS_ENV == static_cast<int>(trace::SYSCALL_PROCESS_ENV));
-static_assert(AT_SRC_IOCTL == static_cast<int>(trace::SYSCALL_IOCTL));
+// enum at_source and trace::Syscall share their numbering, both from
+// bpf/registry.h's rows: a source the schema lacks, or numbers differently,
+// fails the build here.
+#define AT_SRC_SAME_NUMBER(name, number, text) \
+  static_assert(AT_SRC_##name == static_cast<int>(trace::SYSCALL_##name), "trace::Syscall numbers " #name " differently");
+AT_SOURCES(AT_SRC_SAME_NUMBER)
+#undef AT_SRC_SAME_NUMBER
 
 trace::Syscall syscall_of(uint16_t source) {
-  if (source > AT_SRC_NONE && source <= AT_SRC_IOCTL) return static_cast<trace::Syscall>(source);
-  return trace::SYSCALL_UNSPECIFIED;
+  switch (source) {
+#define AT_SRC_CASE(name, number, text) \
+  case AT_SRC_##name:                    \
+    return trace::SYSCALL_##name;
+    AT_SOURCES(AT_SRC_CASE)
+#undef AT_SRC_CASE
+    default: return trace::SYSCALL_UNSPECIFIED;
+  }
 }
 
 template <typename T>

@@ -17,27 +17,11 @@ namespace agenttrace::collector {
 
 const char* kernel_kind_name(int kind) {
   switch (kind) {
-    case AT_KIND_EXEC: return "exec";
-    case AT_KIND_FORK: return "fork";
-    case AT_KIND_EXIT: return "exit";
-    case AT_KIND_OPEN: return "open";
-    case AT_KIND_READLINK: return "readlink";
-    case AT_KIND_STAT: return "stat";
-    case AT_KIND_ACCESS: return "access";
-    case AT_KIND_GETENV: return "getenv";
-    case AT_KIND_UNAME: return "uname";
-    case AT_KIND_CONNECT: return "connect";
-    case AT_KIND_BIND: return "bind";
-    case AT_KIND_LISTEN: return "listen";
-    case AT_KIND_ACCEPT: return "accept";
-    case AT_KIND_SEND: return "send";
-    case AT_KIND_RECV: return "recv";
-    case AT_KIND_CLOSE: return "close";
-    case AT_KIND_DNS: return "dns";
-    case AT_KIND_SPLICE: return "splice";
-    case AT_KIND_IO_URING: return "io_uring";
-    case AT_KIND_SYSCALL: return "system_call";
-    case AT_KIND_HOST_QUERY: return "host_query";
+#define AT_KIND_CASE(name, number, text) \
+  case AT_KIND_##name:                    \
+    return text;
+    AT_KINDS(AT_KIND_CASE)
+#undef AT_KIND_CASE
     default: return "";
   }
 }

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <vector>
 
+#include "bpf/registry.h"
+
 namespace agenttrace::trace {
 
 namespace {
@@ -51,55 +53,12 @@ std::string_view event_kind(const Event& event) { return event_kind_of_case(even
 
 std::string_view syscall_name(Syscall syscall) {
   switch (syscall) {
-    case SYSCALL_OPEN: return "open";
-    case SYSCALL_OPENAT: return "openat";
-    case SYSCALL_OPENAT2: return "openat2";
-    case SYSCALL_CREAT: return "creat";
-    case SYSCALL_READLINK: return "readlink";
-    case SYSCALL_READLINKAT: return "readlinkat";
-    case SYSCALL_STAT: return "stat";
-    case SYSCALL_LSTAT: return "lstat";
-    case SYSCALL_NEWFSTATAT: return "newfstatat";
-    case SYSCALL_STATX: return "statx";
-    case SYSCALL_ACCESS: return "access";
-    case SYSCALL_FACCESSAT: return "faccessat";
-    case SYSCALL_FACCESSAT2: return "faccessat2";
-    case SYSCALL_GETENV: return "getenv";
-    case SYSCALL_SECURE_GETENV: return "secure_getenv";
-    case SYSCALL_UNAME: return "uname";
-    case SYSCALL_CONNECT: return "connect";
-    case SYSCALL_BIND: return "bind";
-    case SYSCALL_LISTEN: return "listen";
-    case SYSCALL_ACCEPT: return "accept";
-    case SYSCALL_ACCEPT4: return "accept4";
-    case SYSCALL_WRITE: return "write";
-    case SYSCALL_WRITEV: return "writev";
-    case SYSCALL_SENDTO: return "sendto";
-    case SYSCALL_SENDMSG: return "sendmsg";
-    case SYSCALL_SENDMMSG: return "sendmmsg";
-    case SYSCALL_SSL_WRITE: return "SSL_write";
-    case SYSCALL_SSL_WRITE_EX: return "SSL_write_ex";
-    case SYSCALL_SSL_READ: return "SSL_read";
-    case SYSCALL_SSL_READ_EX: return "SSL_read_ex";
-    case SYSCALL_READ: return "read";
-    case SYSCALL_READV: return "readv";
-    case SYSCALL_RECVFROM: return "recvfrom";
-    case SYSCALL_RECVMSG: return "recvmsg";
-    case SYSCALL_RECVMMSG: return "recvmmsg";
-    case SYSCALL_CLOSE: return "close";
-    case SYSCALL_GETADDRINFO: return "getaddrinfo";
-    case SYSCALL_GETHOSTBYNAME: return "gethostbyname";
-    case SYSCALL_GETHOSTBYNAME2: return "gethostbyname2";
-    case SYSCALL_GETHOSTBYNAME_R: return "gethostbyname_r";
-    case SYSCALL_GETHOSTBYNAME2_R: return "gethostbyname2_r";
-    case SYSCALL_SENDFILE: return "sendfile";
-    case SYSCALL_SPLICE: return "splice";
-    case SYSCALL_IO_URING_SETUP: return "io_uring_setup";
-    case SYSCALL_IO_URING_SUBMIT: return "io_uring_submit";
-    case SYSCALL_PROCESS_ENV: return "process.env";
-    case SYSCALL_IOCTL: return "ioctl";
-    case SYSCALL_DNS_QUERY: return "query";
-    case SYSCALL_DNS_RESPONSE: return "response";
+#define AT_SYSCALL_NAME(name, number, text) \
+  case SYSCALL_##name:                     \
+    return text;
+    AT_SOURCES(AT_SYSCALL_NAME)
+    AT_DECODER_SOURCES(AT_SYSCALL_NAME)
+#undef AT_SYSCALL_NAME
     default: break;
   }
   return "unknown";

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <set>
+#include <string>
 
 #include "agenttrace.h"
+#include "collector/recorder.h"
+#include "trace/format.h"
 
 static_assert(sizeof(at_header) == 48);
 static_assert(offsetof(at_header, kind) == 0);
@@ -156,8 +160,45 @@ static_assert(sizeof(at_path_event) + AT_PATH_MAX + 2 * AT_DIR_MAX + 256 <= AT_S
 static_assert(sizeof(at_splice_event) + AT_DIR_MAX + 256 <= AT_SCRATCH_SIZE / 2);
 static_assert(sizeof(at_io_uring_event) + AT_PATH_MAX <= AT_SCRATCH_SIZE);
 
+// Every row of the registry fits the counter tables.
+#define AT_FITS_KINDS(name, number, text) static_assert(number > 0 && number < AT_KIND_MAX, #name);
+AT_KINDS(AT_FITS_KINDS)
+#undef AT_FITS_KINDS
+#define AT_FITS_SOURCES(name, number, text) static_assert(number > 0 && number < AT_SRC_MAX, #name);
+AT_SOURCES(AT_FITS_SOURCES)
+#undef AT_FITS_SOURCES
+
 TEST(RecordLayout, KindsFitTheCounterTable) {
-  EXPECT_LT(AT_KIND_SYSCALL, AT_KIND_MAX);
-  EXPECT_LT(AT_SRC_PROCESS_ENV, AT_SRC_MAX);
   EXPECT_EQ(AT_KIND_MAX & (AT_KIND_MAX - 1), 0) << "AT_KIND_MAX is used as a mask";
+}
+
+namespace trace = agenttrace::trace;
+namespace collector = agenttrace::collector;
+
+// The registry and the schema agree both ways: every trace::Syscall value
+// has a row (a printed name), every kind row a distinct name, no two rows a
+// number.
+TEST(Registry, EverySchemaSourceHasARowAndEveryRowAName) {
+  const auto* values = google::protobuf::GetEnumDescriptor<trace::Syscall>();
+  ASSERT_NE(values, nullptr);
+  for (int i = 0; i < values->value_count(); ++i) {
+    auto v = static_cast<trace::Syscall>(values->value(i)->number());
+    if (v == trace::SYSCALL_UNSPECIFIED) continue;
+    EXPECT_NE(trace::syscall_name(v), "unknown") << values->value(i)->name() << " has no row in bpf/registry.h";
+  }
+  std::set<std::string> names;
+  std::set<int> numbers;
+#define AT_KIND_SEEN(name, number, text)                                 \
+  EXPECT_TRUE(names.insert(collector::kernel_kind_name(number)).second) << #name; \
+  EXPECT_TRUE(numbers.insert(number).second) << #name;                  \
+  EXPECT_STREQ(collector::kernel_kind_name(number), text);
+  AT_KINDS(AT_KIND_SEEN)
+#undef AT_KIND_SEEN
+  EXPECT_STREQ(collector::kernel_kind_name(AT_KIND_MAX - 1), "") << "no name without a row";
+  numbers.clear();
+#define AT_SRC_SEEN(name, number, text) EXPECT_TRUE(numbers.insert(number).second) << #name;
+  AT_SOURCES(AT_SRC_SEEN)
+  AT_DECODER_SOURCES(AT_SRC_SEEN)
+#undef AT_SRC_SEEN
+  EXPECT_EQ(numbers.size(), static_cast<size_t>(values->value_count() - 1)) << "one row per schema value";
 }
