@@ -23,6 +23,10 @@ bool parse_or_throw(CLI::App& app, const std::vector<std::string>& args) {
   } catch (const CLI::CallForAllHelp&) {
     fputs(app.help("", CLI::AppFormatMode::All).c_str(), stdout);
     return false;
+  } catch (const CLI::CallForVersion& e) {
+    // Asked for, so printed on stdout with success, not as an error.
+    fprintf(stdout, "%s\n", e.what());
+    return false;
   } catch (const CLI::ExtrasError& e) {
     std::string what = e.what();
     auto colon = what.find(':');

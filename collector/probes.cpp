@@ -47,15 +47,22 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
   return 0;
 }
 
-const char* tracefs_root() {
-  if (fs::exists("/sys/kernel/tracing/events")) return "/sys/kernel/tracing";
-  if (fs::exists("/sys/kernel/debug/tracing/events")) return "/sys/kernel/debug/tracing";
-  return nullptr;
-}
-
 std::string permission_hint() {
   return "run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE";
 }
+
+const char* tracefs_root() {
+  // Without privileges tracefs cannot even be looked into: that is said as
+  // the permission it is, not as a filesystem error.
+  for (const char* root : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
+    std::error_code ec;
+    if (fs::exists(std::string(root) + "/events", ec)) return root;
+    if (ec == std::errc::permission_denied)
+      throw Error(std::string("cannot read ") + root + " (permission denied): " + permission_hint());
+  }
+  return nullptr;
+}
+
 
 }  // namespace
 

@@ -79,6 +79,13 @@ TEST(AnalyzeCli, BadInputGetsOneSentence) {
 }
 
 // Attach and watch refuse bad input before loading anything (no root needed).
+TEST(TraceCli, VersionIsAnAnswerNotAnError) {
+  Ran v = agenttrace("--version");
+  EXPECT_EQ(v.status, 0);
+  EXPECT_EQ(v.out, "agenttrace 0.1.0\n");
+  EXPECT_EQ(v.err, "");
+}
+
 TEST(TraceCli, AttachAndWatchBadInput) {
   Ran no_pid = agenttrace("attach");
   EXPECT_EQ(no_pid.status, 125);
