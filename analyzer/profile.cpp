@@ -135,11 +135,23 @@ void ProfileBuilder::plot(const trace::Event& e, const std::string& lane, std::s
   profile_.timeline.push_back({e.id(), e.wall_ns(), e.pid(), lane, std::move(label)});
 }
 
+struct FactSeen {
+  FactKind kind;
+  const std::string& item;
+  bool succeeded;
+  std::string detail;
+  FileAccess access = FileAccess::kNone;
+  const std::string* via = nullptr;     // files: the name opened, when a link led to item
+  const std::string* target = nullptr;  // files: a readlink's answer
+};
+
 namespace {
+
+const std::string kUname = "uname";
 
 // Folds one more event into a fact: the first event gives its origin, the
 // first success its access and detail.
-void fold(Fact& f, bool fresh, const trace::Event& e, const Fact& seen) {
+void fold(Fact& f, bool fresh, const trace::Event& e, const FactSeen& seen) {
   if (fresh) {
     f.kind = seen.kind;
     f.item = seen.item;
@@ -151,8 +163,8 @@ void fold(Fact& f, bool fresh, const trace::Event& e, const Fact& seen) {
   if (fresh || (seen.succeeded && !f.succeeded)) {
     f.succeeded = seen.succeeded;
     f.access = seen.access;
-    f.via = seen.via;
-    f.target = seen.target;
+    f.via = seen.via ? *seen.via : std::string();
+    f.target = seen.target ? *seen.target : std::string();
     f.detail = seen.detail;
   }
   f.count++;
@@ -160,31 +172,19 @@ void fold(Fact& f, bool fresh, const trace::Event& e, const Fact& seen) {
   if (!f.stack_event && e.has_stack()) f.stack_event = e.id();
 }
 
-void note(std::map<std::string, Fact>& table, const trace::Event& e, const Fact& seen) {
+void note(std::map<std::string, Fact>& table, const trace::Event& e, const FactSeen& seen) {
   auto [it, fresh] = table.try_emplace(seen.item);
   fold(it->second, fresh, e, seen);
 }
 
-Fact seen_fact(FactKind kind, const std::string& item, bool ok, std::string detail) {
-  Fact f;
-  f.kind = kind;
-  f.item = item;
-  f.succeeded = ok;
-  f.detail = std::move(detail);
-  return f;
-}
-
-// A file fact as one event shows it; the detail is what reports have always
-// said: "read", "write via /etc/localtime", "readlink -> /usr/share/zoneinfo/UTC".
-Fact seen_file(const std::string& path, bool ok, FileAccess access, const std::string& via = "",
-               const std::string& target = "") {
-  Fact f = seen_fact(FactKind::kFile, path, ok, file_access_name(access));
-  f.access = access;
-  f.via = via;
-  f.target = target;
-  if (!via.empty()) f.detail += " via " + via;
-  if (!target.empty()) f.detail += " -> " + target;
-  return f;
+// A file as one event shows it; the detail is what reports have always said:
+// "read", "write via /etc/localtime", "readlink -> /usr/share/zoneinfo/UTC".
+FactSeen seen_file(const std::string& path, bool ok, FileAccess access, const std::string* via = nullptr,
+               const std::string* target = nullptr) {
+  FactSeen s{FactKind::kFile, path, ok, file_access_name(access), access, via, target};
+  if (via) s.detail += " via " + *via;
+  if (target) s.detail += " -> " + *target;
+  return s;
 }
 
 }  // namespace
@@ -210,7 +210,7 @@ const char* file_access_name(FileAccess access) {
   return "";
 }
 
-void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const Fact& seen) {
+void ProfileBuilder::add_fact(const trace::Event& e, CategorySet cats, const FactSeen& seen) {
   const auto& ids = ids_of(cats);
   if (cats && !timeline_full())
     plot(e, ids.front(),
@@ -241,7 +241,7 @@ void ProfileBuilder::add_value(const trace::Event& e, const std::string& kind,
   profile_.values.push_back({kind, name, value, e.id(), e.pid(), root});
 }
 
-void ProfileBuilder::on_path(const trace::Event& e, const Fact& seen) {
+void ProfileBuilder::on_path(const trace::Event& e, const FactSeen& seen) {
   const std::string& path = seen.item;
   const bool ok = seen.succeeded;
   note(profile_.files, e, seen);
@@ -258,7 +258,7 @@ void ProfileBuilder::on_path(const trace::Event& e, const Fact& seen) {
     }
   }
   // Read through a link, the open itself tells the zone (on_event, kOpen).
-  if (seen.access == FileAccess::kRead && seen.via.empty()) {
+  if (seen.access == FileAccess::kRead && !seen.via) {
     std::string zone = zone_from_path(path);
     if (!zone.empty()) add_value(e, "timezone", path, zone);
   }
@@ -378,7 +378,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     case trace::Event::kGetenv: {
       const auto& g = e.getenv();
       std::string detail = !g.found() ? "unset" : g.value_captured() ? "= " + g.value() : "set";
-      Fact seen = seen_fact(FactKind::kEnv, g.name(), g.found(), std::move(detail));
+      FactSeen seen{FactKind::kEnv, g.name(), g.found(), std::move(detail)};
       note(profile_.env, e, seen);
       add_fact(e, kb_.classify_env(g.name()), seen);
       if (g.found() && g.value_captured()) {
@@ -398,7 +398,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       bool write = (o.flags() & O_ACCMODE) == O_WRONLY;
       FileAccess access = write ? FileAccess::kWrite : (o.flags() & O_PATH) ? FileAccess::kStat : FileAccess::kRead;
       const std::string& path = kb_.judged_path(o.path(), o.real_path());
-      on_path(e, seen_file(path, o.result() >= 0, access, path == o.path() ? "" : o.path()));
+      on_path(e, seen_file(path, o.result() >= 0, access, path == o.path() ? nullptr : &o.path()));
       if (access == FileAccess::kRead && o.result() >= 0 && p.code_files.size() < ProcessInfo::kMaxCodeFiles) {
         const std::string& file = o.real_path().empty() ? o.path() : o.real_path();
         if (is_code_file(file) && std::find(p.code_files.begin(), p.code_files.end(), file) == p.code_files.end())
@@ -413,7 +413,8 @@ void ProfileBuilder::on_event(const trace::Event& e) {
     }
     case trace::Event::kReadlink: {
       const auto& r = e.readlink();
-      on_path(e, seen_file(r.path(), r.result() >= 0, FileAccess::kReadlink, "", r.result() >= 0 ? r.target() : ""));
+      on_path(e, seen_file(r.path(), r.result() >= 0, FileAccess::kReadlink, nullptr,
+                           r.result() >= 0 ? &r.target() : nullptr));
       if (r.result() >= 0) {
         std::string zone = zone_from_path(r.target());
         if (!zone.empty() && kb_.classify_path(r.path())) add_value(e, "timezone", r.path(), zone);
@@ -428,7 +429,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       break;
     case trace::Event::kUname:
       add_fact(e, kb_.classify_syscall("uname"),
-               seen_fact(FactKind::kCall, "uname", e.uname().result() >= 0, "nodename " + e.uname().nodename()));
+               FactSeen{FactKind::kCall, kUname, e.uname().result() >= 0, "nodename " + e.uname().nodename()});
       add_value(e, "hostname", "uname", e.uname().nodename());
       break;
     case trace::Event::kHostQuery: {
@@ -438,7 +439,7 @@ void ProfileBuilder::on_event(const trace::Event& e) {
       std::string detail = q.syscall() == trace::SYSCALL_IOCTL
                                ? "ioctl" + (q.interface().empty() ? "" : " " + q.interface())
                                : "netlink " + std::string(q.dump() ? "dump" : "request");
-      add_fact(e, kb_.classify_syscall(q.request()), seen_fact(FactKind::kCall, q.request(), q.result() >= 0, detail));
+      add_fact(e, kb_.classify_syscall(q.request()), FactSeen{FactKind::kCall, q.request(), q.result() >= 0, std::move(detail)});
       break;
     }
     case trace::Event::kConnect: {

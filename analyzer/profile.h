@@ -69,6 +69,11 @@ struct Fact {
   uint64_t stack_event = 0;  // the first of its events that carries the caller's stack
 };
 
+// What one event says of a fact (kind, item, success, access, link, target,
+// detail), referring to the event's strings so that only the detail is built
+// per event (profile.cpp); the rest of a fact is kept from its first event.
+struct FactSeen;
+
 // A value a process obtained and could send on: from the environment (with
 // --show-values), uname, a resolved time zone, or a file whose content the
 // trace header records (machine-id, hostname).
@@ -221,12 +226,10 @@ class ProfileBuilder : public trace::EventSink {
 
  private:
   ProcessInfo& process(const trace::Event& e);
-  // `seen` carries what this event says: kind, item, succeeded, access, via,
-  // target and detail; the rest of the fact is kept from its first event.
-  void add_fact(const trace::Event& e, CategorySet cats, const Fact& seen);
+  void add_fact(const trace::Event& e, CategorySet cats, const FactSeen& seen);
   void add_value(const trace::Event& e, const std::string& kind, const std::string& name,
                  const std::string& value);
-  void on_path(const trace::Event& e, const Fact& seen);
+  void on_path(const trace::Event& e, const FactSeen& seen);
   void on_send(const trace::Event& e, const trace::Data& d);
   void plot(const trace::Event& e, const std::string& lane, std::string label);
   bool timeline_full();

@@ -63,7 +63,6 @@ const char* tracefs_root() {
   return nullptr;
 }
 
-
 }  // namespace
 
 void check_kernel_support() {
