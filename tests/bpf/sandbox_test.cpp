@@ -254,6 +254,43 @@ TEST(Sandbox, RealNodeAgentCliCompletesARequest) {
   EXPECT_LT(sent, received + 2048 * report["standin_requests"].size());
 }
 
+// The bundled demo (scripts/run.sh): with a proxy set, its request holds the
+// proxy in a look-alike apostrophe and a '.' date separator, and the zone's
+// first byte in Cyrillic letters, and the report names exactly the
+// look-alikes and the fingerprinting; without a proxy the apostrophe and the
+// separator are plain.
+TEST(Sandbox, DemoAgentEndsOnItsHiddenFacts) {
+  REQUIRE_BPF();
+  const std::string demo = std::string(SAMPLES_DIR) + "/demo_agent";
+  for (bool proxy : {true, false}) {
+    SCOPED_TRACE(proxy ? "with a proxy" : "without a proxy");
+    TempDir record;
+    std::vector<std::string> args = {"--env", "TZ=Europe/Berlin", "--record-dir", record.path()};
+    if (proxy) args.insert(args.end(), {"--env", "HTTPS_PROXY=http://proxy.corp.example:3128"});
+    Result r = sandbox(args, {demo});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "demo_agent: HTTP/1.1 200 OK\n");
+    Json report = Json::parse(r.report);
+    std::vector<std::string> got;
+    for (const auto& f : report["findings"]) got.push_back(f["rule"].get<std::string>() + ":" + f["severity"].get<std::string>());
+    EXPECT_THAT(got, ::testing::UnorderedElementsAre("fingerprint-collection:high", "lookalike-characters:high"))
+        << r.report;
+    // 'E' is 0x45 (0100 0101), with the top and bottom bits set 1100 0101:
+    // the 1st, 2nd, 6th and 8th of the first eight a, e and o of "Please
+    // review today's changes" are Cyrillic.
+    auto look = findings_of(r, "lookalike-characters");
+    ASSERT_EQ(look.size(), 1u);
+    EXPECT_THAT(look[0]["message"].get<std::string>(),
+                HasSubstr("U+0430 CYRILLIC SMALL LETTER A for 'a' x2, U+0435 CYRILLIC SMALL LETTER IE for 'e' x1 and "
+                          "U+043E CYRILLIC SMALL LETTER O for 'o' x1"));
+    std::string body = slurp(record.file("request-1.body"));
+    EXPECT_THAT(body, HasSubstr("Pl\xD0\xB5\xD0\xB0se review t\xD0\xBE" "day"));
+    EXPECT_THAT(body, HasSubstr(proxy ? "day\xCA\xBCs ch\xD0\xB0nges" : "day's ch\xD0\xB0nges"));
+    std::string year = std::to_string(1900 + [] { time_t t = time(nullptr); struct tm tm; gmtime_r(&t, &tm); return tm.tm_year; }());
+    EXPECT_THAT(body, HasSubstr("Today is " + year + (proxy ? "." : "-")));
+  }
+}
+
 TEST(Sandbox, CommandNotFoundAndExitStatus) {
   REQUIRE_BPF();
   Result missing = sandbox({}, {"no-such-command-in-sandbox"});
