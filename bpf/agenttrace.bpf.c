@@ -1185,14 +1185,26 @@ static __always_inline struct sys_args get_args(struct bpf_raw_tracepoint_args *
 	return r;
 }
 
-#define SYS_ENTER(name) \
+/* Every handler has its row in bpf/registry.h's AT_SYSCALLS_*: the row's
+ * constant is what SYS_ENTER and SYS_EXIT assert, so a handler nothing would
+ * install fails the build ("use of undeclared identifier at_row_...").*/
+#define AT_ROW_BOTH(call, name) enum { at_row_enter_##name = 1, at_row_exit_##name = 1 };
+#define AT_ROW_ENTER(call, name) enum { at_row_enter_##name = 1 };
+#define AT_ROW_EXIT(call, name) enum { at_row_exit_##name = 1 };
+AT_SYSCALLS_BOTH(AT_ROW_BOTH)
+AT_SYSCALLS_ENTER(AT_ROW_ENTER)
+AT_SYSCALLS_EXIT(AT_ROW_EXIT)
+
+#define SYS_ENTER(name)                                                  \
+	_Static_assert(at_row_enter_##name, "a row in AT_SYSCALLS_*");  \
 	SEC("raw_tp") int handle_sys_enter_##name(struct bpf_raw_tracepoint_args *ctx)
-#define SYS_EXIT(name) \
+#define SYS_EXIT(name)                                                  \
+	_Static_assert(at_row_exit_##name, "a row in AT_SYSCALLS_*");  \
 	SEC("raw_tp") int handle_sys_exit_##name(struct bpf_raw_tracepoint_args *ctx)
-#define SYS_EXIT_PATH(name)                                                           \
-	SEC("raw_tp") int handle_sys_exit_##name(struct bpf_raw_tracepoint_args *ctx) \
-	{                                                                             \
-		return emit_path_event(ctx, (long)ctx->args[1]);                      \
+#define SYS_EXIT_PATH(name)                                      \
+	SYS_EXIT(name)                                           \
+	{                                                        \
+		return emit_path_event(ctx, (long)ctx->args[1]); \
 	}
 
 /* Handlers are reached only by tail call; they check the filter themselves. */
@@ -2295,18 +2307,21 @@ static __always_inline bool tls_ciphertext(struct emit_state *es)
 	return false;
 }
 
-/* write(fd, buf, count), writev(fd, iov, iovcnt): only sockets are kept. */
-#define WRITE_CALL(name, SRC)                                                    \
-	SYS_ENTER(name)                                                          \
-	{                                                                        \
-		__u16 type = 0;                                                  \
-		struct sock *sk;                                                 \
-		ARGS_OR_OUT();                                                   \
-		sk = sock_of_fd((int)s.a[0], &type);                             \
-		if (!sk)                                                         \
-			return 0;                                                \
-		return save_args(AT_KIND_SEND, SRC, s.a[0], s.a[1], s.a[2], 0);  \
+/* A call on a socket fd whose three arguments are kept when `keep` (of the
+ * socket sk and its type) holds. write(fd, buf, count) and writev(fd, iov,
+ * iovcnt): only sockets are kept. */
+#define SOCKET_CALL(name, KIND, SRC, keep)                               \
+	SYS_ENTER(name)                                                  \
+	{                                                                \
+		__u16 type = 0;                                          \
+		struct sock *sk;                                         \
+		ARGS_OR_OUT();                                           \
+		sk = sock_of_fd((int)s.a[0], &type);                     \
+		if (!(keep))                                             \
+			return 0;                                        \
+		return save_args(KIND, SRC, s.a[0], s.a[1], s.a[2], 0);  \
 	}
+#define WRITE_CALL(name, SRC) SOCKET_CALL(name, AT_KIND_SEND, SRC, sk)
 
 WRITE_CALL(write, AT_SRC_WRITE)
 WRITE_CALL(writev, AT_SRC_WRITEV)
@@ -2534,19 +2549,14 @@ static __always_inline bool is_dns_peer(struct sock *sk)
 	return sk && bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)) == 53;
 }
 
-/* read(fd, buf, count) on a socket connected to port 53; recvfrom and
- * recvmsg on datagram sockets, kept when the source is port 53. */
-SYS_ENTER(read)
-{
-	__u16 type = 0;
-	struct sock *sk;
-
-	ARGS_OR_OUT();
-	sk = sock_of_fd((int)s.a[0], &type);
-	if (!is_dns_peer(sk))
-		return 0;
-	return save_args(AT_KIND_RECV, AT_SRC_READ, s.a[0], s.a[1], s.a[2], 0);
-}
+/* read(fd, buf, count) and readv(fd, iov, iovcnt) on a socket connected to
+ * port 53; recvfrom, recvmsg and recvmmsg on datagram sockets, kept when the
+ * source is port 53. */
+#define DNS_DATAGRAM(sk) ((sk) && (type == 2 /* SOCK_DGRAM */ || is_dns_peer(sk)))
+SOCKET_CALL(read, AT_KIND_RECV, AT_SRC_READ, is_dns_peer(sk))
+SOCKET_CALL(readv, AT_KIND_RECV, AT_SRC_READV, is_dns_peer(sk))
+SOCKET_CALL(recvmsg, AT_KIND_RECV, AT_SRC_RECVMSG, DNS_DATAGRAM(sk))
+SOCKET_CALL(recvmmsg, AT_KIND_RECV, AT_SRC_RECVMMSG, DNS_DATAGRAM(sk))
 
 SYS_ENTER(recvfrom)
 {
@@ -2560,18 +2570,6 @@ SYS_ENTER(recvfrom)
 		return 0;
 	return save_args_extra(AT_KIND_RECV, AT_SRC_RECVFROM, s.a[0], s.a[1], s.a[2], 0,
 			       BPF_CORE_READ(regs, r8));
-}
-
-SYS_ENTER(recvmsg)
-{
-	__u16 type = 0;
-	struct sock *sk;
-
-	ARGS_OR_OUT();
-	sk = sock_of_fd((int)s.a[0], &type);
-	if (!sk || (type != 2 /* SOCK_DGRAM */ && !is_dns_peer(sk)))
-		return 0;
-	return save_args(AT_KIND_RECV, AT_SRC_RECVMSG, s.a[0], s.a[1], 0, 0);
 }
 
 static __always_inline int recv_exit(struct bpf_raw_tracepoint_args *ctx)
@@ -2603,6 +2601,8 @@ static __always_inline int recv_exit(struct bpf_raw_tracepoint_args *ctx)
 		goto out;
 	if (st->source == AT_SRC_RECVMSG)
 		emit_message(es, 0, (__u64)m.msg_iov, (__u32)m.msg_iovlen, ret, es->t.conn ^ 1, true);
+	else if (st->source == AT_SRC_READV)
+		emit_message(es, 0, st->args[1], (__u32)st->args[2], ret, es->t.conn ^ 1, true);
 	else
 		emit_message(es, st->args[1], 0, 0, ret, es->t.conn ^ 1, true);
 out:
@@ -2611,8 +2611,53 @@ out:
 }
 
 SYS_EXIT(read) { return recv_exit(ctx); }
+SYS_EXIT(readv) { return recv_exit(ctx); }
 SYS_EXIT(recvfrom) { return recv_exit(ctx); }
 SYS_EXIT(recvmsg) { return recv_exit(ctx); }
+
+/* recvmmsg returns the number of messages received; each has its own length
+ * and its own source, and only those from port 53 are kept. */
+SYS_EXIT(recvmmsg)
+{
+	struct stash *st = stash_get();
+	long got = (long)ctx->args[1];
+	struct at_sockaddr own_peer;
+	struct emit_state *es;
+	struct sock *sk;
+	__u16 type = 0;
+	__u64 vec;
+
+	if (!st || st->kind != AT_KIND_RECV || st->source != AT_SRC_RECVMMSG)
+		return 0;
+	if (got <= 0)
+		goto out;
+	vec = st->args[1];
+	sk = sock_of_fd((int)st->args[0], &type);
+	es = begin_data(AT_KIND_RECV, AT_SRC_RECVMMSG, got, (int)st->args[0], sk, type);
+	if (!es)
+		goto out;
+	es->t.h.flags |= AT_F_INBOUND;
+	own_peer = es->t.peer;
+	for (int i = 0; i < AT_MAX_MMSG; i++) {
+		struct mmsghdr mm = {};
+
+		if (i >= got)
+			break;
+		if (bpf_probe_read_user(&mm, sizeof(mm), (const void *)(vec + i * sizeof(struct mmsghdr))))
+			break;
+		es->t.peer = own_peer;
+		set_destination(es, mm.msg_hdr.msg_name, mm.msg_hdr.msg_namelen);
+		if (es->t.peer.port != 53)
+			continue;
+		es->t.msg_index = i;
+		es->t.call_id++;
+		emit_message(es, 0, (__u64)mm.msg_hdr.msg_iov, (__u32)mm.msg_hdr.msg_iovlen, mm.msg_len,
+			     es->t.conn ^ 1, true);
+	}
+out:
+	stash_drop();
+	return 0;
+}
 
 /* ---- TLS plaintext: SSL_write, SSL_write_ex, SSL_read, SSL_read_ex ------- */
 

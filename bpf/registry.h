@@ -92,4 +92,29 @@
 	X(DNS_QUERY, 100, "query") \
 	X(DNS_RESPONSE, 101, "response")
 
+/* The system calls with handlers, X(call, handler): SYS_call is its number
+ * in the collector, handle_sys_enter_handler and handle_sys_exit_handler its
+ * programs (named as the kernel's syscall tracepoints name the call). Rows
+ * of AT_SYSCALLS_BOTH have both programs, AT_SYSCALLS_ENTER only the entry's
+ * (there is nothing to add at the exit), AT_SYSCALLS_EXIT only the exit's. A
+ * handler without a row fails the BPF build (SYS_ENTER and SYS_EXIT assert
+ * their row); a row without its program fails the collector's build (the
+ * skeleton has no such program to install). */
+#define AT_SYSCALLS_BOTH(X) \
+	X(open, open) X(openat, openat) X(openat2, openat2) X(creat, creat) \
+	X(readlink, readlink) X(readlinkat, readlinkat) \
+	X(stat, newstat) X(lstat, newlstat) X(newfstatat, newfstatat) X(statx, statx) \
+	X(access, access) X(faccessat, faccessat) X(faccessat2, faccessat2) \
+	X(uname, newuname) X(ioctl, ioctl) \
+	X(connect, connect) X(bind, bind) X(listen, listen) X(accept, accept) X(accept4, accept4) \
+	X(write, write) X(writev, writev) X(sendto, sendto) X(sendmsg, sendmsg) X(sendmmsg, sendmmsg) \
+	X(read, read) X(readv, readv) X(recvfrom, recvfrom) X(recvmsg, recvmsg) X(recvmmsg, recvmmsg) \
+	/* Paths around the calls above (samples/evasion/). */ \
+	X(sendfile, sendfile64) X(splice, splice) X(io_uring_setup, io_uring_setup)
+#define AT_SYSCALLS_ENTER(X) X(close, close)
+/* Mapping changes: forget where stack frames were found. */
+#define AT_SYSCALLS_EXIT(X) \
+	X(munmap, munmap) X(mremap, mremap) X(brk, brk) X(shmdt, shmdt) \
+	X(remap_file_pages, remap_file_pages) X(mmap, mmap)
+
 #endif /* AGENTTRACE_BPF_REGISTRY_H */

@@ -248,29 +248,29 @@ Probes::~Probes() {
 
 namespace {
 
-// Syscall number -> the programs that handle its entry and exit.
+// Syscall number -> the programs that handle its entry and exit, one per row
+// of bpf/registry.h's AT_SYSCALLS_*: a row whose program the skeleton lacks
+// does not compile.
+using ProgramOf = bpf_program* (*)(const agenttrace_bpf*);
 struct SyscallHandler {
   long nr;
   const char* name;  // handle_sys_enter_<name>, handle_sys_exit_<name>
+  ProgramOf enter;   // null: the row has no such program
+  ProgramOf exit;
 };
 
+#define AT_ENTER_OF(name) [](const agenttrace_bpf* s) { return s->progs.handle_sys_enter_##name; }
+#define AT_EXIT_OF(name) [](const agenttrace_bpf* s) { return s->progs.handle_sys_exit_##name; }
+#define AT_HANDLER_BOTH(call, name) {SYS_##call, #name, AT_ENTER_OF(name), AT_EXIT_OF(name)},
+#define AT_HANDLER_ENTER(call, name) {SYS_##call, #name, AT_ENTER_OF(name), nullptr},
+#define AT_HANDLER_EXIT(call, name) {SYS_##call, #name, nullptr, AT_EXIT_OF(name)},
 constexpr SyscallHandler kSyscallHandlers[] = {
-    {SYS_open, "open"},           {SYS_openat, "openat"},         {SYS_openat2, "openat2"},
-    {SYS_creat, "creat"},         {SYS_readlink, "readlink"},     {SYS_readlinkat, "readlinkat"},
-    {SYS_stat, "newstat"},        {SYS_lstat, "newlstat"},        {SYS_newfstatat, "newfstatat"},
-    {SYS_statx, "statx"},         {SYS_access, "access"},         {SYS_faccessat, "faccessat"},
-    {SYS_faccessat2, "faccessat2"}, {SYS_uname, "newuname"}, {SYS_ioctl, "ioctl"},
-    {SYS_connect, "connect"},     {SYS_bind, "bind"},             {SYS_listen, "listen"},
-    {SYS_accept, "accept"},       {SYS_accept4, "accept4"},       {SYS_close, "close"},
-    {SYS_write, "write"},         {SYS_writev, "writev"},         {SYS_sendto, "sendto"},
-    {SYS_sendmsg, "sendmsg"},     {SYS_sendmmsg, "sendmmsg"},     {SYS_read, "read"},
-    {SYS_recvfrom, "recvfrom"},   {SYS_recvmsg, "recvmsg"},
-    // Paths around the calls above (samples/evasion/).
-    {SYS_sendfile, "sendfile64"}, {SYS_splice, "splice"},     {SYS_io_uring_setup, "io_uring_setup"},
-    // Mapping changes: forget where stack frames were found (exit only).
-    {SYS_munmap, "munmap"},       {SYS_mremap, "mremap"},         {SYS_brk, "brk"},
-    {SYS_shmdt, "shmdt"},         {SYS_remap_file_pages, "remap_file_pages"}, {SYS_mmap, "mmap"},
-};
+    AT_SYSCALLS_BOTH(AT_HANDLER_BOTH) AT_SYSCALLS_ENTER(AT_HANDLER_ENTER) AT_SYSCALLS_EXIT(AT_HANDLER_EXIT)};
+#undef AT_HANDLER_BOTH
+#undef AT_HANDLER_ENTER
+#undef AT_HANDLER_EXIT
+#undef AT_ENTER_OF
+#undef AT_EXIT_OF
 
 }  // namespace
 
@@ -278,18 +278,13 @@ void Probes::fill_syscall_tables() {
   for (const auto& h : kSyscallHandlers) {
     if (h.nr < 0 || h.nr >= AT_SYSCALL_SLOTS) throw Error(std::string("syscall ") + h.name + " is outside the dispatch table");
     uint32_t key = static_cast<uint32_t>(h.nr);
-    int installed = 0;
-    for (auto [table, prefix] : {std::pair{skel_->maps.sys_enter_calls, "handle_sys_enter_"},
-                                 std::pair{skel_->maps.sys_exit_calls, "handle_sys_exit_"}}) {
-      std::string prog_name = std::string(prefix) + h.name;
-      bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, prog_name.c_str());
-      if (!prog) continue;  // entry-only (close) or exit-only (munmap)
-      int fd = bpf_program__fd(prog);
+    for (auto [table, program_of] : {std::pair{skel_->maps.sys_enter_calls, h.enter},
+                                     std::pair{skel_->maps.sys_exit_calls, h.exit}}) {
+      if (!program_of) continue;  // entry-only (close) or exit-only (munmap)
+      int fd = bpf_program__fd(program_of(skel_));
       if (bpf_map__update_elem(table, &key, sizeof(key), &fd, sizeof(fd), BPF_ANY) != 0)
         throw Error("cannot install the handler for " + std::string(h.name) + ": " + errno_text(errno));
-      installed++;
     }
-    if (!installed) throw Error(std::string("BPF programs for the syscall ") + h.name + " are missing");
   }
   // One exit program for every watched call; the map says when it records.
   bpf_program* watched = bpf_object__find_program_by_name(skel_->obj, "handle_sys_exit_watched");

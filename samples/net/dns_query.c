@@ -1,10 +1,13 @@
-// dns_query SERVER PORT NAME [connected|unconnected]
+// dns_query SERVER PORT NAME [connected|unconnected|readv|recvmmsg]
 //
 // Resolves NAME's A record by hand, the way programs that bypass the C
-// library's resolver do, so agenttrace tests see DNS over both UDP send
-// paths:
+// library's resolver do, so agenttrace tests see DNS over every UDP path:
 //   unconnected (default): sendto(2) with the server address, recvfrom(2);
-//   connected:             connect(2) once, then send(2) and recv(2).
+//   connected:             connect(2) once, then send(2) and recv(2);
+//   readv:                 connect(2) once, then send(2) and readv(2) into
+//                          two buffers (the header, the rest);
+//   recvmmsg:              sendto(2), then recvmmsg(2) of up to two
+//                          datagrams.
 // The query is built by hand (RFC 1035): fixed id 0x4154 ("AT"), RD set, one
 // question NAME/A/IN, so the bytes on the wire are the same on every run.
 //
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,12 +143,15 @@ static int first_a(const unsigned char* msg, int len, const char* qname, unsigne
 }
 
 int main(int argc, char** argv) {
+  const char* mode = argc == 5 ? argv[4] : "unconnected";
   if (argc < 4 || argc > 5 ||
-      (argc == 5 && strcmp(argv[4], "connected") != 0 && strcmp(argv[4], "unconnected") != 0)) {
-    fprintf(stderr, "usage: dns_query SERVER PORT NAME [connected|unconnected]\n");
+      (strcmp(mode, "connected") != 0 && strcmp(mode, "unconnected") != 0 && strcmp(mode, "readv") != 0 &&
+       strcmp(mode, "recvmmsg") != 0)) {
+    fprintf(stderr, "usage: dns_query SERVER PORT NAME [connected|unconnected|readv|recvmmsg]\n");
     return 2;
   }
-  int connected = argc == 5 && strcmp(argv[4], "connected") == 0;
+  int use_readv = strcmp(mode, "readv") == 0, use_recvmmsg = strcmp(mode, "recvmmsg") == 0;
+  int connected = strcmp(mode, "connected") == 0 || use_readv;
   char* end;
   long port = strtol(argv[2], &end, 10);
   if (*end != '\0' || port <= 0 || port > 65535) {
@@ -211,7 +218,25 @@ int main(int argc, char** argv) {
       return 2;
     }
     ssize_t n;
-    if (connected) {
+    if (use_readv) {  // a header buffer and one for the rest, as scatter reads do
+      struct iovec iov[2] = {{r, 12}, {r + 12, sizeof(r) - 12}};
+      n = readv(fd, iov, 2);
+    } else if (use_recvmmsg) {
+      static unsigned char spare[512];
+      struct sockaddr_storage from[2];
+      struct iovec iov[2] = {{r, sizeof(r)}, {spare, sizeof(spare)}};
+      struct mmsghdr mm[2];
+      memset(mm, 0, sizeof(mm));
+      for (int i = 0; i < 2; i++) {
+        mm[i].msg_hdr.msg_name = &from[i];
+        mm[i].msg_hdr.msg_namelen = sizeof(from[i]);
+        mm[i].msg_hdr.msg_iov = &iov[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+      }
+      int got = recvmmsg(fd, mm, 2, MSG_DONTWAIT, NULL);  // poll said one is there
+      n = got < 0 ? -1 : (ssize_t)mm[0].msg_len;
+      if (got > 0 && (mm[0].msg_hdr.msg_namelen != sslen || memcmp(&from[0], &ss, sslen) != 0)) continue;
+    } else if (connected) {
       n = recv(fd, r, sizeof(r), 0);  // the kernel only delivers the server's datagrams
     } else {
       struct sockaddr_storage from;
@@ -221,7 +246,8 @@ int main(int argc, char** argv) {
     }
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail(connected ? "recv" : "recvfrom");  // e.g. ECONNREFUSED: nobody listening
+      if (errno == EAGAIN) continue;
+      return fail(use_readv ? "readv" : use_recvmmsg ? "recvmmsg" : connected ? "recv" : "recvfrom");  // e.g. ECONNREFUSED: nobody listening
     }
     // Ours: long enough, same id, QR (response) set.
     if (n >= 12 && get16(r) == QUERY_ID && (r[2] & 0x80)) {

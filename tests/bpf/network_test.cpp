@@ -261,8 +261,16 @@ void expect_own_resolver(const std::string& mode) {
   EXPECT_EQ(dns[1]["answers"], Json::array({"127.0.0.1"}));
   auto sends = of_kind(r.events, "send");
   ASSERT_EQ(sends.size(), 1u);
-  EXPECT_EQ(sends[0]["syscall"], mode == "connected" ? "sendto" : "sendto");
+  EXPECT_EQ(sends[0]["syscall"], "sendto");  // send(2) is sendto(2) in the C library
   EXPECT_EQ(sends[0]["peer"], "127.0.0.153:53");
+  // The answer as it came in, through the call the mode names: the stub's
+  // 52-byte reply (the question echoed, one A record 127.0.0.1, TTL 60).
+  auto recvs = of_kind(r.events, "recv");
+  ASSERT_EQ(recvs.size(), 1u);
+  EXPECT_EQ(recvs[0]["syscall"], mode == "unconnected" || mode == "connected" ? "recvfrom" : mode);
+  EXPECT_EQ(recvs[0]["peer"], "127.0.0.153:53");
+  EXPECT_EQ(recvs[0]["bytes"], 52);
+  EXPECT_EQ(recvs[0]["data"], "QVSBgAABAAEAAAAABWFnZW50B2V4YW1wbGUEdGVzdAAAAQABwAwAAQABAAAAPAAEfwAAAQ==");
 }
 
 TEST(Network, OwnResolverOverUnconnectedUdp) {
@@ -273,6 +281,16 @@ TEST(Network, OwnResolverOverUnconnectedUdp) {
 TEST(Network, OwnResolverOverConnectedUdp) {
   REQUIRE_BPF();
   expect_own_resolver("connected");
+}
+
+TEST(Network, OwnResolverReadingWithReadv) {
+  REQUIRE_BPF();
+  expect_own_resolver("readv");
+}
+
+TEST(Network, OwnResolverReadingWithRecvmmsg) {
+  REQUIRE_BPF();
+  expect_own_resolver("recvmmsg");
 }
 
 TEST(Network, DumpPayloadsWritesTheRequest) {
