@@ -181,15 +181,6 @@ std::string seconds_text(double s) {
   return buf;
 }
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Same difference, same id in every run: what and where, never offsets of
 // noise or times.
 std::string difference_id(const VariantComparison& c, const Difference& d) {

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "analyzer/inspect/scanner.h"
+#include "analyzer/yaml_list.h"
 #include "common/error.h"
 #include "common/strings.h"
 #include "common/utf8.h"
@@ -22,20 +23,6 @@ namespace {
 
 using inspect::key_text;
 using inspect::lower;
-
-std::vector<std::string> yaml_strings(const YAML::Node& node, const std::string& what, const std::string& source) {
-  std::vector<std::string> out;
-  if (!node) return out;
-  if (!node.IsSequence())
-    throw Error(source + ": line " + std::to_string(node.Mark().line + 1) + ": " + what + " must be a list");
-  for (const auto& item : node) {
-    if (!item.IsScalar() || item.Scalar().empty())
-      throw Error(source + ": line " + std::to_string(item.Mark().line + 1) + ": " + what +
-                  " entries must be non-empty strings");
-    out.push_back(item.Scalar());
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -85,7 +72,7 @@ InspectRules InspectRules::parse(std::string_view yaml, const std::string& sourc
     size_t index = rules.categories.size();
     rules.categories.push_back(c);
     for (bool whole : {false, true}) {
-      for (const auto& text : yaml_strings(node[whole ? "strings" : "text"], whole ? "strings" : "text", source)) {
+      for (const auto& text : yaml_string_list(node[whole ? "strings" : "text"], whole ? "strings" : "text", source)) {
         SourcePattern p;
         p.category = index;
         p.pattern = text;
@@ -102,9 +89,9 @@ InspectRules InspectRules::parse(std::string_view yaml, const std::string& sourc
       }
     }
   }
-  for (const auto& k : yaml_strings(root["keywords"], "keywords", source)) rules.keywords.insert(lower(k));
-  for (const auto& e : yaml_strings(root["env_names"], "env_names", source)) rules.env_names.insert(e);
-  for (const auto& t : yaml_strings(root["tlds"], "tlds", source)) rules.tlds.insert(lower(t));
+  for (const auto& k : yaml_string_list(root["keywords"], "keywords", source)) rules.keywords.insert(lower(k));
+  for (const auto& e : yaml_string_list(root["env_names"], "env_names", source)) rules.env_names.insert(e);
+  for (const auto& t : yaml_string_list(root["tlds"], "tlds", source)) rules.tlds.insert(lower(t));
   return rules;
 }
 

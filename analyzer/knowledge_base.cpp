@@ -7,31 +7,12 @@
 #include <sstream>
 
 #include "common/glob.h"
+#include "analyzer/yaml_list.h"
 #include "common/error.h"
 
 namespace agenttrace::analyzer {
 
 extern const char kDefaultKnowledgeBase[];  // generated from kb/default.yaml
-
-namespace {
-
-std::vector<std::string> string_list(const YAML::Node& node, const std::string& what,
-                                     const std::string& source) {
-  std::vector<std::string> out;
-  if (!node) return out;
-  if (!node.IsSequence())
-    throw Error(source + ": line " + std::to_string(node.Mark().line + 1) + ": " + what +
-                " must be a list");
-  for (const auto& item : node) {
-    if (!item.IsScalar() || item.Scalar().empty())
-      throw Error(source + ": line " + std::to_string(item.Mark().line + 1) + ": " + what +
-                  " entries must be non-empty strings");
-    out.push_back(item.Scalar());
-  }
-  return out;
-}
-
-}  // namespace
 
 std::vector<std::string> expand_home(const std::string& pattern) {
   if (pattern.rfind("~/", 0) != 0) return {pattern};
@@ -84,14 +65,14 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
         throw Error(source + ": line " + line + ": `" + key + "` must be true or false");
       *field = v == "true";
     }
-    c.env = string_list(node["env"], "env", source);
-    for (const auto& p : string_list(node["paths"], "paths", source)) {
+    c.env = yaml_string_list(node["env"], "env", source);
+    for (const auto& p : yaml_string_list(node["paths"], "paths", source)) {
       if (p[0] != '/' && p.rfind("~/", 0) != 0 && p.rfind("**", 0) != 0)
         throw Error(source + ": line " + line + ": path pattern `" + p +
                     "` must start with /, ~/ or **");
       for (auto& e : expand_home(p)) c.paths.push_back(std::move(e));
     }
-    c.syscalls = string_list(node["syscalls"], "syscalls", source);
+    c.syscalls = yaml_string_list(node["syscalls"], "syscalls", source);
     if (kb.index_of(c.id) >= 0) throw Error(source + ": line " + line + ": category `" + c.id + "` appears twice");
     if (kb.categories_.size() == kMaxCategories)
       throw Error(source + ": more than " + std::to_string(kMaxCategories) + " categories");
@@ -112,9 +93,9 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
       if (!node["id"] || !node["id"].IsScalar() || node["id"].Scalar().empty())
         throw Error(source + ": line " + line + ": a runtime needs an `id`");
       r.id = node["id"].Scalar();
-      r.exe = string_list(node["exe"], "exe", source);
+      r.exe = yaml_string_list(node["exe"], "exe", source);
       if (r.exe.empty()) throw Error(source + ": line " + line + ": runtime `" + r.id + "` needs `exe` (\"*\" for every process)");
-      for (const auto& g : string_list(node["reads"], "reads", source))
+      for (const auto& g : yaml_string_list(node["reads"], "reads", source))
         for (auto& e : expand_home(g)) r.reads.push_back(std::move(e));
       kb.runtimes_.push_back(std::move(r));
     }
@@ -127,8 +108,8 @@ KnowledgeBase KnowledgeBase::parse(std::string_view yaml, const std::string& sou
         throw Error(source + ": line " + std::to_string(kv.first.Mark().line + 1) + ": unknown key `" + key +
                     "` in secrets (expected headers, keys, tokens)");
     }
-    kb.secrets_.headers = string_list(sec["headers"], "secrets.headers", source);
-    kb.secrets_.keys = string_list(sec["keys"], "secrets.keys", source);
+    kb.secrets_.headers = yaml_string_list(sec["headers"], "secrets.headers", source);
+    kb.secrets_.keys = yaml_string_list(sec["keys"], "secrets.keys", source);
     if (const YAML::Node toks = sec["tokens"]) {
       if (!toks.IsSequence()) throw Error(source + ": line " + std::to_string(toks.Mark().line + 1) + ": secrets.tokens must be a list");
       for (const auto& t : toks) {

@@ -25,15 +25,6 @@ constexpr size_t kMaxPayloadEvidence = 12;
 // compressed bodies): decoding it as text would find noise.
 constexpr double kBinaryShare = 0.02;
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // Ids hash what a finding is about (program, subject), never pids or times,
 // so the same behavior gives the same id in every run.
 std::string stable_id(const std::string& rule, const std::vector<std::string>& subject) {

@@ -896,15 +896,15 @@ int handle_sched_process_exit(void *ctx)
 /* ------------------------------------------------------------------------ */
 /* Syscalls with a path: entry saves arguments, exit records with result.   */
 
-static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a1, __u64 a2,
-				     __u64 a3)
+static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, __u64 a1,
+					   __u64 a2, __u64 a3, __u64 extra)
 {
 	struct stash s = {
 		.args = { a0, a1, a2, a3 },
 		.source = source,
 		.kind = kind,
+		.extra = extra,
 	};
-
 	/* callers have checked the filter */
 	struct stash *slot = bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0,
 						  BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -920,28 +920,10 @@ static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a
 	return 0;
 }
 
-static __always_inline int save_args_extra(__u16 kind, __u16 source, __u64 a0, __u64 a1,
-					   __u64 a2, __u64 a3, __u64 extra)
+static __always_inline int save_args(__u16 kind, __u16 source, __u64 a0, __u64 a1, __u64 a2,
+				     __u64 a3)
 {
-	struct stash s = {
-		.args = { a0, a1, a2, a3 },
-		.source = source,
-		.kind = kind,
-		.extra = extra,
-	};
-
-	struct stash *slot = bpf_task_storage_get(&stash, bpf_get_current_task_btf(), 0,
-						  BPF_LOCAL_STORAGE_GET_F_CREATE);
-
-	if (!slot) {
-		struct at_counters *c = get_counters();
-
-		if (c)
-			__sync_fetch_and_add(&c->stash_full, 1);
-		return 0;
-	}
-	*slot = s;
-	return 0;
+	return save_args_extra(kind, source, a0, a1, a2, a3, 0);
 }
 
 static __always_inline __u32 opened_file_path(struct at_header *h, __u32 base, int fd,

@@ -15,6 +15,15 @@ std::string errno_text(int err) {
   return std::string(strerror_r(err, buf, sizeof(buf)));
 }
 
+uint64_t fnv1a(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) {

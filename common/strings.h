@@ -11,6 +11,10 @@ namespace agenttrace {
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+// The 64-bit FNV-1a hash of the bytes: stable across runs and builds, for
+// ids made from content (finding fingerprints, difference ids).
+uint64_t fnv1a(std::string_view bytes);
+
 // "16M", "512K", "1G", "4096" -> bytes; nullopt when malformed or overflowing.
 std::optional<uint64_t> parse_size(std::string_view text);
 

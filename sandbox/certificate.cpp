@@ -55,20 +55,6 @@ using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTE
 using NamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
 using NamePtr = std::unique_ptr<GENERAL_NAME, Deleter<GENERAL_NAME, GENERAL_NAME_free>>;
 
-// The newest OpenSSL error as text, clearing the queue so later failures do
-// not report stale errors.
-std::string openssl_error() {
-  unsigned long code = ERR_get_error();
-  std::string text = "unknown OpenSSL error";
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    text = buf;
-  }
-  ERR_clear_error();
-  return text;
-}
-
 [[noreturn]] void fail(const std::string& what) {
   throw Error("could not " + what + " for the stand-in's TLS certificate (" + openssl_error() + ").");
 }
@@ -135,6 +121,18 @@ std::string bio_text(BIO* bio) {
 }
 
 }  // namespace
+
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  std::string text = "unknown OpenSSL error";
+  if (code != 0) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof buf);
+    text = buf;
+  }
+  ERR_clear_error();
+  return text;
+}
 
 Certificate make_self_signed_certificate(const std::vector<std::string>& names) {
   // Validate before any key is generated, so a typo costs nothing.

@@ -49,4 +49,8 @@ Certificate make_self_signed_certificate(const std::vector<std::string>& names);
 // file. The key stays in `certificate` (memory) only. Throws agenttrace::Error.
 CertificateFiles write_certificate(const Certificate& certificate, const std::string& dir);
 
+// The newest OpenSSL error as text ("unknown OpenSSL error" when the queue is
+// empty), clearing the queue so later failures do not report stale errors.
+std::string openssl_error();
+
 }  // namespace agenttrace::sandbox

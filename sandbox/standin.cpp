@@ -473,18 +473,6 @@ int alpn_select(SSL*, const unsigned char** out, unsigned char* outlen, const un
   return SSL_TLSEXT_ERR_NOACK;
 }
 
-std::string openssl_error() {
-  unsigned long code = ERR_get_error();
-  std::string text = "unknown OpenSSL error";
-  if (code != 0) {
-    char buf[256];
-    ERR_error_string_n(code, buf, sizeof buf);
-    text = buf;
-  }
-  ERR_clear_error();
-  return text;
-}
-
 SSL_CTX* make_tls_context(const Certificate& cert) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx) throw Error("could not create the stand-in's TLS context (" + openssl_error() + ").");
