@@ -41,14 +41,14 @@ int analyze_command(const std::vector<std::string>& args) {
   app.add_option("trace", path, "the .atrace file, or nats://HOST:PORT")->required();
   app.add_option("--format", format, "text, json, html, sarif, or junit with --policy (default text)")
       ->check(CLI::IsMember({"text", "json", "html", "sarif", "junit"}));
-  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
-  app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
-  app.add_option("--policy", policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)");
+  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)")->type_name("FILE");
+  app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one")->type_name("FILE");
+  app.add_option("--policy", policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)")->type_name("FILE");
   app.add_option("--binaries", symbols.binary_dirs,
                  "a directory with the traced programs' binaries, to name stack frames (repeatable; a trace "
                  "from another machine or boot is named only from these)")
       ->check(CLI::ExistingDirectory);
-  app.add_option("--nats-config", nats_config, "with a nats:// source: credentials, TLS and stream (docs/fleet.md)");
+  app.add_option("--nats-config", nats_config, "with a nats:// source: credentials, TLS and stream (docs/fleet.md)")->type_name("FILE");
   if (!parse_or_throw(app, args)) return kExitOk;
   if (format == "junit" && policy_file.empty()) throw Error("--format junit needs a --policy (one test case per rule)");
 

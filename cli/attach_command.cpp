@@ -20,7 +20,7 @@ int attach_command(const std::vector<std::string>& args) {
                "attach"};
   app.add_option("-p,--pid", pids, "a process to trace, with its descendants (repeatable)")->required();
   app.add_option("-o,--output", opt.output_path,
-                 "trace file to write (default: agenttrace-CMD-TIME.atrace, mode 0600)");
+                 "trace file to write (default: agenttrace-CMD-TIME.atrace, mode 0600)")->type_name("FILE");
   app.add_flag("--no-trace-file", opt.no_trace_file, "do not write a trace file");
   add_recording_options(app, opt, flags);
   if (!parse_or_throw(app, args)) return kExitOk;

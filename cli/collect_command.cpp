@@ -44,11 +44,11 @@ int collect_command(const std::vector<std::string>& args) {
                "keep reading and print each new finding as it appears; Ctrl-C writes the full report");
   app.add_option("--format", format, "text, json, html or sarif (default text)")
       ->check(CLI::IsMember({"text", "json", "html", "sarif"}));
-  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
+  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)")->type_name("FILE");
   app.add_option("--nats-config", o.config_file,
-                 "credentials, TLS and stream settings (the format of --export-config; see docs/fleet.md)");
-  app.add_option("--durable", o.durable, "name of the durable consumer (default agenttrace-collect-PID)");
-  app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one");
+                 "credentials, TLS and stream settings (the format of --export-config; see docs/fleet.md)")->type_name("FILE");
+  app.add_option("--durable", o.durable, "name of the durable consumer (default agenttrace-collect-PID)")->type_name("NAME");
+  app.add_option("--kb", kb_file, "a knowledge-base file that extends the built-in one")->type_name("FILE");
   app.add_option("--binaries", o.binary_dirs, "a directory with the hosts' binaries, to name stack frames (repeatable)")
       ->check(CLI::ExistingDirectory);
   if (!parse_or_throw(app, args)) return kExitOk;

@@ -56,7 +56,7 @@ int diff_command(const std::vector<std::string>& args) {
       ->check(CLI::Range(1, 20));
   app.add_option("--format", format, "report format: text, json, junit or sarif (default text)")
       ->check(CLI::IsMember({"text", "json", "junit", "sarif"}));
-  app.add_option("-o,--output", output, "write the report to FILE");
+  app.add_option("-o,--output", output, "write the report to FILE")->type_name("FILE");
   app.add_option("--trace-dir", trace_dir, "keep each run's trace file in DIR");
   if (!parse_or_throw(app, args)) return kExitOk;
   finish_sandbox_options(app, o, run, args, "diff");

@@ -15,12 +15,12 @@ void add_export_options(CLI::App& app, app::SessionOptions& run, ExportFlags& fl
   app.add_option("--export", x.url,
                  "publish every event and finding to NATS JetStream at nats://HOST:PORT (several: comma-separated)");
   app.add_option("--export-config", x.config_file,
-                 "credentials, TLS and stream settings for --export (YAML or key=value; see docs/fleet.md)");
+                 "credentials, TLS and stream settings for --export (YAML or key=value; see docs/fleet.md)")->type_name("FILE");
   app.add_option("--spool", x.spool_dir,
                  "keep undelivered messages in DIR while the server is away (default /var/spool/agenttrace for root)");
   app.add_option("--spool-max", flags.spool_max, "most disk the spool may use (default 256M)")->check(size_validator());
   app.add_option("--drain-timeout", flags.drain_timeout,
-                 "how long the end waits for the server to take what is left (default 10s)");
+                 "how long the end waits for the server to take what is left (default 10s)")->type_name("DURATION");
   app.add_option("--host-name", run.host_name,
                  "the name this host goes by in the trace and the export (default: AGENTTRACE_HOST_NAME, else the "
                  "machine's host name)");

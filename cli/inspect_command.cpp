@@ -23,7 +23,7 @@ int inspect_command(const std::vector<std::string>& args) {
       "inspect"};
   app.add_option("file", path, "the script, bundle or executable to inspect")->required();
   app.add_option("--format", format, "text or json (default text)")->check(CLI::IsMember({"text", "json"}));
-  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)");
+  app.add_option("-o,--output", output, "write the report to FILE (default: standard output)")->type_name("FILE");
   if (!parse_or_throw(app, args)) return kExitOk;
 
   analyzer::InspectReport report = analyzer::inspect_file(path);

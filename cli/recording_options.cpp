@@ -21,7 +21,7 @@ void add_recording_options(CLI::App& app, app::SessionOptions& run, RecordingFla
                "do not capture the callers' stacks of lookups, fingerprint opens, DNS and connects");
   app.add_flag("--capture-symbols", run.capture_symbols,
                "name stack frames now, so the trace needs no binaries to be read elsewhere");
-  app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one");
+  app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one")->type_name("FILE");
   app.add_flag("--keep-secrets", run.keep_secrets,
                "keep credentials (API keys, tokens, cookies) in the trace and reports instead of redacting them");
   app.add_flag("-q,--quiet", run.quiet, "no summary at the end");

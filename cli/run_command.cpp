@@ -7,6 +7,7 @@
 #include "app/run.h"
 #include "common/error.h"
 #include "common/strings.h"
+#include "build_info.h"
 #include "version.h"
 
 namespace agenttrace::cli {
@@ -20,12 +21,16 @@ int run_command(const std::vector<std::string>& args) {
                "       agenttrace watch [--comm NAME] [--exe PATH] [-o DIR] [OPTIONS]\n"
                "       agenttrace sandbox [OPTIONS] -- CMD [ARGS...]\n"
                "       agenttrace diff --vary VAR=V1,V2 [OPTIONS] -- CMD [ARGS...]\n"
-               "       agenttrace analyze TRACE | dump TRACE | inspect FILE",
+               "       agenttrace analyze TRACE | dump TRACE | inspect FILE\n"
+               "       agenttrace collect --from nats://HOST:PORT [OPTIONS]",
                "agenttrace"};
   app.prefix_command();  // everything after "--" (or the first word) is CMD
-  app.set_version_flag("--version", "agenttrace " AGENTTRACE_VERSION);
+  // The commit too, so two binaries of one version are told apart ("-dirty":
+  // built with changes to tracked files).
+  app.set_version_flag("--version", std::string("agenttrace " AGENTTRACE_VERSION) +
+                                        (*AGENTTRACE_COMMIT ? " (commit " AGENTTRACE_COMMIT ")" : ""));
   app.add_option("-o,--output", opt.output_path,
-                 "trace file to write (default: agenttrace-CMD-TIME.atrace, mode 0600)");
+                 "trace file to write (default: agenttrace-CMD-TIME.atrace, mode 0600)")->type_name("FILE");
   app.add_flag("--no-trace-file", opt.no_trace_file, "do not write a trace file");
   add_recording_options(app, opt, flags);
   app.add_option("--user", opt.run_as_user,

@@ -24,7 +24,7 @@ int sandbox_command(const std::vector<std::string>& args) {
   std::string format = "text", output;
   app.add_option("--format", format, "report format: text, json, junit or sarif (default text)")
       ->check(CLI::IsMember({"text", "json", "junit", "sarif"}));
-  app.add_option("-o,--output", output, "write the report to FILE");
+  app.add_option("-o,--output", output, "write the report to FILE")->type_name("FILE");
   ExportFlags export_flags;
   add_export_options(app, run, export_flags);
   if (!parse_or_throw(app, args)) return kExitOk;

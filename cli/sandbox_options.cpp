@@ -27,16 +27,16 @@ bool valid_env_name(const std::string& name) {
 void add_sandbox_options(CLI::App& app, app::SandboxOptions& o, app::SessionOptions& run) {
   app.prefix_command();
   app.add_option("--env", o.env_given, "set K=V in the command's environment (repeatable)");
-  app.add_option("--env-file", o.env_files, "read K=V lines from FILE (repeatable)");
+  app.add_option("--env-file", o.env_files, "read K=V lines from FILE (repeatable)")->type_name("FILE");
   app.add_option("--pass-env", o.pass_env, "pass NAME from agenttrace's own environment (repeatable)");
   app.add_option("--map-host", o.map_hosts,
                  "NAME[=ADDR]: put NAME into the sandbox's /etc/hosts (default ADDR: the stand-in, 127.0.0.1)");
   app.add_option("--localtime", o.localtime, "ZONE: the sandbox's /etc/localtime and /etc/timezone");
-  app.add_option("--hostname", o.hostname, "the sandbox's host name (default agenttrace-sandbox)");
-  app.add_option("--reply", o.reply, "the text the stand-in answers (default hi)");
+  app.add_option("--hostname", o.hostname, "the sandbox's host name (default agenttrace-sandbox)")->type_name("NAME");
+  app.add_option("--reply", o.reply, "the text the stand-in answers (default hi)")->type_name("MESSAGE");
   app.add_option("--canary", o.canaries, "set VAR to a fresh random token and report it leaving (repeatable)");
   app.add_option("--record-dir", o.record_dir, "write each request the stand-in received to DIR");
-  app.add_option("--policy", o.policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)");
+  app.add_option("--policy", o.policy_file, "a YAML policy: violations exit with status 3 (docs/policy.md)")->type_name("FILE");
   app.add_option("--workspace", o.workspace, "DIR: the command's working directory (default: the current one)");
   app.add_option("--workspace-mode", o.workspace_mode,
                  "rw (the default for sandbox), copy (a per-run copy, the default for diff) or ro")
@@ -45,14 +45,14 @@ void add_sandbox_options(CLI::App& app, app::SandboxOptions& o, app::SessionOpti
   app.add_option("--bind", o.binds, "SRC[:DST][:ro]: make a host path visible inside (repeatable)");
   app.add_option("--limit-procs", o.limit_procs, "processes and threads the command's uid may have (default 4096)")
       ->check(CLI::Range(1ul, 1ul << 22));
-  app.add_option("--limit-file-size", o.limit_file_size, "largest file the command may write (default 1G)");
+  app.add_option("--limit-file-size", o.limit_file_size, "largest file the command may write (default 1G)")->type_name("SIZE");
   app.add_flag("--no-user-namespace", o.no_user_namespace,
                "no user namespace: the command only runs as an unprivileged uid (hosts where they are off)");
-  app.add_option("--trace", o.trace_file, "trace file to write (default: a name from the command and time)");
+  app.add_option("--trace", o.trace_file, "trace file to write (default: a name from the command and time)")->type_name("FILE");
   app.add_option("--json", run.json_path, "stream one JSON object per event to FILE ('-': stdout)");
   app.add_flag("-v,--verbose", run.verbose, "one line per event on stderr");
   app.add_flag("--show-values", run.show_values, "record environment values looked up");
-  app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one");
+  app.add_option("--kb", run.kb_file, "a knowledge-base file that extends the built-in one")->type_name("FILE");
   app.add_flag("-q,--quiet", run.quiet, "no end-of-run report on stderr");
   app.add_flag("--keep-secrets", run.keep_secrets,
                "keep credentials in the trace, reports and --record-dir instead of redacting them");

@@ -19,9 +19,9 @@ int watch_command(const std::vector<std::string>& args) {
                "current file properly and ends.\n\n"
                "usage: agenttrace watch [--comm NAME] [--exe PATH] [-o DIR] [--rotate SIZE] [--keep N] [OPTIONS]",
                "watch"};
-  app.add_option("--comm", opt.watch_comms, "trace processes with this name when they exec, and those running now (repeatable)");
-  app.add_option("--exe", opt.watch_exes, "trace processes running this executable (repeatable)");
-  app.add_option("-o,--output", w.dir, "directory for the trace files (default: the working directory)");
+  app.add_option("--comm", opt.watch_comms, "trace processes with this name when they exec, and those running now (repeatable)")->type_name("NAME");
+  app.add_option("--exe", opt.watch_exes, "trace processes running this executable (repeatable)")->type_name("PATH");
+  app.add_option("-o,--output", w.dir, "directory for the trace files (default: the working directory)")->type_name("DIR");
   app.add_option("--rotate", rotate, "start a new file past this size (default 64M)")->check(size_validator());
   app.add_option("--keep", w.keep, "trace files kept in the directory; older ones are deleted (default 10)");
   add_recording_options(app, opt, flags);

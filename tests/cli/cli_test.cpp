@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 
 #include "../support/temp_dir.h"
@@ -30,9 +31,9 @@ std::string slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-Ran agenttrace(const std::string& args) {
+Ran run_shell(const std::string& command) {
   TempDir dir;
-  std::string cmd = std::string(AGENTTRACE_BIN) + " " + args + " > " + dir.file("out") + " 2> " + dir.file("err");
+  std::string cmd = command + " > " + dir.file("out") + " 2> " + dir.file("err");
   int rc = system(cmd.c_str());
   Ran r;
   r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
@@ -40,6 +41,8 @@ Ran agenttrace(const std::string& args) {
   r.err = slurp(dir.file("err"));
   return r;
 }
+
+Ran agenttrace(const std::string& args) { return run_shell(std::string(AGENTTRACE_BIN) + " " + args); }
 
 // The sample trace sent zero-width characters: the CI policy fails it (3),
 // an empty policy passes it (0), and JUnit has one case per rule.
@@ -82,8 +85,44 @@ TEST(AnalyzeCli, BadInputGetsOneSentence) {
 TEST(TraceCli, VersionIsAnAnswerNotAnError) {
   Ran v = agenttrace("--version");
   EXPECT_EQ(v.status, 0);
-  EXPECT_EQ(v.out, "agenttrace 0.1.0\n");
   EXPECT_EQ(v.err, "");
+  // The commit of the checkout it was built from (this test's own, built
+  // with it), "-dirty" when tracked files differ from it.
+  Ran head = run_shell("git -c safe.directory='*' -C " + std::string(SOURCE_DIR) + " rev-parse --short=12 HEAD");
+  if (head.status != 0) {
+    EXPECT_EQ(v.out, "agenttrace 0.1.0\n");  // not a checkout: no commit to name
+    return;
+  }
+  std::string commit = head.out.substr(0, head.out.find('\n'));
+  ASSERT_EQ(commit.size(), 12u) << head.out;
+  EXPECT_THAT(v.out, ::testing::MatchesRegex("agenttrace 0\\.1\\.0 \\(commit " + commit + "(-dirty)?\\)\n"));
+}
+
+// Every command's --help has one usage line, agenttrace's own, and names
+// what each option takes (FILE, DIR, SIZE, ...), never CLI11's type names.
+TEST(TraceCli, HelpHasOneUsageLineAndNamedValues) {
+  for (std::string command : {"", "attach", "watch", "sandbox", "diff", "analyze", "dump", "inspect", "collect"}) {
+    Ran h = agenttrace(command + " --help");
+    EXPECT_EQ(h.status, 0) << command;
+    std::istringstream lines(h.out);
+    int usage = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("usage: agenttrace", 0) == 0) usage++;
+      EXPECT_EQ(line.find("Usage"), std::string::npos) << command << ": " << line;
+      for (const char* cli11 : {" TEXT", " INT", " UINT", " VALUE", ":SIZE", "REQUIRED"})
+        EXPECT_EQ(line.find(cli11), std::string::npos) << command << ": " << line;
+    }
+    EXPECT_EQ(usage, 1) << command << "\n" << h.out;
+  }
+  Ran top = agenttrace("--help");
+  EXPECT_THAT(top.out, HasSubstr("       agenttrace collect --from nats://HOST:PORT [OPTIONS]\n"));
+  EXPECT_THAT(top.out, HasSubstr("  --capture-bytes SIZE "));
+  EXPECT_THAT(top.out, HasSubstr("  -o,--output FILE "));
+  Ran sandbox = agenttrace("sandbox --help");
+  EXPECT_THAT(sandbox.out, HasSubstr("  --workspace-mode rw|copy|ro "));
+  EXPECT_THAT(sandbox.out, HasSubstr("  --bind SRC[:DST][:ro] ...   make a host path visible inside (repeatable)\n"));
+  Ran dump = agenttrace("dump --help");
+  EXPECT_THAT(dump.out, HasSubstr("usage: agenttrace dump [OPTIONS] TRACE\n"));
 }
 
 TEST(TraceCli, AttachAndWatchBadInput) {
